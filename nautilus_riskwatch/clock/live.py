@@ -1,0 +1,35 @@
+"""Real time for the watch: the live node's own event loop.
+
+On a live ``TradingNode`` the engine's callbacks already run on the node's loop thread,
+so messages go straight into the feeds and deadlines are ordinary ``asyncio.timeout``
+deadlines on that loop. There is nothing to step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+
+class LiveTime:
+    """The running loop, used as it is."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+    def sync(self) -> None:
+        """Nothing to do: the loop's clock is real time."""
+
+    def step(self) -> None:
+        """Nothing to do: the node's loop runs by itself."""
+
+    def call(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the loop, from any thread."""
+        self.loop.call_soon_threadsafe(callback)
+
+    def close(self) -> None:
+        """Cancel this watch's tasks; the loop belongs to the node and stays open."""

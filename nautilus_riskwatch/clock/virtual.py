@@ -1,0 +1,173 @@
+"""Simulated time for the watch: an asyncio loop whose clock is the backtest's clock.
+
+Why: during ``BacktestEngine.run()`` no event loop runs at all, yet the watch is written
+with ``asyncio.timeout`` deadlines. Rather than keep two implementations of every
+deadline, we give the watch a private loop whose ``time()`` is whatever the engine's
+simulated clock says, and step it from the engine's callbacks. The same core then runs
+here and on a live node's real loop.
+
+How it works:
+
+* ``VirtualTimeLoop.time()`` returns a number we set, never the wall clock: seconds since
+  the watch started, as a float. Relative seconds keep nanoseconds exact for days (epoch
+  seconds as a float would lose ~240 ns).
+* ``SimulatedTime.step()`` moves the loop's clock to the engine's current time and runs it
+  until nothing is ready and no timer is due. If nothing is ready and no timer is due it
+  returns at once: that is the cost of a quote nobody is waiting for.
+* The engine only calls us when it has data for us, so a deadline that falls between two
+  data points would be noticed late. To prevent that, an engine time alert is kept at
+  the loop's earliest timer; the engine fires it at that exact simulated nanosecond. It is
+  re-armed lazily: only when the earliest deadline moves earlier, or when it fires.
+* A timer is due when its deadline is less than half a nanosecond after now, i.e. when it
+  rounds to a nanosecond not after the engine's; so it fires neither early nor late.
+* While stepping, the private loop is installed as the thread's running loop and the
+  previous one (a notebook's, an ``async def main``'s) is put back afterwards.
+* The loop is the standard library's, chosen explicitly: importing nautilus_trader
+  installs uvloop's policy, and a uvloop loop cannot be stepped this way.
+
+Prior art: trio's ``MockClock`` and ``looptime`` give asyncio tests fake time; here the
+time is not fake but borrowed from the backtest engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import selectors
+from collections.abc import Callable
+from typing import Any, Protocol
+
+#: Half a nanosecond, in seconds: the tolerance that makes float deadlines land on whole ns.
+_HALF_NS = 0.5e-9
+_ALERT_NAME = "riskwatch-deadline"
+
+
+class EngineClock(Protocol):
+    """The part of a NautilusTrader ``TestClock`` the simulated time needs."""
+
+    def timestamp_ns(self) -> int: ...
+
+    def set_time_alert_ns(
+        self, name: str, alert_time_ns: int, callback: Callable[[Any], None]
+    ) -> None: ...
+
+    def cancel_timer(self, name: str) -> None: ...
+
+
+class _NoIOSelector(selectors.DefaultSelector):
+    """Registers like a real selector but never polls: the virtual loop has no I/O."""
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        return []
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """A standard-library event loop whose clock is set from outside."""
+
+    def __init__(self) -> None:
+        super().__init__(selector=_NoIOSelector())
+        self._now = 0.0
+        self._clock_resolution = _HALF_NS
+
+    def time(self) -> float:
+        return self._now
+
+
+class SimulatedTime:
+    """Drives a ``VirtualTimeLoop`` from a backtest engine's clock.
+
+    Parameters
+    ----------
+    clock : EngineClock
+        The owning actor's clock (a ``TestClock`` in a backtest).
+    alert_name : str
+        Name of the engine time alert kept at the earliest deadline; unique per clock.
+    """
+
+    def __init__(self, clock: EngineClock, alert_name: str = _ALERT_NAME) -> None:
+        self._clock = clock
+        self._alert_name = alert_name
+        self._origin_ns = clock.timestamp_ns()
+        self._armed_ns: int | None = None
+        self.loop = VirtualTimeLoop()
+
+    def now_ns(self) -> int:
+        return self._clock.timestamp_ns()
+
+    def to_ns(self, loop_time: float) -> int:
+        """A loop time (seconds since start) as engine nanoseconds since the epoch."""
+        return self._origin_ns + round(loop_time * 1_000_000_000)
+
+    def sync(self) -> None:
+        """Set the loop's clock to the engine's. Call before handing a message over."""
+        self.loop._now = (self._clock.timestamp_ns() - self._origin_ns) / 1_000_000_000
+
+    def step(self) -> None:
+        """Run the loop at the engine's current time until it has nothing ready or due."""
+        loop = self.loop
+        self.sync()
+        if not loop._ready and not self._timer_due():  # type: ignore[attr-defined]
+            return
+        outer = asyncio._get_running_loop()
+        asyncio._set_running_loop(loop)
+        try:
+            while loop._ready or self._timer_due():  # type: ignore[attr-defined]
+                loop._run_once()  # type: ignore[attr-defined]
+        finally:
+            asyncio._set_running_loop(outer)
+        self._rearm()
+
+    def call(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the loop now (it may need a running loop), then step."""
+        self.loop.call_soon(callback)
+        self.step()
+
+    def close(self) -> None:
+        """Cancel the engine alert and close the loop, cancelling what still runs on it."""
+        self._disarm()
+        loop = self.loop
+        if loop.is_closed():
+            return
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            self.step()
+        loop.close()
+
+    def _timer_due(self) -> bool:
+        scheduled = self.loop._scheduled  # type: ignore[attr-defined]
+        return bool(scheduled) and scheduled[0]._when < self.loop._now + _HALF_NS
+
+    def _earliest(self) -> float | None:
+        scheduled = self.loop._scheduled  # type: ignore[attr-defined]
+        while scheduled and scheduled[0]._cancelled:
+            handle = heapq.heappop(scheduled)
+            handle._scheduled = False
+            self.loop._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+        return scheduled[0]._when if scheduled else None
+
+    def _rearm(self) -> None:
+        earliest = self._earliest()
+        if earliest is None:
+            return
+        due_ns = self.to_ns(earliest)
+        if self._armed_ns is not None and self._armed_ns <= due_ns:
+            return  # the armed alert comes first; it will re-arm when it fires
+        self._disarm()
+        self._clock.set_time_alert_ns(self._alert_name, due_ns, self._on_alert)
+        self._armed_ns = due_ns
+
+    def _disarm(self) -> None:
+        if self._armed_ns is not None:
+            self._armed_ns = None
+            try:
+                self._clock.cancel_timer(self._alert_name)
+            except Exception:  # already fired and gone: nothing to cancel
+                pass
+
+    def _on_alert(self, _event: object) -> None:
+        self._armed_ns = None
+        self.step()
+        if self._armed_ns is None:  # step had nothing to run, so it did not re-arm
+            self._rearm()

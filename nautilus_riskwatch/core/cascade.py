@@ -1,0 +1,216 @@
+"""The risk-off cascade, and the latch that lets it run once.
+
+Why a shielded task: the cascade is started by the cancellation of the watch (its group
+collapsing) and must survive further cancellations, say the actor stopping while cancels
+are in flight. So it runs as its own task, held by the ``KillSwitch``, and whoever awaits
+it does so through ``asyncio.shield``: cancelling the waiter never cancels the cascade.
+
+Every wait is bounded on the watch's clock and retried; what stays unconfirmed goes into
+the record instead of blocking the next stage, because a flat book matters more than a
+tidy sequence. Each stage runs even if the one before it failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
+
+from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.core.trips import Trip
+
+
+class Book(Protocol):
+    """What the cascade needs from a trading engine. Ids are strings."""
+
+    def now_ns(self) -> int:
+        """The engine's time, in nanoseconds since the epoch."""
+        ...
+
+    def halt(self) -> str:
+        """Stop anyone adding risk; return the resulting trading state, for the record."""
+        ...
+
+    def resting_orders(self) -> tuple[list[str], list[str]]:
+        """Return (open orders to cancel, protective orders to keep)."""
+        ...
+
+    def cancel(self, order_ids: Sequence[str]) -> None:
+        """Send cancels for these orders (again, on a retry)."""
+        ...
+
+    def open_orders_among(self, order_ids: Sequence[str]) -> list[str]:
+        """Return those of ``order_ids`` not yet in a terminal state."""
+        ...
+
+    def open_positions(self) -> tuple[list[str], list[str]]:
+        """Return (open positions to flatten, protective hedges to keep)."""
+        ...
+
+    def flatten(self, position_ids: Sequence[str]) -> None:
+        """Send reduce-only closes for whatever of these is not already being closed."""
+        ...
+
+    async def changed(self) -> None:
+        """Return at the next order or position event."""
+        ...
+
+    def publish(self, record: RiskOff) -> None:
+        """Make the finished record known (message bus, log)."""
+        ...
+
+
+@dataclass(frozen=True)
+class CascadePolicy:
+    """How long to wait for each confirmation, and how often to ask.
+
+    Parameters
+    ----------
+    confirm_timeout : float
+        Seconds, on the watch's clock, to wait for the cancels (or the closes) of one
+        attempt to be confirmed.
+    attempts : int
+        How many times to send cancels (and closes) before recording what is left.
+    """
+
+    confirm_timeout: float = 5.0
+    attempts: int = 3
+
+    def __post_init__(self) -> None:
+        if not self.confirm_timeout > 0:
+            raise ValueError(f"confirm_timeout must be > 0 seconds, got {self.confirm_timeout!r}")
+        if not (isinstance(self.attempts, int) and self.attempts >= 1):
+            raise ValueError(f"attempts must be an integer >= 1, got {self.attempts!r}")
+
+
+class KillSwitch:
+    """Latches the first trip and runs one risk-off cascade for it.
+
+    Later trips never start a second cascade: they are added to the record as suppressed.
+    """
+
+    def __init__(self, book: Book, policy: CascadePolicy | None = None) -> None:
+        self._book = book
+        self._policy = policy or CascadePolicy()
+        self._task: asyncio.Task[RiskOff] | None = None
+        self._record: RiskOff | None = None
+        self._hurried = False
+        self._scope: asyncio.Timeout | None = None
+
+    @property
+    def record(self) -> RiskOff | None:
+        """The record of the latched trip (``None`` while nothing has tripped)."""
+        return self._record
+
+    @property
+    def running(self) -> bool:
+        """True while a cascade is in flight."""
+        return self._task is not None and not self._task.done()
+
+    def trip(self, cause: Trip) -> asyncio.Task[RiskOff]:
+        """Latch ``cause`` (or record it as suppressed) and return the cascade's task.
+
+        Must be called with the watch's loop running in this thread.
+        """
+        if self._task is not None:
+            assert self._record is not None
+            self._record.suppressed.append(cause)
+            return self._task
+        self._record = RiskOff(cause=cause, tripped_at_ns=self._book.now_ns())
+        self._task = asyncio.get_running_loop().create_task(
+            self._cascade(self._record), name="riskwatch-cascade"
+        )
+        return self._task
+
+    async def risk_off(self, cause: Trip, suppressed: Sequence[Trip] = ()) -> RiskOff:
+        """Trip, and wait for the cascade through a shield: cancel this, not the cascade."""
+        task = self.trip(cause)
+        for other in suppressed:
+            self.trip(other)
+        return await asyncio.shield(task)
+
+    def hurry(self) -> None:
+        """Stop waiting for confirmations: the engine is going away.
+
+        The remaining stages still send their commands (cancels, closes), at once and
+        unconfirmed, and the record says so. Must be called with the watch's loop running.
+        """
+        if self._hurried:
+            return
+        self._hurried = True
+        if self._record is not None and self.running:
+            self._record.hurried = True
+        if self._scope is not None:
+            self._scope.reschedule(asyncio.get_running_loop().time())
+
+    async def _cascade(self, record: RiskOff) -> RiskOff:
+        book = self._book
+        try:
+            for stage, step in (
+                ("halting", self._halt),
+                ("cancelling", self._cancel),
+                ("flattening", self._flatten),
+            ):
+                record.stage = stage
+                try:
+                    await step(record)
+                except Exception as error:  # a broken step must not stop the next one
+                    record.errors.append(f"{stage}: {type(error).__name__}: {error}")
+            record.stage = "done"
+        finally:
+            record.finished_at_ns = book.now_ns()
+            try:
+                book.publish(record)
+            except Exception as error:
+                record.errors.append(f"publishing: {type(error).__name__}: {error}")
+        return record
+
+    async def _halt(self, record: RiskOff) -> None:
+        record.trading_state = self._book.halt()
+
+    async def _cancel(self, record: RiskOff) -> None:
+        book = self._book
+        to_cancel, kept = book.resting_orders()
+        record.orders_kept = kept
+        pending = list(to_cancel)
+        for _ in range(self._policy.attempts):
+            if not pending:
+                break
+            book.cancel(pending)
+            pending = await self._settle(partial(book.open_orders_among, pending))
+        record.orders_unconfirmed = pending
+        record.orders_cancelled = [o for o in to_cancel if o not in pending]
+
+    async def _flatten(self, record: RiskOff) -> None:
+        book = self._book
+        asked: list[str] = []
+        remaining: list[str] = []
+        for _ in range(self._policy.attempts):
+            remaining, kept = book.open_positions()
+            record.hedges_kept = kept
+            if not remaining:
+                break
+            asked.extend(p for p in remaining if p not in asked)
+            book.flatten(remaining)
+            remaining = await self._settle(lambda: book.open_positions()[0])
+        record.positions_unflattened = remaining
+        record.positions_closed = [p for p in asked if p not in remaining]
+
+    async def _settle(self, still_open: Callable[[], list[str]]) -> list[str]:
+        """Wait, bounded, until ``still_open()`` is empty; return what is still open."""
+        pending = still_open()
+        if not pending or self._hurried:
+            return pending
+        try:
+            async with asyncio.timeout(self._policy.confirm_timeout) as scope:
+                self._scope = scope
+                while pending:
+                    await self._book.changed()
+                    pending = still_open()
+        except TimeoutError:
+            pending = still_open()
+        finally:
+            self._scope = None
+        return pending

@@ -1,0 +1,98 @@
+"""The bridge from engine callbacks to ``read_one()``.
+
+Engine callbacks are synchronous and must never block or raise, and a burst of a million
+messages in one instant must not grow memory. So a ``Feed`` holds one slot: the newest
+message wins. That is exactly what its readers need: a watchdog only asks *whether and when*
+something arrived, and the breaker only cares about the newest loss (an older mark is worth
+nothing once a newer one exists). The count of arrivals is kept for the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Feed(Generic[T]):
+    """One watched stream: ``put`` from the engine side, ``read_one`` from the watch side.
+
+    Parameters
+    ----------
+    name : str
+        What the feed is, as an operator would name it (``"EUR/USD.SIM quotes"``).
+    clock : Callable[[], float]
+        The watch's clock (the event loop's ``time``), read once per arrival.
+
+    A feed has a single reader. ``put`` is O(1), allocates nothing and wakes the reader only
+    if it is waiting, so a feed nobody is waiting on costs one attribute store per message.
+    """
+
+    __slots__ = (
+        "_arrived_at",
+        "_clock",
+        "_first_unread_at",
+        "_latest",
+        "_unread",
+        "_waiter",
+        "name",
+        "received",
+    )
+
+    def __init__(self, name: str, clock: Callable[[], float]) -> None:
+        self.name = name
+        self.received = 0
+        self._clock = clock
+        self._latest: T | None = None
+        self._arrived_at: float | None = None
+        self._first_unread_at: float | None = None
+        self._unread = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    @property
+    def arrived_at(self) -> float | None:
+        """When the newest message arrived, on the watch's clock (``None``: nothing yet)."""
+        return self._arrived_at
+
+    @property
+    def first_unread_at(self) -> float | None:
+        """When the oldest message not yet read arrived (``None``: everything was read).
+
+        The slot keeps only the newest message, but a watchdog must know whether anything
+        came *in time*, which the oldest unread arrival answers.
+        """
+        return self._first_unread_at if self._unread else None
+
+    @property
+    def latest(self) -> T | None:
+        """The newest message, read or not."""
+        return self._latest
+
+    def put(self, message: T) -> None:
+        """Hand over a message. Never blocks, never raises, keeps only the newest."""
+        self._latest = message
+        self._arrived_at = now = self._clock()
+        if not self._unread:
+            self._unread = True
+            self._first_unread_at = now
+        self.received += 1
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def read_one(self) -> T:
+        """Return the newest message not yet read, waiting for one if there is none."""
+        if not self._unread:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                if self._waiter is waiter:
+                    self._waiter = None
+        self._unread = False
+        return self._latest  # type: ignore[return-value]  # set by put before _unread

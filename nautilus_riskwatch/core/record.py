@@ -1,0 +1,77 @@
+"""``RiskOff``: the one record of a trip, filled in as the cascade goes.
+
+The record exists from the instant of the trip, and each stage writes into it as it
+finishes, so a cascade that is cut short (the process dies, the run ends) still leaves a
+record that says exactly how far it got.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nautilus_riskwatch.core.trips import Trip
+
+#: The cascade's stages, in order. ``stage`` holds the last one entered.
+STAGES = ("latched", "halting", "cancelling", "flattening", "done")
+
+
+@dataclass
+class RiskOff:
+    """What tripped, when, and what the risk-off cascade did about it.
+
+    Order and position ids are plain strings so that the core stays engine-agnostic.
+    """
+
+    cause: Trip
+    tripped_at_ns: int
+    stage: str = "latched"
+    trading_state: str = ""
+    orders_cancelled: list[str] = field(default_factory=list)
+    orders_unconfirmed: list[str] = field(default_factory=list)
+    orders_kept: list[str] = field(default_factory=list)
+    positions_closed: list[str] = field(default_factory=list)
+    positions_unflattened: list[str] = field(default_factory=list)
+    hedges_kept: list[str] = field(default_factory=list)
+    suppressed: list[Trip] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    hurried: bool = False
+    finished_at_ns: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        """True when every stage ran and everything asked for was confirmed."""
+        return (
+            self.stage == "done"
+            and not self.orders_unconfirmed
+            and not self.positions_unflattened
+            and not self.errors
+        )
+
+    def report(self) -> str:
+        """The record as the text an operator reads."""
+        cause = self.cause.describe()
+        lines = [
+            f"RISK-OFF: {cause['message']}",
+            f"  cause          {cause['kind']}",
+            f"  tripped at     {self.tripped_at_ns} ns",
+            f"  finished at    {self.finished_at_ns} ns",
+            f"  stage reached  {self.stage}{' (complete)' if self.complete else ''}",
+            f"  trading state  {self.trading_state or '-'}",
+            f"  orders         cancelled {_ids(self.orders_cancelled)}",
+            f"                 unconfirmed {_ids(self.orders_unconfirmed)}",
+            f"                 protective kept {_ids(self.orders_kept)}",
+            f"  positions      closed {_ids(self.positions_closed)}",
+            f"                 still open {_ids(self.positions_unflattened)}",
+            f"                 hedges kept {_ids(self.hedges_kept)}",
+        ]
+        if self.suppressed:
+            lines.append(f"  suppressed     {'; '.join(str(t) for t in self.suppressed)}")
+        if self.hurried:
+            lines.append("  hurried        stopped mid-cascade: remaining steps sent unconfirmed")
+        if self.errors:
+            lines.append(f"  errors         {'; '.join(self.errors)}")
+        return "\n".join(lines)
+
+
+def _ids(ids: list[str]) -> str:
+    return f"{len(ids)} [{', '.join(ids)}]" if ids else "0"

@@ -1,0 +1,116 @@
+"""The simulated-time loop against a fake engine clock: deadlines land on the exact ns."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "core"))
+from fakes import FakeBook, FakeEngineClock  # noqa: E402
+
+from nautilus_riskwatch.clock import SimulatedTime  # noqa: E402
+from nautilus_riskwatch.core import Feed, KillSwitch, StalenessError, run_watch, watchdog  # noqa: E402
+
+SECOND = 1_000_000_000
+
+
+class _Harness:
+    """A watchdog on a feed, driven the way the actor drives it."""
+
+    def __init__(self, bound: float) -> None:
+        self.clock = FakeEngineClock()
+        self.start = self.clock.now
+        self.time = SimulatedTime(self.clock)
+        self.feed: Feed[int] = Feed("EUR/USD quotes", self.time.loop.time)
+        self.book = FakeBook()
+        self.book.now_ns = self.clock.timestamp_ns  # type: ignore[method-assign]
+        self.switch = KillSwitch(self.book)
+        self.task = self.time.loop.create_task(
+            run_watch([lambda: watchdog(self.feed, bound)], self.switch)
+        )
+        self.time.step()
+
+    def quote(self, ns: int) -> None:
+        self.clock.advance_to(ns)
+        self.time.sync()
+        self.feed.put(ns)
+        self.time.step()
+
+
+def test_deadline_fires_at_last_message_plus_bound_to_the_nanosecond():
+    h = _Harness(bound=5.0)
+    last = h.start + 3 * SECOND + 123_456_789
+    for ns in (h.start + SECOND + 7, h.start + 2 * SECOND + 1, last):
+        h.quote(ns)
+    h.clock.advance_to(h.start + 3600 * SECOND)  # no more data: only the alert can fire
+    record = h.switch.record
+    assert record is not None and isinstance(record.cause, StalenessError)
+    assert record.tripped_at_ns == last + 5 * SECOND
+
+
+def test_pause_that_resumes_one_nanosecond_inside_the_bound_does_not_trip():
+    h = _Harness(bound=5.0)
+    t = h.start
+    for _ in range(100):
+        t += 5 * SECOND - 1
+        h.quote(t)
+    assert h.switch.record is None
+    h.clock.advance_to(t + 5 * SECOND - 1)
+    assert h.switch.record is None
+    h.clock.advance_to(t + 5 * SECOND)
+    assert h.switch.record is not None
+    assert h.switch.record.tripped_at_ns == t + 5 * SECOND
+
+
+def test_a_message_exactly_at_the_deadline_is_late():
+    h = _Harness(bound=2.0)
+    h.quote(h.start + 2 * SECOND)
+    assert h.switch.record is not None
+    assert h.switch.record.tripped_at_ns == h.start + 2 * SECOND
+
+
+def test_the_bound_runs_from_start_for_a_feed_that_never_speaks():
+    h = _Harness(bound=1.5)
+    h.clock.advance_to(h.start + 10 * SECOND)
+    assert h.switch.record.tripped_at_ns == h.start + 1_500_000_000
+
+
+def test_alerts_are_rearmed_lazily_not_per_message():
+    h = _Harness(bound=60.0)
+    for i in range(1, 10_001):
+        h.quote(h.start + i * 1_000_000)  # 10,000 quotes a millisecond apart
+    assert h.switch.record is None
+    assert h.clock.alerts_set == 1  # the first deadline; nothing since
+
+
+def test_stepping_inside_a_running_loop_restores_it():
+    """engine.run() called from a notebook cell or an async main."""
+
+    async def outer():
+        mine = asyncio.get_running_loop()
+        h = _Harness(bound=1.0)
+        h.clock.advance_to(h.start + 2 * SECOND)
+        assert asyncio.get_running_loop() is mine
+        return h.switch.record
+
+    record = asyncio.run(outer())
+    assert record is not None and record.cause.source == "EUR/USD quotes"
+
+
+def test_close_cancels_what_still_runs_and_the_alert():
+    h = _Harness(bound=1.0)
+    assert h.clock.alerts
+    h.time.close()
+    assert h.task.cancelled()
+    assert not h.clock.alerts
+    assert h.time.loop.is_closed()
+
+
+def test_the_loop_is_the_standard_library_one_even_under_uvloop_policy():
+    h = _Harness(bound=1.0)
+    assert type(h.time.loop).__mro__[1] is asyncio.SelectorEventLoop
+    with pytest.raises(AttributeError):
+        h.time.loop.run_forever_uvloop  # noqa: B018

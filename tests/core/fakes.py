@@ -1,0 +1,149 @@
+"""A fake Book and a fake engine clock for testing the core without NautilusTrader."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from nautilus_riskwatch.core.record import RiskOff
+
+
+class FakeBook:
+    """A venue in miniature: orders and positions, confirmations after ``latency`` seconds.
+
+    ``responsive=False`` makes it a silent venue: commands are logged, never answered.
+    ``on_changed_wait`` is called each time the cascade starts waiting for an event, with
+    the stage name, so a test can strike (cancel the watch) at exactly that await.
+    """
+
+    def __init__(
+        self,
+        orders: Sequence[str] = (),
+        protective_orders: Sequence[str] = (),
+        positions: Sequence[str] = (),
+        hedges: Sequence[str] = (),
+        latency: float = 0.001,
+        responsive: bool = True,
+    ) -> None:
+        self.open_orders = set(orders) | set(protective_orders)
+        self.protective_orders = set(protective_orders)
+        self.positions = set(positions) | set(hedges)
+        self.hedges = set(hedges)
+        self.latency = latency
+        self.responsive = responsive
+        self.commands: list[tuple[str, str]] = []
+        self.published: list[RiskOff] = []
+        self.halted = False
+        self.on_changed_wait: Callable[[str], None] | None = None
+        self.stage = ""
+        self._waiters: list[asyncio.Future[None]] = []
+        self._closing: set[str] = set()
+        self.ns = 1_000
+
+    # --- Book protocol -------------------------------------------------------------------
+    def now_ns(self) -> int:
+        self.ns += 1
+        return self.ns
+
+    def halt(self) -> str:
+        self.halted = True
+        return "HALTED"
+
+    def resting_orders(self) -> tuple[list[str], list[str]]:
+        self.stage = "cancel"
+        cancel = sorted(self.open_orders - self.protective_orders)
+        return cancel, sorted(self.open_orders & self.protective_orders)
+
+    def cancel(self, order_ids: Sequence[str]) -> None:
+        loop = asyncio.get_running_loop()
+        for order in order_ids:
+            self.commands.append(("cancel", order))
+            if self.responsive:
+                loop.call_later(self.latency, self._cancelled, order)
+
+    def open_orders_among(self, order_ids: Sequence[str]) -> list[str]:
+        return [o for o in order_ids if o in self.open_orders]
+
+    def open_positions(self) -> tuple[list[str], list[str]]:
+        self.stage = "flatten"
+        return sorted(self.positions - self.hedges), sorted(self.positions & self.hedges)
+
+    def flatten(self, position_ids: Sequence[str]) -> None:
+        loop = asyncio.get_running_loop()
+        for position in position_ids:
+            if position in self._closing:
+                continue
+            self.commands.append(("close", position))
+            if self.responsive:
+                self._closing.add(position)
+                loop.call_later(self.latency, self._closed, position)
+
+    async def changed(self) -> None:
+        if self.on_changed_wait is not None:
+            self.on_changed_wait(self.stage)
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        await waiter
+
+    def publish(self, record: RiskOff) -> None:
+        self.published.append(record)
+
+    # --- venue side ----------------------------------------------------------------------
+    def fill(self, order: str, position: str) -> None:
+        """A resting order fills (the race with its cancel): it opens a position."""
+        self.open_orders.discard(order)
+        self.positions.add(position)
+        self._notify()
+
+    def _cancelled(self, order: str) -> None:
+        self.open_orders.discard(order)
+        self._notify()
+
+    def _closed(self, position: str) -> None:
+        self._closing.discard(position)
+        self.positions.discard(position)
+        self._notify()
+
+    def _notify(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    @property
+    def flat(self) -> bool:
+        return self.open_orders <= self.protective_orders and self.positions <= self.hedges
+
+
+class FakeEngineClock:
+    """Behaves like a backtest ``TestClock``: alerts fire at their exact nanosecond."""
+
+    def __init__(self, start_ns: int = 1_577_898_000_000_000_000) -> None:
+        self.now = start_ns
+        self.alerts: dict[str, tuple[int, Callable[[object], None]]] = {}
+        self.alerts_set = 0
+
+    def timestamp_ns(self) -> int:
+        return self.now
+
+    def set_time_alert_ns(
+        self, name: str, alert_time_ns: int, callback: Callable[[object], None]
+    ) -> None:
+        assert name not in self.alerts, f"alert {name!r} already set"
+        assert alert_time_ns > self.now, "alert in the past"
+        self.alerts[name] = (alert_time_ns, callback)
+        self.alerts_set += 1
+
+    def cancel_timer(self, name: str) -> None:
+        del self.alerts[name]
+
+    def advance_to(self, ns: int) -> None:
+        """Fire every alert due up to ``ns`` at its own time, then stop at ``ns``."""
+        while self.alerts:
+            name, (when, callback) = min(self.alerts.items(), key=lambda kv: kv[1][0])
+            if when > ns:
+                break
+            del self.alerts[name]
+            self.now = when
+            callback(object())
+        self.now = ns

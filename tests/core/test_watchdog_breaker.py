@@ -1,0 +1,107 @@
+"""Watchdog, breaker and feed on plain asyncio: each trip path and each refusal."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from nautilus_riskwatch.core import DrawdownBreached, Feed, StalenessError, breaker, watchdog
+
+
+def test_silent_feed_trips_with_its_name_and_bound():
+    async def main():
+        loop = asyncio.get_running_loop()
+        feed: Feed[object] = Feed("EUR/USD quotes", loop.time)
+        started = loop.time()
+        with pytest.raises(StalenessError) as caught:
+            await watchdog(feed, 0.05)
+        return loop.time() - started, caught.value
+
+    elapsed, error = asyncio.run(main())
+    assert error.source == "EUR/USD quotes"
+    assert error.bound == 0.05
+    assert "EUR/USD quotes" in str(error) and "0.05s" in str(error)
+    assert elapsed >= 0.05
+
+
+def test_feed_that_keeps_talking_never_trips_then_trips_after_it_stops():
+    async def main():
+        loop = asyncio.get_running_loop()
+        feed: Feed[int] = Feed("ticks", loop.time)
+        dog = asyncio.create_task(watchdog(feed, 0.1))
+        for i in range(30):  # 30 messages 0.02s apart: 0.6s, six bounds long
+            await asyncio.sleep(0.02)
+            feed.put(i)
+            assert not dog.done()
+        last = feed.arrived_at
+        with pytest.raises(StalenessError):
+            await dog
+        return loop.time() - last
+
+    silent_for = asyncio.run(main())
+    assert silent_for >= 0.1
+
+
+def test_watchdog_refuses_a_bound_that_is_not_positive():
+    async def main(bound):
+        await watchdog(Feed("f", asyncio.get_running_loop().time), bound)
+
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="bound must be a positive"):
+            asyncio.run(main(bad))
+
+
+def test_breaker_trips_on_exact_equality_with_the_ceiling():
+    async def main():
+        loop = asyncio.get_running_loop()
+        losses: Feed[Decimal] = Feed("loss", loop.time)
+        task = asyncio.create_task(breaker(losses.read_one, Decimal("100.00"), "USD"))
+        for loss in ("-5", "99.99", "99.999999999999999999"):
+            losses.put(Decimal(loss))
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            assert not task.done(), loss
+        losses.put(Decimal("100.00"))
+        with pytest.raises(DrawdownBreached) as caught:
+            await task
+        return caught.value
+
+    error = asyncio.run(main())
+    assert error.loss == Decimal("100.00") and isinstance(error.loss, Decimal)
+    assert error.ceiling == Decimal("100.00")
+    assert str(error) == "loss 100.00 USD reached the ceiling 100.00 USD"
+
+
+@pytest.mark.parametrize(
+    ("ceiling", "error", "match"),
+    [
+        (100.0, TypeError, "ceiling must be a Decimal, got float"),
+        (Decimal(0), ValueError, "ceiling must be positive, got 0"),
+        (Decimal("-1"), ValueError, "ceiling must be positive, got -1"),
+    ],
+)
+def test_breaker_refuses_bad_ceilings(ceiling, error, match):
+    async def main():
+        await breaker(Feed("l", asyncio.get_running_loop().time).read_one, ceiling)
+
+    with pytest.raises(error, match=match):
+        asyncio.run(main())
+
+
+def test_feed_keeps_only_the_newest_message_under_a_flood():
+    async def main():
+        loop = asyncio.get_running_loop()
+        feed: Feed[int] = Feed("flood", loop.time)
+        for i in range(1_000_000):
+            feed.put(i)
+        first = await feed.read_one()
+        reader = asyncio.create_task(feed.read_one())
+        await asyncio.sleep(0)
+        assert not reader.done()  # nothing unread: it waits
+        feed.put(-1)
+        return first, await reader, feed.received
+
+    first, second, received = asyncio.run(main())
+    assert (first, second, received) == (999_999, -1, 1_000_001)
