@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 import pytest
+from fakes import FakeBook, FakeEngineClock
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "core"))
-from fakes import FakeBook, FakeEngineClock  # noqa: E402
-
-from nautilus_riskwatch.clock import SimulatedTime  # noqa: E402
-from nautilus_riskwatch.core import Feed, KillSwitch, StalenessError, run_watch, watchdog  # noqa: E402
+from nautilus_riskwatch.clock import SimulatedTime
+from nautilus_riskwatch.core import Feed, KillSwitch, StalenessError, run_watch, watchdog
 
 SECOND = 1_000_000_000
 

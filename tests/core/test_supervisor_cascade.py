@@ -133,7 +133,9 @@ def test_a_trip_during_the_cascade_is_suppressed_not_a_second_cascade():
     first, second = asyncio.run(main())
     assert first is second
     assert len(book.published) == 1
-    assert [str(t) for t in first.suppressed] == ["feed 'late feed' delivered nothing for 1s (its bound)"]
+    assert [str(t) for t in first.suppressed] == [
+        "feed 'late feed' delivered nothing for 1s (its bound)"
+    ]
     assert book.flat
 
 
@@ -159,9 +161,7 @@ def test_outside_causes_join_the_group_through_trip_on():
 
     async def main():
         kills: Feed[ManualKill] = Feed("kills", asyncio.get_running_loop().time)
-        watch = asyncio.create_task(
-            run_watch([lambda: trip_on(kills.read_one)], KillSwitch(book))
-        )
+        watch = asyncio.create_task(run_watch([lambda: trip_on(kills.read_one)], KillSwitch(book)))
         await asyncio.sleep(0.001)
         kills.put(ManualKill("fat finger", who="desk"))
         return await watch
