@@ -1,0 +1,53 @@
+"""nautilus-riskwatch: a kill switch that stands watch beside any NautilusTrader strategy.
+
+Per-feed staleness watchdogs and an exact ``Decimal`` drawdown breaker, supervised by one
+``asyncio.TaskGroup``; on the first trip a shielded risk-off cascade cancels, confirms,
+flattens everything but the protective hedges, and records what it did.
+"""
+
+from nautilus_riskwatch.core import (
+    Book,
+    CascadePolicy,
+    DrawdownBreached,
+    Feed,
+    KillSwitch,
+    ManualKill,
+    RiskOff,
+    StalenessError,
+    Trip,
+    WatchFailure,
+    breaker,
+    run_watch,
+    watchdog,
+)
+from nautilus_riskwatch.nautilus import (
+    PnlLedger,
+    RiskWatch,
+    RiskWatchConfig,
+    RiskWatchConfigError,
+    WatchedFeed,
+    risk_off_topic,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Book",
+    "CascadePolicy",
+    "DrawdownBreached",
+    "Feed",
+    "KillSwitch",
+    "ManualKill",
+    "PnlLedger",
+    "RiskOff",
+    "RiskWatch",
+    "RiskWatchConfig",
+    "RiskWatchConfigError",
+    "StalenessError",
+    "Trip",
+    "WatchFailure",
+    "WatchedFeed",
+    "breaker",
+    "run_watch",
+    "watchdog",
+]

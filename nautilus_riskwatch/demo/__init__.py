@@ -1,0 +1,26 @@
+"""A small, offline demo world: real EUR/USD quotes, a trader, a hedger, and an engine.
+
+Used by the README demo, the examples and the tests, so that what is demonstrated is what
+is tested.
+"""
+
+from nautilus_riskwatch.demo.data import EURUSD_CSV, eurusd_instrument, eurusd_quotes
+from nautilus_riskwatch.demo.engine import DemoRun, build_engine
+from nautilus_riskwatch.demo.strategies import (
+    DemoHedger,
+    DemoHedgerConfig,
+    DemoTrader,
+    DemoTraderConfig,
+)
+
+__all__ = [
+    "EURUSD_CSV",
+    "DemoHedger",
+    "DemoHedgerConfig",
+    "DemoRun",
+    "DemoTrader",
+    "DemoTraderConfig",
+    "build_engine",
+    "eurusd_instrument",
+    "eurusd_quotes",
+]

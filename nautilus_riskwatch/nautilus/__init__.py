@@ -1,0 +1,16 @@
+"""The thin NautilusTrader adapter: the actor, its config, the book and the ledger."""
+
+from nautilus_riskwatch.nautilus.actor import RiskWatch
+from nautilus_riskwatch.nautilus.book import NautilusBook, risk_off_topic
+from nautilus_riskwatch.nautilus.config import RiskWatchConfig, RiskWatchConfigError, WatchedFeed
+from nautilus_riskwatch.nautilus.ledger import PnlLedger
+
+__all__ = [
+    "NautilusBook",
+    "PnlLedger",
+    "RiskWatch",
+    "RiskWatchConfig",
+    "RiskWatchConfigError",
+    "WatchedFeed",
+    "risk_off_topic",
+]

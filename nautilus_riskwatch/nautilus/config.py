@@ -1,0 +1,284 @@
+"""Configuration: what an operator writes, and the checked settings the actor runs on.
+
+The config classes are frozen msgspec structs, as NautilusTrader's own are, so they load
+from ``ImportableActorConfig`` dicts of plain strings and numbers. Everything is checked
+before the watch can start: a kill switch with a typo in it is worse than none, because it
+is trusted. Every refusal is a ``RiskWatchConfigError`` naming the field and the value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from nautilus_trader.config import ActorConfig, NautilusConfig
+from nautilus_trader.model.data import BarType
+from nautilus_trader.model.enums import TradingState
+from nautilus_trader.model.identifiers import InstrumentId, StrategyId
+from nautilus_trader.model.objects import Currency
+
+FEED_KINDS = ("quote", "trade", "bar")
+TRIP_STATES = ("HALTED", "REDUCING", "ACTIVE")
+
+
+class RiskWatchConfigError(ValueError):
+    """A config value the watch refuses, with the field and the value named."""
+
+    def __init__(self, field: str, value: object, why: str) -> None:
+        super().__init__(f"riskwatch config: {field}={value!r}: {why}")
+        self.field = field
+        self.value = value
+
+
+class WatchedFeed(NautilusConfig, frozen=True):
+    """
+    One market data stream the watch requires to keep talking.
+
+    Parameters
+    ----------
+    stale_after : float
+        Seconds of silence, on the engine's clock, after which the feed counts as dead and
+        the watch trips. Pick it from the feed's own rhythm: a quiet market is not a dead
+        feed, so give a quiet instrument a longer bound.
+    instrument_id : str, optional
+        The instrument, for ``kind="quote"`` or ``"trade"`` (e.g. ``"EUR/USD.SIM"``).
+    kind : str, default "quote"
+        ``"quote"``, ``"trade"`` or ``"bar"``.
+    bar_type : str, optional
+        The bar type, for ``kind="bar"`` (e.g. ``"EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"``).
+
+    """
+
+    stale_after: float
+    instrument_id: str | None = None
+    kind: str = "quote"
+    bar_type: str | None = None
+
+
+class RiskWatchConfig(ActorConfig, frozen=True):
+    """
+    Configuration for ``RiskWatch``.
+
+    Parameters
+    ----------
+    feeds : tuple[WatchedFeed, ...]
+        The feeds whose silence trips the watch (a dict per feed from an importable config).
+    max_loss : str, optional
+        The loss ceiling as a money string, e.g. ``"5000 USD"``: realized plus unrealized
+        PnL of the guarded strategies since the watch started, commissions included. It is
+        compared exactly, as a ``Decimal``; the trip is at ``loss >= ceiling``.
+    strategies : tuple[str, ...], optional
+        Strategy ids the watch guards (their orders are cancelled, positions flattened, PnL
+        counted). ``None`` (default) guards every strategy.
+    hedge_tags : tuple[str, ...], default ()
+        Order tags marking protective orders; a position opened by such an order is a
+        protective hedge. Both survive a trip.
+    hedge_strategies : tuple[str, ...], default ()
+        Strategy ids whose orders and positions are protective.
+    hedge_instruments : tuple[str, ...], default ()
+        Instrument ids whose orders and positions are protective.
+    trading_state_on_trip : str, default "HALTED"
+        ``"HALTED"`` (nobody adds risk; the watch's own closes bypass the gate),
+        ``"REDUCING"``, or ``"ACTIVE"`` to leave the trading state alone.
+    confirm_timeout : float, default 5.0
+        Seconds, on the engine's clock, to wait for the cancels (then the closes) of one
+        attempt to be confirmed before asking again.
+    confirm_attempts : int, default 3
+        How often cancels and closes are sent before the rest is recorded as unconfirmed.
+    close_tag : str, default "RISKWATCH"
+        Tag on every closing order the watch sends, so they are easy to tell apart.
+
+    """
+
+    feeds: tuple[WatchedFeed, ...] = ()
+    max_loss: str | None = None
+    strategies: tuple[str, ...] | None = None
+    hedge_tags: tuple[str, ...] = ()
+    hedge_strategies: tuple[str, ...] = ()
+    hedge_instruments: tuple[str, ...] = ()
+    trading_state_on_trip: str = "HALTED"
+    confirm_timeout: float = 5.0
+    confirm_attempts: int = 3
+    close_tag: str = "RISKWATCH"
+
+    def __post_init__(self) -> None:
+        settings_from(self)  # refuse a bad config when it is built, not at the first trip
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """A checked feed: what to subscribe to and how long it may stay silent."""
+
+    kind: str
+    instrument_id: InstrumentId
+    bar_type: BarType | None
+    stale_after: float
+
+    @property
+    def name(self) -> str:
+        if self.bar_type is not None:
+            return f"{self.bar_type} bars"
+        return f"{self.instrument_id} {self.kind}s"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The config, checked and turned into engine types and Decimals."""
+
+    feeds: tuple[FeedSpec, ...]
+    ceiling: Decimal | None
+    currency: str | None
+    strategies: frozenset[StrategyId] | None
+    hedge_tags: frozenset[str]
+    hedge_strategies: frozenset[StrategyId]
+    hedge_instruments: frozenset[InstrumentId]
+    trading_state: TradingState | None
+    confirm_timeout: float
+    confirm_attempts: int
+    close_tag: str
+
+
+def settings_from(config: RiskWatchConfig) -> Settings:
+    """Check ``config`` and return the settings, or raise ``RiskWatchConfigError``."""
+    feeds = tuple(_feed(f"feeds[{i}]", raw) for i, raw in enumerate(_seq("feeds", config.feeds)))
+    seen: dict[str, int] = {}
+    for i, feed in enumerate(feeds):
+        if feed.name in seen:
+            raise RiskWatchConfigError(
+                f"feeds[{i}]", feed.name, f"duplicate feed (same as feeds[{seen[feed.name]}])"
+            )
+        seen[feed.name] = i
+    ceiling, currency = _money("max_loss", config.max_loss)
+    if not feeds and ceiling is None:
+        raise RiskWatchConfigError(
+            "feeds/max_loss", None, "nothing to watch: give at least one feed or a max_loss"
+        )
+    strategies = None
+    if config.strategies is not None:
+        strategies = frozenset(
+            _strategy("strategies", s) for s in _seq("strategies", config.strategies)
+        )
+        if not strategies:
+            raise RiskWatchConfigError(
+                "strategies", config.strategies, "empty: use None to guard every strategy"
+            )
+    state = _choice("trading_state_on_trip", config.trading_state_on_trip, TRIP_STATES)
+    return Settings(
+        feeds=feeds,
+        ceiling=ceiling,
+        currency=currency,
+        strategies=strategies,
+        hedge_tags=frozenset(_text("hedge_tags", t) for t in _seq("hedge_tags", config.hedge_tags)),
+        hedge_strategies=frozenset(
+            _strategy("hedge_strategies", s)
+            for s in _seq("hedge_strategies", config.hedge_strategies)
+        ),
+        hedge_instruments=frozenset(
+            _instrument("hedge_instruments", s)
+            for s in _seq("hedge_instruments", config.hedge_instruments)
+        ),
+        trading_state=None if state == "ACTIVE" else TradingState[state],
+        confirm_timeout=_seconds("confirm_timeout", config.confirm_timeout),
+        confirm_attempts=_count("confirm_attempts", config.confirm_attempts),
+        close_tag=_text("close_tag", config.close_tag),
+    )
+
+
+def _feed(field: str, raw: object) -> FeedSpec:
+    if isinstance(raw, dict):
+        try:
+            raw = WatchedFeed(**raw)
+        except TypeError as error:
+            raise RiskWatchConfigError(field, raw, str(error)) from None
+    if not isinstance(raw, WatchedFeed):
+        raise RiskWatchConfigError(field, raw, "expected a WatchedFeed or a dict")
+    kind = _choice(f"{field}.kind", raw.kind, FEED_KINDS)
+    bound = _seconds(f"{field}.stale_after", raw.stale_after)
+    if kind == "bar":
+        if raw.bar_type is None:
+            raise RiskWatchConfigError(f"{field}.bar_type", None, "a bar feed needs a bar_type")
+        try:
+            bar_type = BarType.from_str(_text(f"{field}.bar_type", raw.bar_type))
+        except ValueError as error:
+            raise RiskWatchConfigError(f"{field}.bar_type", raw.bar_type, str(error)) from None
+        return FeedSpec(kind, bar_type.instrument_id, bar_type, bound)
+    if raw.bar_type is not None:
+        raise RiskWatchConfigError(
+            f"{field}.bar_type", raw.bar_type, f"only for kind='bar', not {kind!r}"
+        )
+    if raw.instrument_id is None:
+        raise RiskWatchConfigError(
+            f"{field}.instrument_id", None, f"a {kind} feed needs an instrument_id"
+        )
+    return FeedSpec(kind, _instrument(f"{field}.instrument_id", raw.instrument_id), None, bound)
+
+
+def _money(field: str, value: object) -> tuple[Decimal | None, str | None]:
+    if value is None:
+        return None, None
+    text = _text(field, value)
+    parts = text.split()
+    if len(parts) != 2:
+        raise RiskWatchConfigError(field, value, "expected '<amount> <currency>', e.g. '5000 USD'")
+    try:
+        amount = Decimal(parts[0])
+    except InvalidOperation:
+        raise RiskWatchConfigError(field, value, f"{parts[0]!r} is not a number") from None
+    if not amount.is_finite() or amount <= 0:
+        raise RiskWatchConfigError(field, value, "the ceiling must be a positive, finite amount")
+    try:
+        currency = Currency.from_str(parts[1], strict=True)
+    except Exception:
+        currency = None
+    if currency is None:
+        raise RiskWatchConfigError(field, value, f"unknown currency {parts[1]!r}")
+    return amount, currency.code
+
+
+def _seconds(field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RiskWatchConfigError(field, value, "expected a number of seconds")
+    if not math.isfinite(value) or value <= 0:
+        raise RiskWatchConfigError(field, value, "must be a positive, finite number of seconds")
+    return float(value)
+
+
+def _count(field: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RiskWatchConfigError(field, value, "expected a whole number >= 1")
+    return value
+
+
+def _text(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise RiskWatchConfigError(field, value, "expected a non-empty string")
+    return value.strip()
+
+
+def _seq(field: str, value: object) -> tuple[object, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise RiskWatchConfigError(field, value, "expected a list")
+    return tuple(value)
+
+
+def _choice(field: str, value: object, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise RiskWatchConfigError(field, value, f"expected one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _instrument(field: str, value: object) -> InstrumentId:
+    text = _text(field, value)
+    try:
+        return InstrumentId.from_str(text)
+    except ValueError as error:
+        raise RiskWatchConfigError(field, value, f"not an instrument id ({error})") from None
+
+
+def _strategy(field: str, value: object) -> StrategyId:
+    text = _text(field, value)
+    try:
+        return StrategyId(text)
+    except ValueError as error:
+        raise RiskWatchConfigError(field, value, f"not a strategy id ({error})") from None
