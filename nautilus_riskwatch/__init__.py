@@ -48,6 +48,7 @@ __all__ = [
     "WatchFailure",
     "WatchedFeed",
     "breaker",
+    "risk_off_topic",
     "run_watch",
     "watchdog",
 ]

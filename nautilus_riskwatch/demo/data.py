@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -64,5 +64,5 @@ def _price(text: str, precision: int) -> Price:
 def _ns(stamp: str) -> int:
     """``YYYYMMDD HHMMSSmmm`` (UTC) as integer nanoseconds, without floats."""
     day, clock = stamp.split(" ")
-    moment = datetime.strptime(f"{day} {clock[:6]}", "%Y%m%d %H%M%S").replace(tzinfo=timezone.utc)
+    moment = datetime.strptime(f"{day} {clock[:6]}", "%Y%m%d %H%M%S").replace(tzinfo=UTC)
     return int(moment.timestamp()) * 1_000_000_000 + int(clock[6:9]) * 1_000_000
