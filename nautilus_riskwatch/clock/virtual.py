@@ -12,7 +12,8 @@ How it works:
   the watch started, as a float. Relative seconds keep nanoseconds exact for days (epoch
   seconds as a float would lose ~240 ns).
 * ``SimulatedTime.step()`` moves the loop's clock to the engine's current time and runs it
-  until nothing is ready and no timer is due. If nothing is ready and no timer is due it
+  until nothing is ready and no timer is due; a timer that fell due on the way runs at
+  its own time, never at the later one. If nothing is ready and no timer is due it
   returns at once: that is the cost of a quote nobody is waiting for.
 * The engine only calls us when it has data for us, so a deadline that falls between two
   data points would be noticed late. To prevent that, an engine time alert is kept at
@@ -82,40 +83,56 @@ class SimulatedTime:
         The owning actor's clock (a ``TestClock`` in a backtest).
     alert_name : str
         Name of the engine time alert kept at the earliest deadline; unique per clock.
+    latched : Callable[[], bool], optional
+        True once the watch has tripped. Catching up on late deadlines stops there: the
+        trip keeps its exact time, but the cascade runs in the engine's time, so that the
+        engine can answer its commands before the cascade's own deadlines are judged.
     """
 
-    def __init__(self, clock: EngineClock, alert_name: str = _ALERT_NAME) -> None:
+    def __init__(
+        self,
+        clock: EngineClock,
+        alert_name: str = _ALERT_NAME,
+        latched: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._clock = clock
         self._alert_name = alert_name
+        self._latched = latched
         self._origin_ns = clock.timestamp_ns()
         self._armed_ns: int | None = None
         self.loop = VirtualTimeLoop()
 
     def now_ns(self) -> int:
-        return self._clock.timestamp_ns()
+        """The watch's time in engine nanoseconds: a deadline's own time while it fires."""
+        return self.to_ns(self.loop._now)
 
     def to_ns(self, loop_time: float) -> int:
         """A loop time (seconds since start) as engine nanoseconds since the epoch."""
         return self._origin_ns + round(loop_time * 1_000_000_000)
 
     def sync(self) -> None:
-        """Set the loop's clock to the engine's. Call before handing a message over."""
-        self.loop._now = (self._clock.timestamp_ns() - self._origin_ns) / 1_000_000_000
+        """Bring the loop's clock up to the engine's. Call before handing a message over.
+
+        A deadline that fell before the engine's time but has not fired yet runs first, at
+        its own time: engines do not always deliver an alert before the next data point
+        (nautilus_trader 1.221 delays an alert set from inside another alert's callback),
+        and a deadline must not be judged by a message that came after it. Time never goes
+        backwards: a late alert that sets the engine's clock back changes nothing here.
+        """
+        loop = self.loop
+        target = (self._clock.timestamp_ns() - self._origin_ns) / 1_000_000_000
+        if target <= loop._now:
+            return
+        scheduled = loop._scheduled  # type: ignore[attr-defined]
+        if scheduled and scheduled[0]._when < target + _HALF_NS:
+            self._run(until=target, catching_up=True)
+        loop._now = target
 
     def step(self) -> None:
         """Run the loop at the engine's current time until it has nothing ready or due."""
-        loop = self.loop
         self.sync()
-        if not loop._ready and not self._timer_due():  # type: ignore[attr-defined]
-            return
-        outer = asyncio._get_running_loop()
-        asyncio._set_running_loop(loop)
-        try:
-            while loop._ready or self._timer_due():  # type: ignore[attr-defined]
-                loop._run_once()  # type: ignore[attr-defined]
-        finally:
-            asyncio._set_running_loop(outer)
-        self._rearm()
+        if self.loop._ready:  # type: ignore[attr-defined]
+            self._run(until=self.loop._now)
 
     def call(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the loop now (it may need a running loop), then step."""
@@ -132,12 +149,29 @@ class SimulatedTime:
         for task in tasks:
             task.cancel()
         if tasks:
-            self.step()
+            self._run(until=loop._now)
+        self._disarm()
         loop.close()
 
-    def _timer_due(self) -> bool:
-        scheduled = self.loop._scheduled  # type: ignore[attr-defined]
-        return bool(scheduled) and scheduled[0]._when < self.loop._now + _HALF_NS
+    def _run(self, until: float, catching_up: bool = False) -> None:
+        """Run ready callbacks, and timers due up to ``until`` each at its own time."""
+        loop = self.loop
+        outer = asyncio._get_running_loop()
+        asyncio._set_running_loop(loop)
+        try:
+            while True:
+                if catching_up and self._latched():
+                    break  # the rest runs at the engine's time (see ``latched``)
+                if not loop._ready:  # type: ignore[attr-defined]
+                    earliest = self._earliest()
+                    if earliest is None or earliest >= until + _HALF_NS:
+                        break
+                    if earliest > loop._now:
+                        loop._now = earliest
+                loop._run_once()  # type: ignore[attr-defined]
+        finally:
+            asyncio._set_running_loop(outer)
+        self._rearm()
 
     def _earliest(self) -> float | None:
         scheduled = self.loop._scheduled  # type: ignore[attr-defined]

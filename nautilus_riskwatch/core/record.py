@@ -8,6 +8,7 @@ record that says exactly how far it got.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from nautilus_riskwatch.core.trips import Trip
 
@@ -53,8 +54,8 @@ class RiskOff:
         lines = [
             f"RISK-OFF: {cause['message']}",
             f"  cause          {cause['kind']}",
-            f"  tripped at     {self.tripped_at_ns} ns",
-            f"  finished at    {self.finished_at_ns} ns",
+            f"  tripped at     {_when(self.tripped_at_ns)}",
+            f"  finished at    {_when(self.finished_at_ns)}",
             f"  stage reached  {self.stage}{' (complete)' if self.complete else ''}",
             f"  trading state  {self.trading_state or '-'}",
             f"  orders         cancelled {_ids(self.orders_cancelled)}",
@@ -71,6 +72,14 @@ class RiskOff:
         if self.errors:
             lines.append(f"  errors         {'; '.join(self.errors)}")
         return "\n".join(lines)
+
+
+def _when(ns: int | None) -> str:
+    if ns is None:
+        return "-"
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{moment}.{nanos:09d} UTC ({ns} ns)"
 
 
 def _ids(ids: list[str]) -> str:

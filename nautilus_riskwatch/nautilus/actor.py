@@ -101,7 +101,11 @@ class RiskWatch(Actor):
         self._check_against_engine()
         s = self._settings
         if isinstance(self.clock, TestClock):
-            self._time = SimulatedTime(self.clock, alert_name=f"riskwatch-deadline-{self.id}")
+            self._time = SimulatedTime(
+                self.clock,
+                alert_name=f"riskwatch-deadline-{self.id}",
+                latched=lambda: self.record is not None,
+            )
         else:
             self._time = LiveTime(asyncio.get_running_loop())
         time = self._time
