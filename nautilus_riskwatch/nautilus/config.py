@@ -31,7 +31,7 @@ class RiskWatchConfigError(ValueError):
         self.value = value
 
 
-class WatchedFeed(NautilusConfig, frozen=True):
+class WatchedFeed(NautilusConfig, frozen=True, forbid_unknown_fields=True):
     """
     One market data stream the watch requires to keep talking.
 
@@ -56,7 +56,7 @@ class WatchedFeed(NautilusConfig, frozen=True):
     bar_type: str | None = None
 
 
-class RiskWatchConfig(ActorConfig, frozen=True):
+class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     """
     Configuration for ``RiskWatch``.
 
@@ -187,10 +187,15 @@ def settings_from(config: RiskWatchConfig) -> Settings:
 
 def _feed(field: str, raw: object) -> FeedSpec:
     if isinstance(raw, dict):
-        try:
-            raw = WatchedFeed(**raw)
-        except TypeError as error:
-            raise RiskWatchConfigError(field, raw, str(error)) from None
+        known = WatchedFeed.__struct_fields__
+        for key in raw:
+            if key not in known:
+                raise RiskWatchConfigError(
+                    f"{field}.{key}", raw[key], f"unknown field; expected {', '.join(known)}"
+                )
+        if "stale_after" not in raw:
+            raise RiskWatchConfigError(f"{field}.stale_after", None, "every feed needs a bound")
+        raw = WatchedFeed(**raw)
     if not isinstance(raw, WatchedFeed):
         raise RiskWatchConfigError(field, raw, "expected a WatchedFeed or a dict")
     kind = _choice(f"{field}.kind", raw.kind, FEED_KINDS)

@@ -1,0 +1,181 @@
+"""Bad config is refused when built (directly or from an importable config) or at start.
+
+Every refusal names the field and the value.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+import pytest
+from nautilus_trader.common.config import ActorFactory
+from nautilus_trader.config import ImportableActorConfig
+from nautilus_trader.model.enums import TradingState
+
+from nautilus_riskwatch import RiskWatch, RiskWatchConfig, RiskWatchConfigError
+from nautilus_riskwatch.demo import build_engine
+from nautilus_riskwatch.nautilus.config import settings_from
+
+FEED = {"instrument_id": "EUR/USD.SIM", "kind": "quote", "stale_after": 5.0}
+OK = {"feeds": [FEED], "max_loss": "5000 USD"}
+
+# (overrides of OK, field named in the error, value named in the error)
+BAD = [
+    ({"feeds": [], "max_loss": None}, "feeds/max_loss", "None"),
+    ({"feeds": [{**FEED, "stale_after": 0}]}, "feeds[0].stale_after", "0"),
+    ({"feeds": [{**FEED, "stale_after": -1.5}]}, "feeds[0].stale_after", "-1.5"),
+    ({"feeds": [{**FEED, "stale_after": float("inf")}]}, "feeds[0].stale_after", "inf"),
+    ({"feeds": [{**FEED, "stale_after": float("nan")}]}, "feeds[0].stale_after", "nan"),
+    ({"feeds": [{**FEED, "stale_after": "5s"}]}, "feeds[0].stale_after", "'5s'"),
+    ({"feeds": [{**FEED, "stale_after": True}]}, "feeds[0].stale_after", "True"),
+    ({"feeds": [{**FEED, "kind": "book"}]}, "feeds[0].kind", "'book'"),
+    ({"feeds": [{**FEED, "instrument_id": "EURUSD"}]}, "feeds[0].instrument_id", "'EURUSD'"),
+    ({"feeds": [{**FEED, "instrument_id": ""}]}, "feeds[0].instrument_id", "''"),
+    ({"feeds": [{"kind": "quote", "stale_after": 5.0}]}, "feeds[0].instrument_id", "None"),
+    ({"feeds": [{"kind": "bar", "stale_after": 5.0}]}, "feeds[0].bar_type", "None"),
+    (
+        {"feeds": [{"kind": "bar", "bar_type": "junk", "stale_after": 5.0}]},
+        "feeds[0].bar_type",
+        "'junk'",
+    ),
+    (
+        {"feeds": [{**FEED, "bar_type": "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"}]},
+        "feeds[0].bar_type",
+        "'EUR/USD.SIM-1-MINUTE-BID-EXTERNAL'",
+    ),
+    ({"feeds": [FEED, {**FEED, "stale_after": 9.0}]}, "feeds[1]", "'EUR/USD.SIM quotes'"),
+    ({"feeds": ["EUR/USD.SIM"]}, "feeds[0]", "'EUR/USD.SIM'"),
+    ({"feeds": [{**FEED, "stale": 5.0}]}, "feeds[0].stale", "5.0"),
+    ({"feeds": [{"instrument_id": "EUR/USD.SIM"}]}, "feeds[0].stale_after", "None"),
+    ({"max_loss": "5000"}, "max_loss", "'5000'"),
+    ({"max_loss": "abc USD"}, "max_loss", "'abc USD'"),
+    ({"max_loss": "5,000 USD"}, "max_loss", "'5,000 USD'"),
+    ({"max_loss": "0 USD"}, "max_loss", "'0 USD'"),
+    ({"max_loss": "-100 USD"}, "max_loss", "'-100 USD'"),
+    ({"max_loss": "NaN USD"}, "max_loss", "'NaN USD'"),
+    ({"max_loss": "Infinity USD"}, "max_loss", "'Infinity USD'"),
+    ({"max_loss": "100 ZZZ"}, "max_loss", "'100 ZZZ'"),
+    ({"max_loss": ""}, "max_loss", "''"),
+    ({"max_loss": 5000}, "max_loss", "5000"),
+    ({"strategies": []}, "strategies", "[]"),
+    ({"strategies": ["nohyphen"]}, "strategies", "'nohyphen'"),
+    ({"strategies": "DemoTrader-001"}, "strategies", "'DemoTrader-001'"),
+    ({"hedge_tags": [""]}, "hedge_tags", "''"),
+    ({"hedge_strategies": ["x"]}, "hedge_strategies", "'x'"),
+    ({"hedge_instruments": ["nope"]}, "hedge_instruments", "'nope'"),
+    ({"trading_state_on_trip": "halted"}, "trading_state_on_trip", "'halted'"),
+    ({"trading_state_on_trip": "STOPPED"}, "trading_state_on_trip", "'STOPPED'"),
+    ({"confirm_timeout": 0}, "confirm_timeout", "0"),
+    ({"confirm_timeout": -3.0}, "confirm_timeout", "-3.0"),
+    ({"confirm_attempts": 0}, "confirm_attempts", "0"),
+    ({"confirm_attempts": 2.5}, "confirm_attempts", "2.5"),
+    ({"close_tag": " "}, "close_tag", "' '"),
+]
+
+
+@pytest.mark.parametrize(("override", "field", "value"), BAD, ids=[f"{b[1]}={b[2]}" for b in BAD])
+def test_bad_values_are_refused_when_built_naming_field_and_value(override, field, value):
+    with pytest.raises(RiskWatchConfigError) as caught:
+        RiskWatchConfig(**{**OK, **override})
+    assert caught.value.field == field
+    assert f"{field}={value}" in str(caught.value)
+
+
+IMPORTABLE_BAD = [
+    ({"feeds": [], "max_loss": None}, "riskwatch config: feeds/max_loss=None"),
+    ({"feeds": [{**FEED, "stale_after": -1.5}]}, "feeds[0].stale_after=-1.5"),
+    (
+        {"feeds": [{**FEED, "stale_after": "5s"}]},
+        "Expected `float`, got `str` - at `$.feeds[0].stale_after`",
+    ),
+    ({"feeds": [{**FEED, "kind": "book"}]}, "feeds[0].kind='book'"),
+    (
+        {"feeds": [{**FEED, "stale": 5.0}]},
+        "Object contains unknown field `stale` - at `$.feeds[0]`",
+    ),
+    ({"max_loss": "5k USD"}, "max_loss='5k USD': '5k' is not a number"),
+    ({"max_loss": 5000}, "Expected `str | null`, got `int` - at `$.max_loss`"),
+    ({"hedge_tag": ["HEDGE"]}, "Object contains unknown field `hedge_tag`"),
+    ({"confirm_attempts": 0}, "confirm_attempts=0: expected a whole number >= 1"),
+    ({"trading_state_on_trip": "halted"}, "trading_state_on_trip='halted'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"), IMPORTABLE_BAD, ids=[b[1][:40] for b in IMPORTABLE_BAD]
+)
+def test_bad_values_are_refused_from_an_importable_config(override, expected):
+    importable = ImportableActorConfig(
+        actor_path="nautilus_riskwatch:RiskWatch",
+        config_path="nautilus_riskwatch:RiskWatchConfig",
+        config={**OK, **override},
+    )
+    with pytest.raises(msgspec.ValidationError) as caught:
+        ActorFactory.create(importable)
+    assert expected in str(caught.value)
+
+
+def test_a_good_importable_config_gives_typed_settings():
+    actor = ActorFactory.create(
+        ImportableActorConfig(
+            actor_path="nautilus_riskwatch:RiskWatch",
+            config_path="nautilus_riskwatch:RiskWatchConfig",
+            config={
+                **OK,
+                "strategies": ["DemoTrader-001"],
+                "hedge_tags": ["HEDGE"],
+                "trading_state_on_trip": "REDUCING",
+                "confirm_attempts": 5,
+            },
+        )
+    )
+    assert isinstance(actor, RiskWatch)
+    settings = settings_from(actor.config)
+    assert settings.ceiling == Decimal("5000") and settings.currency == "USD"
+    assert settings.trading_state == TradingState.REDUCING
+    assert [f.name for f in settings.feeds] == ["EUR/USD.SIM quotes"]
+    assert settings.confirm_attempts == 5
+
+
+def test_money_keeps_every_digit_written():
+    settings = settings_from(RiskWatchConfig(max_loss="1234.5678 USD"))
+    assert settings.ceiling == Decimal("1234.5678")
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "value"),
+    [
+        (
+            {"feeds": [{**FEED, "instrument_id": "GBP/USD.SIM"}]},
+            "feeds[0].instrument_id",
+            "GBP/USD.SIM",
+        ),
+        (
+            {
+                "feeds": [
+                    {
+                        "kind": "bar",
+                        "bar_type": "GBP/USD.SIM-1-MINUTE-BID-EXTERNAL",
+                        "stale_after": 60.0,
+                    }
+                ]
+            },
+            "feeds[0].bar_type",
+            "GBP/USD.SIM-1-MINUTE-BID-EXTERNAL",
+        ),
+        (
+            {"feeds": [FEED], "hedge_instruments": ["USD/JPY.SIM"]},
+            "hedge_instruments[0]",
+            "USD/JPY.SIM",
+        ),
+        ({"feeds": [FEED], "max_loss": "100 EUR"}, "max_loss", "100 EUR"),
+    ],
+    ids=["unknown instrument", "unknown bar type", "unknown hedge instrument", "ceiling currency"],
+)
+def test_what_only_the_engine_knows_is_refused_at_start(config, field, value):
+    run = build_engine(RiskWatchConfig(**config))
+    with pytest.raises(RiskWatchConfigError) as caught:
+        run.engine.run()
+    assert caught.value.field == field
+    assert f"{field}={value!r}" in str(caught.value)
