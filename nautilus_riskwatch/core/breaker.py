@@ -1,8 +1,12 @@
 """The drawdown breaker: exact ``Decimal`` loss against a ceiling.
 
-It is woken by every new loss figure (marks and fills both move it), compares with ``>=``
-on Decimals, and raises. It never rounds and never touches a float: a ceiling of
-``5000.00`` trips at a loss of ``5000.00``, not at ``4999.999999``.
+Every new loss figure (marks and fills both move it) is compared with the ceiling, with
+``>=`` on Decimals, and the first that reaches it trips. It never rounds and never touches
+a float: a ceiling of ``5000.00`` trips at a loss of ``5000.00``, not at ``4999.999999``.
+
+Why a predicate: the comparison is handed to the feed (``read_loss(until=...)``), which
+makes it as each figure arrives, so the breaker task sleeps through every figure below
+the ceiling instead of being woken a million times to say "not yet".
 """
 
 from __future__ import annotations
@@ -15,19 +19,24 @@ from nautilus_riskwatch.core.trips import DrawdownBreached
 
 
 async def breaker(
-    read_loss: Callable[[], Awaitable[Decimal]],
+    read_loss: Callable[..., Awaitable[Decimal]],
     ceiling: Decimal,
     currency: str = "",
 ) -> NoReturn:
     """Raise ``DrawdownBreached`` on the first loss that reaches ``ceiling``.
 
-    ``read_loss`` returns the newest loss (positive = money lost), waiting for a new one.
+    ``read_loss(until=predicate)`` returns the newest loss (positive = money lost) for
+    which the predicate holds, waiting for one: ``Feed.read_one`` has that signature.
     """
     if not isinstance(ceiling, Decimal):
         raise TypeError(f"ceiling must be a Decimal, got {type(ceiling).__name__} {ceiling!r}")
     if not ceiling > 0:
         raise ValueError(f"ceiling must be positive, got {ceiling}")
+
+    def reached(loss: Decimal) -> bool:
+        return loss >= ceiling
+
     while True:
-        loss = await read_loss()
-        if loss >= ceiling:
+        loss = await read_loss(until=reached)
+        if reached(loss):
             raise DrawdownBreached(loss, ceiling, currency)

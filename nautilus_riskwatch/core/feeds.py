@@ -36,6 +36,7 @@ class Feed(Generic[T]):
         "_first_unread_at",
         "_latest",
         "_unread",
+        "_until",
         "_waiter",
         "name",
         "received",
@@ -50,6 +51,7 @@ class Feed(Generic[T]):
         self._first_unread_at: float | None = None
         self._unread = False
         self._waiter: asyncio.Future[None] | None = None
+        self._until: Callable[[T], bool] | None = None
 
     @property
     def arrived_at(self) -> float | None:
@@ -79,20 +81,27 @@ class Feed(Generic[T]):
             self._first_unread_at = now
         self.received += 1
         waiter = self._waiter
-        if waiter is not None:
+        if waiter is not None and (self._until is None or self._until(message)):
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def read_one(self) -> T:
-        """Return the newest message not yet read, waiting for one if there is none."""
-        if not self._unread:
+    async def read_one(self, until: Callable[[T], bool] | None = None) -> T:
+        """Return the newest message not yet read, waiting for one if there is none.
+
+        With ``until``, wait for a message for which ``until(message)`` is true: ``put``
+        asks the predicate and wakes the reader only then, so a reader that cares about
+        one value in a million costs one call per message and no task switch.
+        """
+        if not self._unread or (until is not None and not until(self._latest)):  # type: ignore[arg-type]
             waiter = asyncio.get_running_loop().create_future()
             self._waiter = waiter
+            self._until = until
             try:
                 await waiter
             finally:
                 if self._waiter is waiter:
                     self._waiter = None
+                self._until = None
         self._unread = False
         return self._latest  # type: ignore[return-value]  # set by put before _unread

@@ -105,3 +105,41 @@ def test_feed_keeps_only_the_newest_message_under_a_flood():
 
     first, second, received = asyncio.run(main())
     assert (first, second, received) == (999_999, -1, 1_000_001)
+
+
+def test_a_reader_with_until_sleeps_through_values_that_do_not_matter():
+    """The breaker is not woken for a loss below the ceiling: no task switch per mark."""
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        losses: Feed[Decimal] = Feed("loss", loop.time)
+        wakes = 0
+        real_read = losses.read_one
+
+        async def counting_read(until=None):
+            nonlocal wakes
+            value = await real_read(until=until)
+            wakes += 1
+            return value
+
+        task = asyncio.create_task(breaker(counting_read, Decimal("10"), "USD"))
+        await asyncio.sleep(0)
+        for i in range(1000):
+            losses.put(Decimal(i % 10))  # 0..9, never the ceiling
+            await asyncio.sleep(0)
+        assert wakes == 0 and not task.done()
+        losses.put(Decimal("10.0"))
+        with pytest.raises(DrawdownBreached):
+            await task
+        return wakes
+
+    assert asyncio.run(main()) == 1
+
+
+def test_read_one_with_until_returns_an_unread_value_that_already_matches():
+    async def main():
+        feed: Feed[int] = Feed("f", asyncio.get_running_loop().time)
+        feed.put(7)
+        return await feed.read_one(until=lambda v: v > 5)
+
+    assert asyncio.run(main()) == 7
