@@ -213,3 +213,21 @@ def test_a_manual_kill_trips_like_any_other_cause(oms):
         "who": "ops-desk",
     }
     assert record.complete
+
+
+def test_engine_run_called_from_inside_a_running_event_loop():
+    """A notebook cell or an ``async def main``: the watch steps its own loop and gives
+    the thread's running loop back afterwards."""
+    import asyncio
+
+    async def main():
+        outer = asyncio.get_running_loop()
+        run = build_engine(RiskWatchConfig(**WATCH))
+        run.engine.run()
+        assert asyncio.get_running_loop() is outer
+        await asyncio.sleep(0)  # the outer loop still works
+        return run
+
+    run = asyncio.run(main())
+    assert run.watch.record.complete
+    assert _open_book(run.engine) == ([(HEDGER_ID, ["HEDGE"])], [(HEDGER_ID, "LONG")])
