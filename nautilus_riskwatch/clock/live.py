@@ -1,8 +1,9 @@
 """Real time for the watch: the live node's own event loop.
 
-On a live ``TradingNode`` the engine's callbacks already run on the node's loop thread,
-so messages go straight into the feeds and deadlines are ordinary ``asyncio.timeout``
-deadlines on that loop. There is nothing to step.
+On a live ``TradingNode`` the engine's data, bus and order callbacks run on the node's loop
+thread, so messages go straight into the feeds and deadlines are ordinary
+``asyncio.timeout`` deadlines on that loop. There is nothing to step. Timer callbacks and
+operator calls may come from other threads: ``call`` hands them to the loop safely.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ class LiveTime:
         """Nothing to do: the node's loop runs by itself."""
 
     def call(self, callback: Callable[[], object]) -> None:
-        """Run ``callback`` on the loop, from any thread."""
-        self.loop.call_soon_threadsafe(callback)
+        """Run ``callback`` on the loop soon, from any thread."""
+        if asyncio._get_running_loop() is self.loop:
+            self.loop.call_soon(callback)
+        else:
+            self.loop.call_soon_threadsafe(callback)
 
     def close(self) -> None:
         """Cancel this watch's tasks; the loop belongs to the node and stays open."""

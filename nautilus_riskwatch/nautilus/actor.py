@@ -297,15 +297,29 @@ class RiskWatch(Actor):
         return None
 
     def _trip_from_outside(self, cause: Trip, where: str) -> None:
+        """Trip on a cause from outside the children, from any thread; never raise."""
+        time = self._time
+        if time is None or self._switch is None:
+            self.log.error(
+                f"riskwatch: cannot trip from {where}, the watch is not running "
+                f"(state {self.state.name}): {cause}"
+            )
+            return
         try:
-            time, switch = self._time, self._switch
-            if time is None or switch is None:
-                raise RuntimeError(f"the watch is not running (state {self.state.name})")
-            if self._watch is not None and not self._watch.done() and switch.record is None:
+            time.call(lambda: self._trip_now(cause, where))
+        except Exception as error:  # e.g. the loop is closed
+            self.log.error(f"riskwatch: could not trip from {where}: {error!r}")
+
+    def _trip_now(self, cause: Trip, where: str) -> None:
+        """On the watch's loop: hand the cause to the group, or to the latched cascade."""
+        try:
+            switch, watch = self._switch, self._watch
+            if switch is None:
+                return
+            if watch is not None and not watch.done() and switch.record is None:
                 self._outside.put(cause)  # type: ignore[union-attr]
             else:
-                time.call(lambda: switch.trip(cause))  # latched already: recorded as suppressed
-            time.step()
+                switch.trip(cause)  # latched already: recorded as suppressed
         except Exception as error:
             self.log.error(f"riskwatch: could not trip from {where}: {error!r}")
 
