@@ -123,16 +123,21 @@ class SimulatedTime:
         target = (self._clock.timestamp_ns() - self._origin_ns) / 1_000_000_000
         if target <= loop._now:
             return
-        scheduled = loop._scheduled  # type: ignore[attr-defined]
-        if scheduled and scheduled[0]._when < target + _HALF_NS:
+        if self._due_by(target) and not self._latched():
             self._run(until=target, catching_up=True)
         loop._now = target
 
     def step(self) -> None:
         """Run the loop at the engine's current time until it has nothing ready or due."""
         self.sync()
-        if self.loop._ready:  # type: ignore[attr-defined]
-            self._run(until=self.loop._now)
+        loop = self.loop
+        if loop._ready or self._due_by(loop._now):  # type: ignore[attr-defined]
+            self._run(until=loop._now)
+
+    def _due_by(self, when: float) -> bool:
+        """True if the earliest timer is due at ``when`` (within half a nanosecond)."""
+        scheduled = self.loop._scheduled  # type: ignore[attr-defined]
+        return bool(scheduled) and scheduled[0]._when < when + _HALF_NS
 
     def call(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the loop now (it may need a running loop), then step."""

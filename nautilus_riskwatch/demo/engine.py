@@ -46,6 +46,7 @@ def build_engine(
     quotes: list[QuoteTick] | None = None,
     oms_type: str = "HEDGING",
     latency_ms: int = 0,
+    latency_model: LatencyModel | None = None,
     hedger: bool = True,
     trader_side: str = "SELL",
     trade_size: int = 1_000_000,
@@ -65,7 +66,8 @@ def build_engine(
         account_type=AccountType.MARGIN,
         base_currency=USD,
         starting_balances=[Money(10_000_000, USD)],
-        latency_model=LatencyModel(latency_ms * 1_000_000) if latency_ms else None,
+        latency_model=latency_model
+        or (LatencyModel(latency_ms * 1_000_000) if latency_ms else None),
     )
     engine.add_instrument(instrument)
     quotes = quotes if quotes is not None else eurusd_quotes(instrument)
