@@ -38,6 +38,7 @@ class FakeBook:
         self.stage = ""
         self._waiters: list[asyncio.Future[None]] = []
         self._closing: set[str] = set()
+        self.filled: set[str] = set()
         self.ns = 1_000
 
     # --- Book protocol -------------------------------------------------------------------
@@ -63,6 +64,9 @@ class FakeBook:
 
     def open_orders_among(self, order_ids: Sequence[str]) -> list[str]:
         return [o for o in order_ids if o in self.open_orders]
+
+    def filled_among(self, order_ids: Sequence[str]) -> list[str]:
+        return [o for o in order_ids if o in self.filled]
 
     def open_positions(self) -> tuple[list[str], list[str]]:
         self.stage = "flatten"
@@ -92,6 +96,7 @@ class FakeBook:
     def fill(self, order: str, position: str) -> None:
         """A resting order fills (the race with its cancel): it opens a position."""
         self.open_orders.discard(order)
+        self.filled.add(order)
         self.positions.add(position)
         self._notify()
 

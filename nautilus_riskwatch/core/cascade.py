@@ -45,6 +45,10 @@ class Book(Protocol):
         """Return those of ``order_ids`` not yet in a terminal state."""
         ...
 
+    def filled_among(self, order_ids: Sequence[str]) -> list[str]:
+        """Return those of ``order_ids`` that ended filled (the venue filled them first)."""
+        ...
+
     def open_positions(self) -> tuple[list[str], list[str]]:
         """Return (open positions to flatten, protective hedges to keep)."""
         ...
@@ -181,7 +185,9 @@ class KillSwitch:
             book.cancel(pending)
             pending = await self._settle(partial(book.open_orders_among, pending))
         record.orders_unconfirmed = pending
-        record.orders_cancelled = [o for o in to_cancel if o not in pending]
+        closed = [o for o in to_cancel if o not in pending]
+        record.orders_filled = book.filled_among(closed)
+        record.orders_cancelled = [o for o in closed if o not in record.orders_filled]
 
     async def _flatten(self, record: RiskOff) -> None:
         book = self._book

@@ -28,6 +28,7 @@ class RiskOff:
     stage: str = "latched"
     trading_state: str = ""
     orders_cancelled: list[str] = field(default_factory=list)
+    orders_filled: list[str] = field(default_factory=list)
     orders_unconfirmed: list[str] = field(default_factory=list)
     orders_kept: list[str] = field(default_factory=list)
     positions_closed: list[str] = field(default_factory=list)
@@ -59,6 +60,7 @@ class RiskOff:
             f"  stage reached  {self.stage}{' (complete)' if self.complete else ''}",
             f"  trading state  {self.trading_state or '-'}",
             f"  orders         cancelled {_ids(self.orders_cancelled)}",
+            f"                 filled before the cancel landed {_ids(self.orders_filled)}",
             f"                 unconfirmed {_ids(self.orders_unconfirmed)}",
             f"                 protective kept {_ids(self.orders_kept)}",
             f"  positions      closed {_ids(self.positions_closed)}",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from nautilus_trader.common.factories import OrderFactory
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import CancelAllOrders, CancelOrder, SubmitOrder
-from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.enums import OrderSide, OrderStatus
 from nautilus_trader.model.identifiers import ClientOrderId, PositionId, StrategyId
 from nautilus_trader.model.objects import Quantity
 
@@ -158,6 +158,15 @@ class NautilusBook:
             if order is not None and not order.is_closed:
                 still.append(order_id)
         return still
+
+    def filled_among(self, order_ids: Sequence[str]) -> list[str]:
+        cache = self._actor.cache
+        filled = []
+        for order_id in order_ids:
+            order = cache.order(ClientOrderId(order_id))
+            if order is not None and order.status == OrderStatus.FILLED:
+                filled.append(order_id)
+        return filled
 
     def open_positions(self) -> tuple[list[str], list[str]]:
         flatten, kept = [], []

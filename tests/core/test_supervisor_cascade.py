@@ -267,7 +267,8 @@ def test_a_fill_racing_the_cancel_is_flattened_too():
 
     record = asyncio.run(main())
     assert "P-RACE" in record.positions_closed
-    assert record.orders_cancelled == ["O-1", "O-2"]  # O-1 reached a terminal state (filled)
+    assert record.orders_filled == ["O-1"]
+    assert record.orders_cancelled == ["O-2"]
     assert book.flat
 
 
