@@ -16,11 +16,11 @@ from collections.abc import Callable
 class LiveTime:
     """The running loop, used as it is."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, now_ns: Callable[[], int] = time.time_ns
+    ) -> None:
         self.loop = loop
-
-    def now_ns(self) -> int:
-        return time.time_ns()
+        self.now_ns = now_ns
 
     def sync(self) -> None:
         """Nothing to do: the loop's clock is real time."""

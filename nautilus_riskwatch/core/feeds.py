@@ -34,6 +34,7 @@ class Feed(Generic[T]):
         "_arrived_at",
         "_clock",
         "_first_unread_at",
+        "_hit",
         "_latest",
         "_unread",
         "_until",
@@ -52,6 +53,7 @@ class Feed(Generic[T]):
         self._unread = False
         self._waiter: asyncio.Future[None] | None = None
         self._until: Callable[[T], bool] | None = None
+        self._hit: tuple[T] | None = None
 
     @property
     def arrived_at(self) -> float | None:
@@ -80,8 +82,13 @@ class Feed(Generic[T]):
             self._unread = True
             self._first_unread_at = now
         self.received += 1
+        until = self._until
+        if until is not None:
+            if self._hit is not None or not until(message):
+                return
+            self._hit = (message,)  # kept for the reader, whatever comes after it
         waiter = self._waiter
-        if waiter is not None and (self._until is None or self._until(message)):
+        if waiter is not None:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
@@ -89,19 +96,36 @@ class Feed(Generic[T]):
     async def read_one(self, until: Callable[[T], bool] | None = None) -> T:
         """Return the newest message not yet read, waiting for one if there is none.
 
-        With ``until``, wait for a message for which ``until(message)`` is true: ``put``
-        asks the predicate and wakes the reader only then, so a reader that cares about
-        one value in a million costs one call per message and no task switch.
+        With ``until``, return the first message for which ``until(message)`` is true:
+        ``put`` asks the predicate and wakes the reader only then, so a reader that cares
+        about one value in a million costs one call per message and no task switch. The
+        message that matched is kept for the reader even if newer ones arrive before it
+        runs (on a busy live loop they do): a breach seen once is not lost to a recovery.
+        The predicate stays registered between reads; each read may replace it.
         """
-        if not self._unread or (until is not None and not until(self._latest)):  # type: ignore[arg-type]
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiter = waiter
-            self._until = until
-            try:
-                await waiter
-            finally:
-                if self._waiter is waiter:
-                    self._waiter = None
-                self._until = None
+        if until is None:
+            self._until = self._hit = None
+            if not self._unread:
+                await self._wait()
+            self._unread = False
+            return self._latest  # type: ignore[return-value]  # set by put before _unread
+        if self._until is not until:
+            self._until, self._hit = until, None
+            if self._unread and until(self._latest):  # type: ignore[arg-type]
+                self._hit = (self._latest,)  # type: ignore[assignment]
+        if self._hit is None:
+            await self._wait()
+        assert self._hit is not None
+        (message,) = self._hit
+        self._hit = None
         self._unread = False
-        return self._latest  # type: ignore[return-value]  # set by put before _unread
+        return message
+
+    async def _wait(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        try:
+            await waiter
+        finally:
+            if self._waiter is waiter:
+                self._waiter = None

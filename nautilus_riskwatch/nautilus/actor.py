@@ -107,7 +107,7 @@ class RiskWatch(Actor):
                 latched=lambda: self.record is not None,
             )
         else:
-            self._time = LiveTime(asyncio.get_running_loop())
+            self._time = LiveTime(asyncio.get_running_loop(), self.clock.timestamp_ns)
         time = self._time
         clock = time.loop.time
         risk_engine = self._given_risk_engine or self._find_risk_engine()
@@ -119,6 +119,8 @@ class RiskWatch(Actor):
         self._switch = KillSwitch(self._book, CascadePolicy(s.confirm_timeout, s.confirm_attempts))
         self._ledger = PnlLedger()
         self._marked = set()
+        if s.ceiling is not None:
+            self._seed_ledger()
         children: list[Child] = []
         for spec in s.feeds:
             feed: Feed[object] = Feed(spec.name, clock)
@@ -243,12 +245,22 @@ class RiskWatch(Actor):
         self._ledger.fill(
             position=fill.position_id or (instrument_id, fill.strategy_id),
             instrument=instrument_id,
-            signed_qty=qty if fill.order_side == OrderSide.BUY else -qty,
+            signed_qty=qty if fill.order_side == OrderSide.BUY else qty.copy_negate(),
             price=fill.last_px.as_decimal(),
             multiplier=multiplier,
             commission=fill.commission.as_decimal(),
             mark=mark,
         )
+
+    def _seed_ledger(self) -> None:
+        """Book the fills of positions already open (a live node restarted mid-session).
+
+        Replaying their fills keeps the ledger exact: a position's average price is a float.
+        """
+        for position in self.cache.positions_open():
+            if self._book is not None and self._book.guards(position.strategy_id):
+                for event in position.events:
+                    self._book_fill(event)
 
     def _check_instrument(self, instrument_id: InstrumentId, what: str) -> Decimal:
         """Return the multiplier, or raise if its PnL cannot be compared with the ceiling."""

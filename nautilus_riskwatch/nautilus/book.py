@@ -67,7 +67,9 @@ class NautilusBook:
         self._factories: dict[StrategyId, OrderFactory] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self._cancel_requested: set[ClientOrderId] = set()
-        self._closes: dict[PositionId, list[ClientOrderId]] = {}
+        # Our closing orders, held by us: on a live node the ExecEngine queues commands, so
+        # an order just sent is not in the cache yet, and must still count as in flight.
+        self._closes: dict[PositionId, list[Order]] = {}
 
     # --- what is guarded and what is protective ----------------------------------------
     def guards(self, strategy_id: StrategyId) -> bool:
@@ -220,9 +222,8 @@ class NautilusBook:
     def _closing_qty(self, position: Position) -> Decimal:
         """What our closing orders still in flight for ``position`` will take off."""
         total = Decimal(0)
-        for order_id in self._closes.get(position.id, ()):
-            order = self._actor.cache.order(order_id)
-            if order is not None and not order.is_closed:
+        for order in self._closes.get(position.id, ()):
+            if not order.is_closed:
                 total += order.leaves_qty.as_decimal()
         return total
 
@@ -245,7 +246,7 @@ class NautilusBook:
             reduce_only=True,
             tags=[self._settings.close_tag],
         )
-        self._closes.setdefault(position.id, []).append(order.client_order_id)
+        self._closes.setdefault(position.id, []).append(order)
         self._send(
             SubmitOrder(
                 trader_id=self._actor.trader_id,

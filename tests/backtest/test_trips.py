@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import nautilus_trader
 import pytest
-from nautilus_trader.model.enums import OrderSide, TradingState
-from nautilus_trader.model.events import OrderFilled
+from nautilus_trader.model.enums import TradingState
+from pnl import fills_of, first_breach
 
 from nautilus_riskwatch import DrawdownBreached, RiskWatchConfig, StalenessError
 from nautilus_riskwatch.demo import build_engine, eurusd_instrument, eurusd_quotes
@@ -90,38 +90,10 @@ def test_drawdown_trips_on_the_first_quote_where_the_exact_loss_reaches_the_ceil
 
     # Recompute by brute force, independently of the ledger: every fill of both
     # strategies up to each quote, longs marked at the bid and shorts at the ask.
-    fills = sorted(
-        (
-            e
-            for o in run.engine.cache.orders()
-            for e in o.events
-            if isinstance(e, OrderFilled) and "RISKWATCH" not in (o.tags or [])
-        ),
-        key=lambda e: e.ts_event,
-    )
-    first_breach = None
-    for quote in run.quotes:
-        done = [f for f in fills if f.ts_event <= quote.ts_event]
-        cash = Decimal(0)
-        qty: dict[str, Decimal] = {}
-        for f in done:
-            signed = f.last_qty.as_decimal() * (1 if f.order_side == OrderSide.BUY else -1)
-            cash -= signed * f.last_px.as_decimal() + f.commission.as_decimal()
-            qty[str(f.position_id)] = qty.get(str(f.position_id), Decimal(0)) + signed
-        value = sum(
-            (
-                q * (quote.bid_price.as_decimal() if q > 0 else quote.ask_price.as_decimal())
-                for q in qty.values()
-            ),
-            Decimal(0),
-        )
-        loss = -(cash + value)
-        if loss >= ceiling:
-            first_breach = (quote.ts_event, loss)
-            break
-    assert first_breach is not None
-    assert record.tripped_at_ns == first_breach[0]
-    assert record.cause.loss == first_breach[1]
+    quote, loss = first_breach(fills_of(run.engine.cache), run.quotes, ceiling)
+    first_breach_at = (quote.ts_init, loss)
+    assert record.tripped_at_ns == first_breach_at[0]
+    assert record.cause.loss == first_breach_at[1]
     assert record.cause.loss >= ceiling > record.cause.loss - Decimal("50")  # one tick, not later
     assert record.cause.ceiling == ceiling and record.cause.currency == "USD"
 

@@ -143,3 +143,20 @@ def test_read_one_with_until_returns_an_unread_value_that_already_matches():
         return await feed.read_one(until=lambda v: v > 5)
 
     assert asyncio.run(main()) == 7
+
+
+def test_a_breach_is_not_lost_when_the_loss_recovers_before_the_breaker_runs():
+    """On a busy live loop several marks land before the woken breaker runs: the breach
+    itself must trip, not whatever mark came last."""
+
+    async def main():
+        losses: Feed[Decimal] = Feed("loss", asyncio.get_running_loop().time)
+        task = asyncio.create_task(breaker(losses.read_one, Decimal("100"), "USD"))
+        await asyncio.sleep(0)
+        for loss in ("99", "100.5", "98", "97"):  # breach, then recovery, no yield between
+            losses.put(Decimal(loss))
+        with pytest.raises(DrawdownBreached) as caught:
+            await asyncio.wait_for(task, 1.0)  # a lost breach would wait forever
+        return caught.value.loss
+
+    assert asyncio.run(main()) == Decimal("100.5")

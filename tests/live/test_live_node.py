@@ -1,0 +1,143 @@
+"""The same watch on a real TradingNode: replayed real quotes, the sandbox venue.
+
+Real time on a loaded 2-core machine: these tests assert order and outcome, and give
+timing generous margins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+
+from nautilus_trader.execution.messages import CancelAllOrders, CancelOrder
+from nautilus_trader.model.enums import TradingState
+from pnl import fills_of, first_breach
+
+from nautilus_riskwatch import DrawdownBreached, StalenessError
+from nautilus_riskwatch.demo.engine import HEDGER_ID
+from nautilus_riskwatch.demo.live import node_config, run_node
+from nautilus_riskwatch.demo.replay import ReplayDataClient, ReplayDataClientConfig
+
+HEDGE = ["HEDGE"]
+BOOK_AFTER = ([(HEDGER_ID, ["HEDGE"])], [(HEDGER_ID, "LONG")])
+
+
+def _book(node):
+    cache = node.cache
+    return (
+        sorted((str(o.strategy_id), o.tags) for o in cache.orders_open()),
+        sorted((str(p.strategy_id), p.side.name) for p in cache.positions_open()),
+    )
+
+
+async def _until(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached in {timeout}s")
+        await asyncio.sleep(0.005)
+
+
+def test_a_feed_that_stops_trips_within_its_bound_and_the_node_keeps_running():
+    seen = {}
+
+    async def session(node):
+        watch = node.trader.actors()[0]
+        await _until(lambda: watch.record is not None and watch.record.stage == "done", 20)
+        await asyncio.sleep(0.2)
+        seen["running"] = node.is_running()
+        seen["state"] = node.kernel.risk_engine.trading_state
+        seen["watch"] = watch
+        seen["book"] = _book(node)
+
+    config = node_config(
+        {"feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 0.5}], "hedge_tags": HEDGE},
+        replay=ReplayDataClientConfig(speed=600.0, stop_after=300, max_gap=0.1),
+    )
+    run_node(config, session)
+    record = seen["watch"].record
+    feed = ReplayDataClient.last
+    assert feed.delivered == 300
+    assert isinstance(record.cause, StalenessError)
+    silent_ms = (record.tripped_at_ns - feed.last_delivered_ns) / 1e6
+    assert 500 <= silent_ms < 500 + 400  # the bound, plus a generous margin of real time
+    assert record.complete and record.trading_state == "HALTED"
+    assert seen["running"] and seen["state"] == TradingState.HALTED
+    assert seen["book"] == BOOK_AFTER
+
+
+def test_a_drawdown_on_replayed_prices_trips_at_the_first_breaching_quote():
+    seen = {}
+
+    async def session(node):
+        watch = node.trader.actors()[0]
+        await _until(lambda: watch.record is not None and watch.record.stage == "done", 30)
+        await asyncio.sleep(0.2)
+        seen["watch"] = watch
+        seen["book"] = _book(node)
+        seen["fills"] = fills_of(node.cache)
+
+    config = node_config(
+        {
+            "feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 5.0}],
+            "max_loss": "1000 USD",
+            "hedge_tags": HEDGE,
+        },
+        replay=ReplayDataClientConfig(speed=12_000.0, max_gap=0.05),
+        reorder_every=2_000,
+    )
+    run_node(config, session)
+    record = seen["watch"].record
+    assert isinstance(record.cause, DrawdownBreached)
+    # Live fills depend on timing, so recompute from what really happened: the fills in
+    # the cache (the two opening market orders, hours of market time before the trip) and
+    # the quotes as delivered. The trip is at the first breaching quote, with its loss.
+    ceiling = Decimal(1000)
+    fills = seen["fills"]
+    assert len(fills) == 2
+    quote, loss = first_breach(fills, ReplayDataClient.last.sent, ceiling, by_time=False)
+    assert record.cause.loss == loss
+    assert record.tripped_at_ns >= quote.ts_init  # live data is queued: no upper bound
+    assert record.complete
+    assert seen["book"] == BOOK_AFTER
+
+
+def test_node_stop_during_the_cascade_still_leaves_the_book_flat():
+    seen = {}
+
+    async def session(node):
+        loop = asyncio.get_running_loop()
+        msgbus = node.kernel.msgbus
+        exec_engine = node.kernel.exec_engine
+        msgbus.deregister("ExecEngine.execute", exec_engine.execute)
+
+        def slow_cancels(command):
+            # a venue slow to answer cancels: 300 ms each
+            if isinstance(command, CancelOrder | CancelAllOrders):
+                loop.call_later(0.3, exec_engine.execute, command)
+            else:
+                exec_engine.execute(command)
+
+        msgbus.register("ExecEngine.execute", slow_cancels)
+        watch = node.trader.actors()[0]
+        await _until(lambda: watch.record is not None, 20)
+        seen["stage_at_stop"] = watch.record.stage
+        await node.stop_async()  # the operator stops the node mid-cascade
+        await asyncio.sleep(0.4)
+        seen["watch"] = watch
+        seen["book"] = _book(node)  # before dispose (1.231 clears the cache on dispose)
+
+    config = node_config(
+        {
+            "feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 0.5}],
+            "hedge_tags": HEDGE,
+            "confirm_timeout": 10.0,
+        },
+        replay=ReplayDataClientConfig(speed=600.0, stop_after=300, max_gap=0.1),
+    )
+    run_node(config, session)
+    record = seen["watch"].record
+    assert seen["stage_at_stop"] in ("halting", "cancelling")
+    assert record.hurried and record.stage == "done"
+    assert seen["book"] == BOOK_AFTER
