@@ -21,11 +21,15 @@ from nautilus_riskwatch.core import (
     watchdog,
 )
 from nautilus_riskwatch.nautilus import (
+    KillCommand,
     PnlLedger,
+    RearmCommand,
+    RearmRefused,
     RiskWatch,
     RiskWatchConfig,
     RiskWatchConfigError,
     WatchedFeed,
+    command_endpoint,
     risk_off_topic,
 )
 
@@ -36,9 +40,12 @@ __all__ = [
     "CascadePolicy",
     "DrawdownBreached",
     "Feed",
+    "KillCommand",
     "KillSwitch",
     "ManualKill",
     "PnlLedger",
+    "RearmCommand",
+    "RearmRefused",
     "RiskOff",
     "RiskWatch",
     "RiskWatchConfig",
@@ -48,6 +55,7 @@ __all__ = [
     "WatchFailure",
     "WatchedFeed",
     "breaker",
+    "command_endpoint",
     "risk_off_topic",
     "run_watch",
     "watchdog",

@@ -2,15 +2,25 @@
 
 from nautilus_riskwatch.nautilus.actor import RiskWatch
 from nautilus_riskwatch.nautilus.book import NautilusBook, risk_off_topic
+from nautilus_riskwatch.nautilus.commands import (
+    KillCommand,
+    RearmCommand,
+    RearmRefused,
+    command_endpoint,
+)
 from nautilus_riskwatch.nautilus.config import RiskWatchConfig, RiskWatchConfigError, WatchedFeed
 from nautilus_riskwatch.nautilus.ledger import PnlLedger
 
 __all__ = [
+    "KillCommand",
     "NautilusBook",
     "PnlLedger",
+    "RearmCommand",
+    "RearmRefused",
     "RiskWatch",
     "RiskWatchConfig",
     "RiskWatchConfigError",
     "WatchedFeed",
+    "command_endpoint",
     "risk_off_topic",
 ]

@@ -36,7 +36,13 @@ from nautilus_riskwatch.core import (
     watchdog,
 )
 from nautilus_riskwatch.core.supervisor import Child
-from nautilus_riskwatch.nautilus.book import NautilusBook
+from nautilus_riskwatch.nautilus.book import NautilusBook, risk_off_topic
+from nautilus_riskwatch.nautilus.commands import (
+    KillCommand,
+    RearmCommand,
+    RearmRefused,
+    command_endpoint,
+)
 from nautilus_riskwatch.nautilus.config import (
     RiskWatchConfig,
     RiskWatchConfigError,
@@ -76,6 +82,8 @@ class RiskWatch(Actor):
         self._trade_feeds: dict[InstrumentId, Feed[object]] = {}
         self._bar_feeds: dict[object, Feed[object]] = {}
         self._outside: Feed[Trip] | None = None
+        self._children: list[Child] = []
+        self.records: list[RiskOff] = []  # earlier trips, when re-armed
         self._losses: Feed[Decimal] | None = None
         self._ledger = PnlLedger()
         self._multipliers: dict[InstrumentId, Decimal] = {}
@@ -95,6 +103,22 @@ class RiskWatch(Actor):
     def kill(self, reason: str, who: str = "") -> None:
         """Pull the switch by hand; the record names ``who`` and ``reason``."""
         self._trip_from_outside(ManualKill(reason, who), "kill")
+
+    def _on_command(self, command: object) -> None:
+        """The watch's message-bus endpoint: ``KillCommand`` and ``RearmCommand``."""
+        try:
+            if isinstance(command, KillCommand):
+                self.kill(command.reason, command.who)
+            elif isinstance(command, RearmCommand):
+                try:
+                    self.rearm(command.who, command.reason)
+                except RearmRefused as refused:
+                    self.log.error(f"Re-arm by {command.who or '?'} refused: {refused}")
+                    self.msgbus.publish(topic=risk_off_topic(self.id), msg=refused)
+            else:
+                self.log.error(f"Unknown command for the watch: {command!r}")
+        except Exception as error:
+            self._fail(error, "a command")
 
     # --- lifecycle ------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -116,7 +140,6 @@ class RiskWatch(Actor):
                 "No RiskEngine found: on a trip the trading state cannot be set (degraded)"
             )
         self._book = NautilusBook(self, s, risk_engine, time.now_ns)
-        self._switch = KillSwitch(self._book, CascadePolicy(s.confirm_timeout, s.confirm_attempts))
         self._ledger = PnlLedger()
         self._marked = set()
         if s.ceiling is not None:
@@ -141,14 +164,53 @@ class RiskWatch(Actor):
             children.append(lambda: breaker(losses.read_one, ceiling, currency))
         self._outside = Feed("outside causes", clock)
         children.append(lambda: trip_on(self._outside.read_one))  # type: ignore[union-attr]
+        self._children = children
         self.msgbus.subscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
         self.msgbus.subscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
-        self._watch = time.loop.create_task(run_watch(children, self._switch), name="riskwatch")
+        self.msgbus.register(endpoint=command_endpoint(self.id), handler=self._on_command)
+        self._arm()
         time.step()
         self.log.info(
             f"Watching {len(s.feeds)} feed(s)"
             + (f", loss ceiling {s.ceiling} {s.currency}" if s.ceiling is not None else "")
         )
+
+    def _arm(self) -> None:
+        """Start the children under a fresh supervisor and kill switch."""
+        s = self._settings
+        assert self._time is not None and self._book is not None
+        self._switch = KillSwitch(self._book, CascadePolicy(s.confirm_timeout, s.confirm_attempts))
+        self._watch = self._time.loop.create_task(
+            run_watch(self._children, self._switch), name="riskwatch"
+        )
+
+    def rearm(self, who: str = "", reason: str = "") -> str:
+        """Re-arm after a trip, on the watch's loop thread; return what became of the state.
+
+        Refused (``RearmRefused``, with the reason) while nothing has tripped, while the
+        cascade is in flight, or before ``rearm_cooldown`` seconds (watch clock) have passed
+        since it finished. The trading state is restored only if the watch set it and
+        nobody changed it since. The ledger goes on: the loss is the session's.
+        """
+        switch, time, book = self._switch, self._time, self._book
+        if switch is None or time is None or book is None:
+            raise RearmRefused(f"the watch is not running (state {self.state.name})")
+        record = switch.record
+        if record is None:
+            raise RearmRefused("nothing has tripped")
+        if switch.running:
+            raise RearmRefused(f"the risk-off cascade is in flight (stage {record.stage})")
+        finished = record.finished_at_ns or record.tripped_at_ns
+        wait_ns = round(self._settings.rearm_cooldown * 1e9) - (time.now_ns() - finished)
+        if wait_ns > 0:
+            raise RearmRefused(f"cooling down: {wait_ns / 1e9:g}s left of the rearm_cooldown")
+        state = book.restore_trading_state()
+        self.records.append(record)
+        self._arm()
+        time.step()
+        by = f" by {who}" if who else ""
+        self.log.warning(f"Re-armed{by}: {reason or 'no reason given'}; trading state {state}")
+        return state
 
     def on_stop(self) -> None:
         self._shutdown()
@@ -355,6 +417,7 @@ class RiskWatch(Actor):
                 time.call(watch.cancel)
             self.msgbus.unsubscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
             self.msgbus.unsubscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
+            self.msgbus.deregister(endpoint=command_endpoint(self.id), handler=self._on_command)
             if isinstance(time, SimulatedTime):
                 time.close()
         except Exception as error:

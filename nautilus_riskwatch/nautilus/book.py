@@ -67,6 +67,8 @@ class NautilusBook:
         self._factories: dict[StrategyId, OrderFactory] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self._cancel_requested: set[ClientOrderId] = set()
+        self._state_before: Any | None = None
+        self._state_set: Any | None = None
         # Our closing orders, held by us: on a live node the ExecEngine queues commands, so
         # an order just sent is not in the cache yet, and must still count as in flight.
         self._closes: dict[PositionId, list[Order]] = {}
@@ -102,8 +104,21 @@ class NautilusBook:
         if self._risk_engine is None:
             self._actor.log.error("No RiskEngine found: the trading state could not be set")
             return "unchanged: no RiskEngine found (degraded)"
+        self._state_before = self._risk_engine.trading_state
+        self._state_set = state
         self._risk_engine.set_trading_state(state)
         return state.name
+
+    def restore_trading_state(self) -> str:
+        """Undo ``halt``, but only if the state is still the one the watch set."""
+        engine, before, mine = self._risk_engine, self._state_before, self._state_set
+        self._state_before = self._state_set = None
+        if engine is None or before is None or mine is None:
+            return "unchanged (the watch did not set it)"
+        if engine.trading_state != mine:
+            return f"unchanged: someone set {engine.trading_state.name} since the trip"
+        engine.set_trading_state(before)
+        return before.name
 
     def resting_orders(self) -> tuple[list[str], list[str]]:
         cancel, kept = [], []

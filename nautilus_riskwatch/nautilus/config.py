@@ -88,6 +88,8 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
         How often cancels and closes are sent before the rest is recorded as unconfirmed.
     close_tag : str, default "RISKWATCH"
         Tag on every closing order the watch sends, so they are easy to tell apart.
+    rearm_cooldown : float, default 0.0
+        Seconds (engine clock) after a cascade finishes before a re-arm is accepted.
 
     """
 
@@ -101,6 +103,7 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     confirm_timeout: float = 5.0
     confirm_attempts: int = 3
     close_tag: str = "RISKWATCH"
+    rearm_cooldown: float = 0.0
 
     def __post_init__(self) -> None:
         settings_from(self)  # refuse a bad config when it is built, not at the first trip
@@ -137,6 +140,7 @@ class Settings:
     confirm_timeout: float
     confirm_attempts: int
     close_tag: str
+    rearm_cooldown: float
 
 
 def settings_from(config: RiskWatchConfig) -> Settings:
@@ -182,6 +186,7 @@ def settings_from(config: RiskWatchConfig) -> Settings:
         confirm_timeout=_seconds("confirm_timeout", config.confirm_timeout),
         confirm_attempts=_count("confirm_attempts", config.confirm_attempts),
         close_tag=_text("close_tag", config.close_tag),
+        rearm_cooldown=_cooldown("rearm_cooldown", config.rearm_cooldown),
     )
 
 
@@ -246,6 +251,14 @@ def _seconds(field: str, value: object) -> float:
         raise RiskWatchConfigError(field, value, "expected a number of seconds")
     if not math.isfinite(value) or value <= 0:
         raise RiskWatchConfigError(field, value, "must be a positive, finite number of seconds")
+    return float(value)
+
+
+def _cooldown(field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RiskWatchConfigError(field, value, "expected a number of seconds")
+    if not math.isfinite(value) or value < 0:
+        raise RiskWatchConfigError(field, value, "must be a finite number of seconds >= 0")
     return float(value)
 
 
