@@ -8,11 +8,37 @@ from pathlib import Path
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
+def _run(name: str, capsys) -> str:
+    runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    return capsys.readouterr().out
+
+
 def test_backtest_quickstart_trips_and_reports(capsys):
-    runpy.run_path(str(EXAMPLES / "backtest_quickstart.py"), run_name="__main__")
-    out = capsys.readouterr().out
+    out = _run("backtest_quickstart.py", capsys)
     assert "RISK-OFF: loss 1002.15000 USD reached the ceiling 1000 USD" in out
     assert "tripped at     2020-01-01 20:18:55.019000000 UTC" in out
     assert "stage reached  done (complete)" in out
     assert "open position  SIM-1-002 DemoHedger-002 LONG 300000" in out
     assert "DemoTrader" not in out.split("After the run:")[1].split("denied")[0]
+
+
+def test_backtest_node_example_gives_the_same_trip(capsys):
+    out = _run("backtest_node.py", capsys)
+    assert "RISK-OFF: loss 1002.15000 USD reached the ceiling 1000 USD" in out
+    assert "stage reached  done (complete)" in out
+
+
+def test_several_strategies_example_spares_only_the_hedge(capsys):
+    out = _run("several_strategies.py", capsys)
+    assert "RISK-OFF: loss 1509.12000 USD reached the ceiling 1500 USD" in out
+    assert "positions      closed 2 [SIM-1-001, SIM-1-003]" in out
+    after = out.split("After the run:")[1]
+    assert "DemoHedger-002" in after and "DemoTrader" not in after
+
+
+def test_live_node_example_trips_on_the_dead_feed(capsys):
+    out = _run("live_node.py", capsys)
+    assert "RISK-OFF: feed 'EUR/USD.SIM quotes' delivered nothing for 0.5s" in out
+    assert "stage reached  done (complete)" in out
+    assert "node running: True, trading state: HALTED" in out
+    assert "open position  SIM-1-002 DemoHedger-002 LONG 300000" in out
