@@ -14,7 +14,7 @@ fi
 stamp="$VENV/.installed-$(cat pyproject.toml | cksum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ]; then
   echo "installing into $VENV (first run only)..." >&2
-  if ! "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" >"$VENV/pip.log" 2>&1; then
+  if ! "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,plot]" >"$VENV/pip.log" 2>&1; then
     cat "$VENV/pip.log" >&2
     exit 1
   fi

@@ -38,6 +38,7 @@ class RiskOff:
     errors: list[str] = field(default_factory=list)
     hurried: bool = False
     finished_at_ns: int | None = None
+    scope: str = "trader"
 
     @property
     def complete(self) -> bool:
@@ -55,6 +56,7 @@ class RiskOff:
         lines = [
             f"RISK-OFF: {cause['message']}",
             f"  cause          {cause['kind']}",
+            f"  scope          {self.scope}",
             f"  tripped at     {_when(self.tripped_at_ns)}",
             f"  finished at    {_when(self.finished_at_ns)}",
             f"  stage reached  {self.stage}{' (complete)' if self.complete else ''}",

@@ -25,13 +25,10 @@ from nautilus_riskwatch.clock import LiveTime, SimulatedTime
 from nautilus_riskwatch.core import (
     CascadePolicy,
     Feed,
-    KillSwitch,
     ManualKill,
     RiskOff,
     Trip,
     WatchFailure,
-    breaker,
-    run_watch,
     trip_on,
     watchdog,
 )
@@ -44,12 +41,14 @@ from nautilus_riskwatch.nautilus.commands import (
     command_endpoint,
 )
 from nautilus_riskwatch.nautilus.config import (
+    LimitSpec,
     RiskWatchConfig,
     RiskWatchConfigError,
     Settings,
     settings_from,
 )
-from nautilus_riskwatch.nautilus.ledger import PnlLedger
+from nautilus_riskwatch.nautilus.gate import OrderGate
+from nautilus_riskwatch.nautilus.scope import Scope
 
 ORDER_EVENTS = "events.order.*"
 POSITION_EVENTS = "events.position.*"
@@ -75,30 +74,38 @@ class RiskWatch(Actor):
         self._settings: Settings = settings_from(config)
         self._given_risk_engine = risk_engine
         self._time: SimulatedTime | LiveTime | None = None
-        self._switch: KillSwitch | None = None
-        self._book: NautilusBook | None = None
-        self._watch: asyncio.Task[RiskOff | None] | None = None
+        self._trader: Scope | None = None  # the whole guarded book
+        self._scopes: list[Scope] = []  # the trader scope first, then scoped limits
+        self._marking: dict[InstrumentId, list[Scope]] = {}  # scopes exposed to an instrument
+        self._gate: OrderGate | None = None
         self._quote_feeds: dict[InstrumentId, Feed[object]] = {}
         self._trade_feeds: dict[InstrumentId, Feed[object]] = {}
         self._bar_feeds: dict[object, Feed[object]] = {}
         self._outside: Feed[Trip] | None = None
-        self._children: list[Child] = []
-        self.records: list[RiskOff] = []  # earlier trips, when re-armed
-        self._losses: Feed[Decimal] | None = None
-        self._ledger = PnlLedger()
+        self.records: list[RiskOff] = []  # earlier trips of the trader scope, when re-armed
         self._multipliers: dict[InstrumentId, Decimal] = {}
         self._marked: set[InstrumentId] = set()
 
     # --- what operators and tests read ---------------------------------------------------
     @property
     def record(self) -> RiskOff | None:
-        """The record of the trip (``None`` while nothing has tripped)."""
-        return None if self._switch is None else self._switch.record
+        """The record of the trader-wide trip (``None`` while nothing has tripped)."""
+        trader = self._trader
+        return None if trader is None or trader.switch is None else trader.switch.record
+
+    @property
+    def scope_records(self) -> dict[str, RiskOff | None]:
+        """The latest record of each scoped limit (``"strategy X"``, ``"instrument Y"``)."""
+        return {
+            scope.name: scope.switch.record if scope.switch is not None else None
+            for scope in self._scopes[1:]
+        }
 
     @property
     def loss(self) -> Decimal:
         """The guarded strategies' exact session loss now (negative while in profit)."""
-        return self._ledger.loss
+        trader = self._trader
+        return Decimal(0) if trader is None else trader.ledger.loss
 
     def kill(self, reason: str, who: str = "") -> None:
         """Pull the switch by hand; the record names ``who`` and ``reason``."""
@@ -128,7 +135,9 @@ class RiskWatch(Actor):
             self._time = SimulatedTime(
                 self.clock,
                 alert_name=f"riskwatch-deadline-{self.id}",
-                latched=lambda: self.record is not None,
+                latched=lambda: any(
+                    scope.switch is not None and scope.switch.running for scope in self._scopes
+                ),
             )
         else:
             self._time = LiveTime(asyncio.get_running_loop(), self.clock.timestamp_ns)
@@ -139,11 +148,9 @@ class RiskWatch(Actor):
             self.log.warning(
                 "No RiskEngine found: on a trip the trading state cannot be set (degraded)"
             )
-        self._book = NautilusBook(self, s, risk_engine, time.now_ns)
-        self._ledger = PnlLedger()
+        policy = CascadePolicy(s.confirm_timeout, s.confirm_attempts)
+        origin_ns = time.now_ns() - round(clock() * 1_000_000_000)
         self._marked = set()
-        if s.ceiling is not None:
-            self._seed_ledger()
         children: list[Child] = []
         for spec in s.feeds:
             feed: Feed[object] = Feed(spec.name, clock)
@@ -158,58 +165,91 @@ class RiskWatch(Actor):
                 self._bar_feeds[spec.bar_type] = feed
                 self.subscribe_bars(spec.bar_type)
             children.append(lambda f=feed, b=spec.stale_after: watchdog(f, b))
-        if s.ceiling is not None:
-            self._losses = Feed("loss", clock)
-            losses, ceiling, currency = self._losses, s.ceiling, s.currency or ""
-            children.append(lambda: breaker(losses.read_one, ceiling, currency))
-        self._outside = Feed("outside causes", clock)
-        children.append(lambda: trip_on(self._outside.read_one))  # type: ignore[union-attr]
-        self._children = children
+        self._outside = outside = Feed("outside causes", clock)
+        children.append(lambda: trip_on(outside.read_one))
+        portfolio = [limit for limit in self._all_limits() if limit.scope == "portfolio"]
+        self._trader = Scope(
+            NautilusBook(self, s, risk_engine, time.now_ns),
+            portfolio,
+            policy,
+            clock,
+            origin_ns,
+            extra=children,
+        )
+        self._scopes = [self._trader]
+        scoped: dict[str, list[LimitSpec]] = {}
+        for limit in self._all_limits():
+            if limit.scope != "portfolio":
+                scoped.setdefault(limit.scope, []).append(limit)
+        if scoped:
+            if risk_engine is None:
+                raise RiskWatchConfigError(
+                    "limits", sorted(scoped), "scoped limits need the RiskEngine (none found)"
+                )
+            self._gate = OrderGate(self, risk_engine)
+            self._gate.install()
+        for limits in scoped.values():
+            book = NautilusBook(
+                self,
+                s,
+                risk_engine,
+                time.now_ns,
+                strategy_id=limits[0].strategy_id,
+                instrument_id=limits[0].instrument_id,
+                gate=self._gate,
+            )
+            self._scopes.append(Scope(book, limits, policy, clock, origin_ns))
+        self._marking = {}
+        if any(scope.counts_pnl for scope in self._scopes):
+            self._seed_ledgers()
         self.msgbus.subscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
         self.msgbus.subscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
         self.msgbus.register(endpoint=command_endpoint(self.id), handler=self._on_command)
-        self._arm()
+        for scope in self._scopes:
+            scope.arm(time.loop)
         time.step()
-        self.log.info(
-            f"Watching {len(s.feeds)} feed(s)"
-            + (f", loss ceiling {s.ceiling} {s.currency}" if s.ceiling is not None else "")
+        limits = ", ".join(
+            f"{x.kind} {x.ceiling} {x.currency} ({x.scope})" for x in self._all_limits()
         )
+        self.log.info(f"Watching {len(s.feeds)} feed(s); loss limits: {limits or 'none'}")
 
-    def _arm(self) -> None:
-        """Start the children under a fresh supervisor and kill switch."""
+    def _all_limits(self) -> list[LimitSpec]:
         s = self._settings
-        assert self._time is not None and self._book is not None
-        self._switch = KillSwitch(self._book, CascadePolicy(s.confirm_timeout, s.confirm_attempts))
-        self._watch = self._time.loop.create_task(
-            run_watch(self._children, self._switch), name="riskwatch"
-        )
+        limits = list(s.limits)
+        if s.ceiling is not None:
+            limits.insert(0, LimitSpec("max_loss", s.ceiling, s.currency or ""))
+        return limits
 
-    def rearm(self, who: str = "", reason: str = "") -> str:
+    def rearm(self, who: str = "", reason: str = "", scope: str = "trader") -> str:
         """Re-arm after a trip, on the watch's loop thread; return what became of the state.
 
-        Refused (``RearmRefused``, with the reason) while nothing has tripped, while the
-        cascade is in flight, or before ``rearm_cooldown`` seconds (watch clock) have passed
-        since it finished. The trading state is restored only if the watch set it and
-        nobody changed it since. The ledger goes on: the loss is the session's.
+        ``scope`` is ``"trader"`` (the whole book) or a scoped limit's name
+        (``"strategy X"``, ``"instrument Y"``). Refused (``RearmRefused``, with the reason)
+        while it has not tripped, while its cascade is in flight, or before
+        ``rearm_cooldown`` seconds (watch clock) have passed since it finished. The trading
+        state (or the scope's block) is undone only if the watch set it and nobody changed
+        it since. The ledger goes on: the loss is the session's.
         """
-        switch, time, book = self._switch, self._time, self._book
-        if switch is None or time is None or book is None:
-            raise RearmRefused(f"the watch is not running (state {self.state.name})")
-        record = switch.record
+        time = self._time
+        target = next((x for x in self._scopes if x.name == scope), None)
+        if time is None or target is None or target.switch is None:
+            known = ", ".join(x.name for x in self._scopes) or "none, it is not running"
+            raise RearmRefused(f"no such scope {scope!r} (scopes: {known})")
+        record = target.switch.record
         if record is None:
             raise RearmRefused("nothing has tripped")
-        if switch.running:
+        if target.switch.running:
             raise RearmRefused(f"the risk-off cascade is in flight (stage {record.stage})")
         finished = record.finished_at_ns or record.tripped_at_ns
         wait_ns = round(self._settings.rearm_cooldown * 1e9) - (time.now_ns() - finished)
         if wait_ns > 0:
             raise RearmRefused(f"cooling down: {wait_ns / 1e9:g}s left of the rearm_cooldown")
-        state = book.restore_trading_state()
-        self.records.append(record)
-        self._arm()
+        state = target.book.restore_trading_state()
+        (self.records if target is self._trader else target.records).append(record)
+        target.arm(time.loop)
         time.step()
         by = f" by {who}" if who else ""
-        self.log.warning(f"Re-armed{by}: {reason or 'no reason given'}; trading state {state}")
+        self.log.warning(f"Re-armed {scope}{by}: {reason or 'no reason given'}; {state}")
         return state
 
     def on_stop(self) -> None:
@@ -229,14 +269,16 @@ class RiskWatch(Actor):
         try:
             time = self._time
             time.sync()  # type: ignore[union-attr]
-            feed = self._quote_feeds.get(tick.instrument_id)
+            instrument_id = tick.instrument_id
+            feed = self._quote_feeds.get(instrument_id)
             if feed is not None:
                 feed.put(tick)
-            if self._losses is not None and self._ledger.is_exposed(tick.instrument_id):
-                self._ledger.mark(
-                    tick.instrument_id, tick.bid_price.as_decimal(), tick.ask_price.as_decimal()
-                )
-                self._losses.put(self._ledger.loss)
+            scopes = self._marking.get(instrument_id)
+            if scopes:
+                bid, ask = tick.bid_price.as_decimal(), tick.ask_price.as_decimal()
+                for scope in scopes:
+                    scope.ledger.mark(instrument_id, bid, ask)
+                    scope.publish()
             time.step()  # type: ignore[union-attr]
         except Exception as error:
             self._fail(error, "on_quote_tick")
@@ -258,33 +300,38 @@ class RiskWatch(Actor):
 
     def _on_order_event(self, event: object) -> None:
         try:
-            time, book = self._time, self._book
-            if time is None or book is None:
+            time = self._time
+            if time is None:
                 return
             time.sync()
-            if (
-                self._losses is not None
-                and isinstance(event, OrderFilled)
-                and book.guards(event.strategy_id)
-            ):
+            if isinstance(event, OrderFilled):
                 self._book_fill(event)
-                self._losses.put(self._ledger.loss)
-            book.notify()
+            for scope in self._scopes:
+                scope.book.notify()
             time.step()
         except Exception as error:
             self._fail(error, "order event")
 
     def _on_position_event(self, _event: object) -> None:
         try:
-            if self._book is not None and self._time is not None:
-                self._book.notify()
+            if self._time is not None:
+                for scope in self._scopes:
+                    scope.book.notify()
                 self._time.step()
         except Exception as error:
             self._fail(error, "position event")
 
     # --- internals ------------------------------------------------------------------------
     def _book_fill(self, fill: OrderFilled) -> None:
+        """Book a fill in every scope that counts it, and hand on their new figures."""
         instrument_id = fill.instrument_id
+        scopes = [
+            scope
+            for scope in self._scopes
+            if scope.counts_pnl and scope.covers(fill.strategy_id, instrument_id)
+        ]
+        if not scopes:
+            return
         multiplier = self._multipliers.get(instrument_id)
         if multiplier is None:
             multiplier = self._multipliers[instrument_id] = self._check_instrument(
@@ -293,36 +340,39 @@ class RiskWatch(Actor):
         if fill.commission.currency.code != self._settings.currency:
             raise ValueError(
                 f"commission of {fill.client_order_id} is in {fill.commission.currency.code}, "
-                f"the max_loss ceiling is in {self._settings.currency}: no exact conversion"
+                f"the loss limits are in {self._settings.currency}: no exact conversion"
             )
-        mark = None
-        if not self._ledger.is_exposed(instrument_id):
-            quote = self.cache.quote_tick(instrument_id)
-            if quote is not None:
-                mark = (quote.bid_price.as_decimal(), quote.ask_price.as_decimal())
         if instrument_id not in self._marked:
             self._marked.add(instrument_id)
             self.subscribe_quote_ticks(instrument_id)
+        quote = self.cache.quote_tick(instrument_id)
+        mark = None
+        if quote is not None:
+            mark = (quote.bid_price.as_decimal(), quote.ask_price.as_decimal())
         qty = fill.last_qty.as_decimal()
-        self._ledger.fill(
-            position=fill.position_id or (instrument_id, fill.strategy_id),
-            instrument=instrument_id,
-            signed_qty=qty if fill.order_side == OrderSide.BUY else qty.copy_negate(),
-            price=fill.last_px.as_decimal(),
-            multiplier=multiplier,
-            commission=fill.commission.as_decimal(),
-            mark=mark,
-        )
+        marking = self._marking.setdefault(instrument_id, [])
+        for scope in scopes:
+            scope.ledger.fill(
+                position=fill.position_id or (instrument_id, fill.strategy_id),
+                instrument=instrument_id,
+                signed_qty=qty if fill.order_side == OrderSide.BUY else qty.copy_negate(),
+                price=fill.last_px.as_decimal(),
+                multiplier=multiplier,
+                commission=fill.commission.as_decimal(),
+                mark=mark,
+            )
+            if scope not in marking:
+                marking.append(scope)
+            scope.publish()
 
-    def _seed_ledger(self) -> None:
+    def _seed_ledgers(self) -> None:
         """Book the fills of positions already open (a live node restarted mid-session).
 
-        Replaying their fills keeps the ledger exact: a position's average price is a float.
+        Replaying their fills keeps the ledgers exact: a position's average price is a float.
         """
         for position in self.cache.positions_open():
-            if self._book is not None and self._book.guards(position.strategy_id):
-                for event in position.events:
-                    self._book_fill(event)
+            for event in position.events:
+                self._book_fill(event)
 
     def _check_instrument(self, instrument_id: InstrumentId, what: str) -> Decimal:
         """Return the multiplier, or raise if its PnL cannot be compared with the ceiling."""
@@ -346,7 +396,7 @@ class RiskWatch(Actor):
             value = str(spec.bar_type or spec.instrument_id)
             if self.cache.instrument(spec.instrument_id) is None:
                 raise RiskWatchConfigError(field, value, "the engine has no such instrument")
-            if s.ceiling is not None:
+            if s.currency is not None:
                 try:
                     self._multipliers[spec.instrument_id] = self._check_instrument(
                         spec.instrument_id, "a feed"
@@ -373,7 +423,7 @@ class RiskWatch(Actor):
     def _trip_from_outside(self, cause: Trip, where: str) -> None:
         """Trip on a cause from outside the children, from any thread; never raise."""
         time = self._time
-        if time is None or self._switch is None:
+        if time is None or self._trader is None:
             self.log.error(
                 f"riskwatch: cannot trip from {where}, the watch is not running "
                 f"(state {self.state.name}): {cause}"
@@ -387,9 +437,10 @@ class RiskWatch(Actor):
     def _trip_now(self, cause: Trip, where: str) -> None:
         """On the watch's loop: hand the cause to the group, or to the latched cascade."""
         try:
-            switch, watch = self._switch, self._watch
-            if switch is None:
+            trader = self._trader
+            if trader is None or trader.switch is None:
                 return
+            switch, watch = trader.switch, trader.task
             if watch is not None and not watch.done() and switch.record is None:
                 self._outside.put(cause)  # type: ignore[union-attr]
             else:
@@ -406,15 +457,21 @@ class RiskWatch(Actor):
             pass
 
     def _shutdown(self) -> None:
-        time, switch, watch = self._time, self._switch, self._watch
+        time = self._time
         if time is None:
             return
         try:
-            if switch is not None and switch.running:
-                self.log.warning("Stopped mid-cascade: sending the rest now, unconfirmed")
-                time.call(switch.hurry)
-            if watch is not None and not watch.done():
-                time.call(watch.cancel)
+            for scope in self._scopes:
+                switch, watch = scope.switch, scope.task
+                if switch is not None and switch.running:
+                    self.log.warning(
+                        f"Stopped mid-cascade ({scope.name}): sending the rest now, unconfirmed"
+                    )
+                    time.call(switch.hurry)
+                if watch is not None and not watch.done():
+                    time.call(watch.cancel)
+            if self._gate is not None:
+                self._gate.uninstall()
             self.msgbus.unsubscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
             self.msgbus.unsubscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
             self.msgbus.deregister(endpoint=command_endpoint(self.id), handler=self._on_command)

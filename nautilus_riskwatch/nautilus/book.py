@@ -18,11 +18,12 @@ from nautilus_trader.common.factories import OrderFactory
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import CancelAllOrders, CancelOrder, SubmitOrder
 from nautilus_trader.model.enums import OrderSide, OrderStatus
-from nautilus_trader.model.identifiers import ClientOrderId, PositionId, StrategyId
+from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, PositionId, StrategyId
 from nautilus_trader.model.objects import Quantity
 
 from nautilus_riskwatch.core.record import RiskOff
 from nautilus_riskwatch.nautilus.config import Settings
+from nautilus_riskwatch.nautilus.gate import OrderGate
 
 if TYPE_CHECKING:
     from nautilus_trader.common.actor import Actor
@@ -50,6 +51,11 @@ class NautilusBook:
         The ``RiskEngine`` to set the trading state on (``None``: not found, degraded).
     now_ns : Callable[[], int]
         The watch's clock in nanoseconds.
+    strategy_id, instrument_id : optional
+        Narrow the book to one strategy or one instrument (a scoped limit).
+    gate : OrderGate, optional
+        For a scoped book: block only the scope's new orders instead of setting the
+        trader-wide trading state.
 
     """
 
@@ -59,11 +65,17 @@ class NautilusBook:
         settings: Settings,
         risk_engine: Any | None,
         now_ns: Callable[[], int],
+        strategy_id: StrategyId | None = None,
+        instrument_id: InstrumentId | None = None,
+        gate: OrderGate | None = None,
     ) -> None:
         self._actor = actor
         self._settings = settings
         self._risk_engine = risk_engine
         self.now_ns = now_ns
+        self._scope_strategy = strategy_id
+        self._scope_instrument = instrument_id
+        self._gate = gate
         self._factories: dict[StrategyId, OrderFactory] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self._cancel_requested: set[ClientOrderId] = set()
@@ -77,6 +89,14 @@ class NautilusBook:
     def guards(self, strategy_id: StrategyId) -> bool:
         strategies = self._settings.strategies
         return strategies is None or strategy_id in strategies
+
+    def covers(self, strategy_id: StrategyId, instrument_id: InstrumentId) -> bool:
+        """True if this book (its scope, among the guarded strategies) includes them."""
+        if self._scope_strategy is not None and strategy_id != self._scope_strategy:
+            return False
+        if self._scope_instrument is not None and instrument_id != self._scope_instrument:
+            return False
+        return self.guards(strategy_id)
 
     def is_protective_order(self, order: Order) -> bool:
         s = self._settings
@@ -98,6 +118,11 @@ class NautilusBook:
 
     # --- the Book protocol --------------------------------------------------------------
     def halt(self) -> str:
+        gate = self._gate
+        if gate is not None:
+            key = self._scope_strategy or self._scope_instrument
+            gate.blocked[key] = f"RiskWatch: {key} blocked after a trip of its loss limit"
+            return f"{key} blocked (others trade on)"
         state = self._settings.trading_state
         if state is None:
             return "unchanged (trading_state_on_trip=ACTIVE)"
@@ -111,6 +136,9 @@ class NautilusBook:
 
     def restore_trading_state(self) -> str:
         """Undo ``halt``, but only if the state is still the one the watch set."""
+        if self._gate is not None:
+            key = self._scope_strategy or self._scope_instrument
+            return "unblocked" if self._gate.blocked.pop(key, None) else "not blocked"
         engine, before, mine = self._risk_engine, self._state_before, self._state_set
         self._state_before = self._state_set = None
         if engine is None or before is None or mine is None:
@@ -188,7 +216,7 @@ class NautilusBook:
     def open_positions(self) -> tuple[list[str], list[str]]:
         flatten, kept = [], []
         for position in self._actor.cache.positions_open():
-            if not self.guards(position.strategy_id):
+            if not self.covers(position.strategy_id, position.instrument_id):
                 continue
             (kept if self.is_protective_position(position) else flatten).append(position.id.value)
         return flatten, kept
@@ -215,8 +243,17 @@ class NautilusBook:
                 self._waiters.remove(waiter)
 
     def publish(self, record: RiskOff) -> None:
+        record.scope = self.scope_name
         self._actor.log.warning(record.report())
         self._actor.msgbus.publish(topic=risk_off_topic(self._actor.id), msg=record)
+
+    @property
+    def scope_name(self) -> str:
+        if self._scope_strategy is not None:
+            return f"strategy {self._scope_strategy}"
+        if self._scope_instrument is not None:
+            return f"instrument {self._scope_instrument}"
+        return "trader"
 
     # --- engine side --------------------------------------------------------------------
     def notify(self) -> None:
@@ -230,7 +267,7 @@ class NautilusBook:
         cache = self._actor.cache
         seen: dict[ClientOrderId, Order] = {}
         for order in [*cache.orders_open(), *cache.orders_inflight()]:
-            if self.guards(order.strategy_id) and not self._is_ours(order):
+            if self.covers(order.strategy_id, order.instrument_id) and not self._is_ours(order):
                 seen.setdefault(order.client_order_id, order)
         return list(seen.values())
 

@@ -56,6 +56,40 @@ class WatchedFeed(NautilusConfig, frozen=True, forbid_unknown_fields=True):
     bar_type: str | None = None
 
 
+class LossLimit(NautilusConfig, frozen=True, forbid_unknown_fields=True):
+    """
+    One loss limit of the watch, over the whole book or one part of it.
+
+    Parameters
+    ----------
+    max_loss : str, optional
+        Session loss ceiling, e.g. ``"5000 USD"``: realized plus unrealized since start.
+    trailing : str, optional
+        Trailing drawdown ceiling from the PnL high-water mark, e.g. ``"2000 USD"``.
+    daily : str, optional
+        Daily loss ceiling, e.g. ``"3000 USD"``: the loss since the last daily reset.
+    daily_reset : str, default "17:00"
+        The time of day (``HH:MM``) the daily loss starts again from zero.
+    daily_tz : str, default "UTC"
+        The IANA time zone of ``daily_reset`` (e.g. ``"America/New_York"``).
+    strategy_id : str, optional
+        Scope: only this strategy's PnL counts; a trip flattens and blocks only it.
+    instrument_id : str, optional
+        Scope: only this instrument's PnL counts; a trip flattens and blocks only it.
+        Without ``strategy_id`` or ``instrument_id`` the limit is portfolio-wide and a
+        trip takes the whole guarded book down.
+
+    """
+
+    max_loss: str | None = None
+    trailing: str | None = None
+    daily: str | None = None
+    daily_reset: str = "17:00"
+    daily_tz: str = "UTC"
+    strategy_id: str | None = None
+    instrument_id: str | None = None
+
+
 class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     """
     Configuration for ``RiskWatch``.
@@ -90,6 +124,9 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
         Tag on every closing order the watch sends, so they are easy to tell apart.
     rearm_cooldown : float, default 0.0
         Seconds (engine clock) after a cascade finishes before a re-arm is accepted.
+    limits : tuple[LossLimit, ...], default ()
+        More loss limits: trailing drawdown, daily loss, and limits scoped to one strategy
+        or one instrument (a dict per limit from an importable config).
 
     """
 
@@ -104,6 +141,7 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     confirm_attempts: int = 3
     close_tag: str = "RISKWATCH"
     rearm_cooldown: float = 0.0
+    limits: tuple[LossLimit, ...] = ()
 
     def __post_init__(self) -> None:
         settings_from(self)  # refuse a bad config when it is built, not at the first trip
@@ -126,6 +164,27 @@ class FeedSpec:
 
 
 @dataclass(frozen=True)
+class LimitSpec:
+    """A checked loss limit: its kind, ceiling, scope and (daily) reset."""
+
+    kind: str  # "max_loss", "trailing" or "daily"
+    ceiling: Decimal
+    currency: str
+    strategy_id: StrategyId | None = None
+    instrument_id: InstrumentId | None = None
+    daily_reset: str = "17:00"
+    daily_tz: str = "UTC"
+
+    @property
+    def scope(self) -> str:
+        if self.strategy_id is not None:
+            return f"strategy {self.strategy_id}"
+        if self.instrument_id is not None:
+            return f"instrument {self.instrument_id}"
+        return "portfolio"
+
+
+@dataclass(frozen=True)
 class Settings:
     """The config, checked and turned into engine types and Decimals."""
 
@@ -141,6 +200,7 @@ class Settings:
     confirm_attempts: int
     close_tag: str
     rearm_cooldown: float
+    limits: tuple[LimitSpec, ...] = ()
 
 
 def settings_from(config: RiskWatchConfig) -> Settings:
@@ -154,9 +214,22 @@ def settings_from(config: RiskWatchConfig) -> Settings:
             )
         seen[feed.name] = i
     ceiling, currency = _money("max_loss", config.max_loss)
-    if not feeds and ceiling is None:
+    limits = tuple(
+        spec
+        for i, raw in enumerate(_seq("limits", config.limits))
+        for spec in _limits(f"limits[{i}]", raw)
+    )
+    currencies = {currency} | {spec.currency for spec in limits}
+    currencies.discard(None)
+    if len(currencies) > 1:
         raise RiskWatchConfigError(
-            "feeds/max_loss", None, "nothing to watch: give at least one feed or a max_loss"
+            "limits", sorted(currencies), "all loss limits must be in one currency"
+        )
+    if currency is None and limits:
+        currency = limits[0].currency
+    if not feeds and ceiling is None and not limits:
+        raise RiskWatchConfigError(
+            "feeds/max_loss", None, "nothing to watch: give at least one feed or a loss limit"
         )
     strategies = None
     if config.strategies is not None:
@@ -187,6 +260,7 @@ def settings_from(config: RiskWatchConfig) -> Settings:
         confirm_attempts=_count("confirm_attempts", config.confirm_attempts),
         close_tag=_text("close_tag", config.close_tag),
         rearm_cooldown=_cooldown("rearm_cooldown", config.rearm_cooldown),
+        limits=limits,
     )
 
 
@@ -222,6 +296,74 @@ def _feed(field: str, raw: object) -> FeedSpec:
             f"{field}.instrument_id", None, f"a {kind} feed needs an instrument_id"
         )
     return FeedSpec(kind, _instrument(f"{field}.instrument_id", raw.instrument_id), None, bound)
+
+
+def _limits(field: str, raw: object) -> list[LimitSpec]:
+    if isinstance(raw, dict):
+        known = LossLimit.__struct_fields__
+        for key in raw:
+            if key not in known:
+                raise RiskWatchConfigError(
+                    f"{field}.{key}", raw[key], f"unknown field; expected {', '.join(known)}"
+                )
+        raw = LossLimit(**raw)
+    if not isinstance(raw, LossLimit):
+        raise RiskWatchConfigError(field, raw, "expected a LossLimit or a dict")
+    strategy = (
+        None if raw.strategy_id is None else _strategy(f"{field}.strategy_id", raw.strategy_id)
+    )
+    instrument = (
+        None
+        if raw.instrument_id is None
+        else _instrument(f"{field}.instrument_id", raw.instrument_id)
+    )
+    if strategy is not None and instrument is not None:
+        raise RiskWatchConfigError(
+            f"{field}.instrument_id",
+            raw.instrument_id,
+            "a limit has one scope: a strategy or an instrument",
+        )
+    _time_of_day(f"{field}.daily_reset", raw.daily_reset)
+    _zone(f"{field}.daily_tz", raw.daily_tz)
+    specs = []
+    for kind in ("max_loss", "trailing", "daily"):
+        amount, currency = _money(f"{field}.{kind}", getattr(raw, kind))
+        if amount is not None:
+            specs.append(
+                LimitSpec(
+                    kind,
+                    amount,
+                    currency or "",
+                    strategy,
+                    instrument,
+                    raw.daily_reset,
+                    raw.daily_tz,
+                )
+            )
+    if not specs:
+        raise RiskWatchConfigError(field, raw, "a limit needs max_loss, trailing or daily")
+    return specs
+
+
+def _time_of_day(field: str, value: object) -> None:
+    text = _text(field, value)
+    try:
+        hours, minutes = (int(part) for part in text.split(":"))
+        valid = len(text) == 5 and 0 <= hours < 24 and 0 <= minutes < 60
+    except ValueError:
+        valid = False
+    if not valid:
+        raise RiskWatchConfigError(field, value, "expected a time of day as 'HH:MM'")
+
+
+def _zone(field: str, value: object) -> None:
+    from zoneinfo import ZoneInfo
+
+    text = _text(field, value)
+    try:
+        ZoneInfo(text)
+    except Exception:
+        raise RiskWatchConfigError(field, value, "unknown time zone (IANA name expected)") from None
 
 
 def _money(field: str, value: object) -> tuple[Decimal | None, str | None]:

@@ -51,6 +51,7 @@ class Operator(Actor):
 def _run(config, script, **kwargs):
     run = build_engine(RiskWatchConfig(**config), **kwargs)
     operator = Operator(run.watch, script)
+    operator.risk_engine = run.engine.kernel.risk_engine
     run.engine.add_actor(operator)
     run.engine.run()
     return run, operator
@@ -71,7 +72,7 @@ def test_rearm_restarts_the_watch_and_restores_the_state_it_set():
         100: lambda op: op.send(KillCommand("first", who="ops")),
         200: lambda op: (
             op.send(RearmCommand("all clear", who="risk-officer")),
-            states.append(op.watch._book._risk_engine.trading_state),
+            states.append(op.risk_engine.trading_state),
         ),
         3_000: lambda op: op.send(KillCommand("second", who="ops")),
     }
@@ -128,7 +129,7 @@ def test_rearm_is_refused_with_a_reason():
 
 def test_rearm_leaves_a_state_someone_else_set():
     def halt_by_hand(op):
-        op.watch._book._risk_engine.set_trading_state(TradingState.REDUCING)
+        op.risk_engine.set_trading_state(TradingState.REDUCING)
 
     states = []
     script = {

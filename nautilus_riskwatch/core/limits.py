@@ -1,0 +1,267 @@
+"""Two more drawdown breakers: trailing (from the high-water mark) and daily (since the reset).
+
+The fixed breaker caps the loss from zero. A desk that has made money wants to keep most of
+it (trailing: the ceiling follows the best PnL seen), and a desk that trades every day wants
+each day's loss capped on its own, without yesterday's counting against today (daily).
+
+Both read PnL figures (profit positive) the way the fixed breaker reads losses: the test is a
+predicate handed to the feed, so the breaker task sleeps through every harmless figure. Here
+the predicate keeps state (the mark, the day's baseline), which is why it records the facts of
+the breach the moment it sees it: whatever arrives after cannot change what is reported.
+
+The predicate runs inside ``Feed.put``, which must never raise into an engine callback. So a
+figure it cannot judge (a float, a NaN) or a broken reset schedule is not raised there: it is
+handed to the breaker task, which raises it, and the supervisor turns that into a trip
+(a watch that cannot judge the loss must not keep trading unguarded).
+
+All money arithmetic is exact ``Decimal`` in an unbounded context: the default context rounds
+to 28 digits, which could round a drawdown of ``99.99...9`` up to a ceiling of ``100``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
+from typing import NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from nautilus_riskwatch.core.trips import DrawdownBreached
+
+__all__ = [
+    "DailyLossBreached",
+    "TrailingDrawdownBreached",
+    "daily_breaker",
+    "daily_resets",
+    "trailing_breaker",
+]
+
+# Subtraction of two finite Decimals is exact here (the result takes the digits it needs);
+# an invalid operation still raises rather than yielding a NaN that compares as nothing.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation])
+
+_HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_NS_PER_S = 1_000_000_000
+
+
+class TrailingDrawdownBreached(DrawdownBreached):
+    """The PnL fell from its high-water mark by the trailing ceiling or more.
+
+    ``loss`` is the drawdown, so code that handles any ``DrawdownBreached`` reads the right
+    figure; the mark is reported too, because "down 100" means little without "from where".
+    """
+
+    kind = "trailing-drawdown"
+
+    def __init__(
+        self, drawdown: Decimal, ceiling: Decimal, high_water: Decimal, currency: str = ""
+    ) -> None:
+        super().__init__(drawdown, ceiling, currency)
+        unit = f" {currency}" if currency else ""
+        self.args = (
+            f"drawdown {drawdown}{unit} from the high-water mark {high_water}{unit}"
+            f" reached the trailing ceiling {ceiling}{unit}",
+        )
+        self.drawdown = drawdown
+        self.high_water = high_water
+
+    def describe(self) -> dict[str, str]:
+        return {
+            **super().describe(),
+            "drawdown": str(self.drawdown),
+            "high_water": str(self.high_water),
+        }
+
+
+class DailyLossBreached(DrawdownBreached):
+    """The loss since the last daily reset reached the daily ceiling.
+
+    ``day_start`` is when the day being judged began, on the watch's clock: the reset time,
+    or the breaker's start if no reset has passed yet.
+    """
+
+    kind = "daily-loss"
+
+    def __init__(
+        self, loss: Decimal, ceiling: Decimal, day_start: float, currency: str = ""
+    ) -> None:
+        super().__init__(loss, ceiling, currency)
+        unit = f" {currency}" if currency else ""
+        self.args = (
+            f"loss {loss}{unit} since the day began at loop time {day_start}"
+            f" reached the daily ceiling {ceiling}{unit}",
+        )
+        self.day_start = day_start
+
+    def describe(self) -> dict[str, str]:
+        return {**super().describe(), "day_start": str(self.day_start)}
+
+
+async def trailing_breaker(
+    read_pnl: Callable[..., Awaitable[Decimal]],
+    ceiling: Decimal,
+    currency: str = "",
+    start: Decimal = Decimal(0),
+) -> NoReturn:
+    """Raise ``TrailingDrawdownBreached`` when the PnL falls ``ceiling`` below its best.
+
+    The high-water mark is the greatest of ``start`` and every figure the predicate sees.
+    ``read_pnl(until=predicate)`` returns a figure for which the predicate held, waiting for
+    one (``Feed.read_one``). A ``Feed`` keeps only its newest message, so figures put before
+    the breaker first reads are not seen, except the newest: pass the mark so far as ``start``.
+    """
+    _check_ceiling(ceiling)
+    if not isinstance(start, Decimal):
+        raise TypeError(f"start must be a Decimal, got {type(start).__name__} {start!r}")
+    if not start.is_finite():
+        raise ValueError(f"start must be finite, got {start}")
+    high_water = start
+    breach: tuple[Decimal, Decimal] | None = None  # (drawdown, high_water) when first seen
+    failure: Exception | None = None
+
+    def breached(pnl: Decimal) -> bool:
+        nonlocal high_water, breach, failure
+        if breach is not None or failure is not None:
+            return True
+        try:
+            _check_figure(pnl)
+            if pnl > high_water:
+                high_water = pnl
+            drawdown = _EXACT.subtract(high_water, pnl)
+            if drawdown < ceiling:
+                return False
+            breach = (drawdown, high_water)
+        except Exception as error:  # never into put(): the breaker task raises it
+            failure = error
+        return True
+
+    while True:
+        await read_pnl(until=breached)
+        if failure is not None:
+            raise failure
+        if breach is not None:
+            drawdown, mark = breach
+            raise TrailingDrawdownBreached(drawdown, ceiling, mark, currency)
+
+
+async def daily_breaker(
+    read_pnl: Callable[..., Awaitable[Decimal]],
+    ceiling: Decimal,
+    next_reset: Callable[[float], float],
+    clock: Callable[[], float],
+    currency: str = "",
+) -> NoReturn:
+    """Raise ``DailyLossBreached`` when the loss since the last reset reaches ``ceiling``.
+
+    The loss is ``baseline - pnl``, the baseline being the PnL in force when the day rolled:
+    the last figure seen before the reset (the first figure if there was none), so a loss
+    made yesterday is not counted again today. ``clock()`` is the watch's loop time and
+    ``next_reset(t)`` the first reset strictly after ``t`` (see ``daily_resets``).
+
+    The day is rolled when a figure arrives, not by a timer: the loss can only change with
+    a figure, so that is the first moment the roll can matter. A figure arriving exactly at
+    the reset time belongs to the new day.
+    """
+    _check_ceiling(ceiling)
+    day_start = clock()
+    reset_at = _reset_after(next_reset, day_start)
+    baseline: Decimal | None = None
+    last: Decimal | None = None
+    breach: tuple[Decimal, float] | None = None  # (loss, day_start) when first seen
+    failure: Exception | None = None
+
+    def breached(pnl: Decimal) -> bool:
+        nonlocal day_start, reset_at, baseline, last, breach, failure
+        if breach is not None or failure is not None:
+            return True
+        try:
+            _check_figure(pnl)
+            now = clock()
+            if now >= reset_at:
+                baseline = last  # the PnL as it stood when the day rolled
+                while now >= reset_at:  # walk every reset passed, to date the day right
+                    day_start, reset_at = reset_at, _reset_after(next_reset, reset_at)
+            if baseline is None:
+                baseline = pnl
+            last = pnl
+            loss = _EXACT.subtract(baseline, pnl)
+            if loss < ceiling:
+                return False
+            breach = (loss, day_start)
+        except Exception as error:  # never into put(): the breaker task raises it
+            failure = error
+        return True
+
+    while True:
+        await read_pnl(until=breached)
+        if failure is not None:
+            raise failure
+        if breach is not None:
+            loss, began = breach
+            raise DailyLossBreached(loss, ceiling, began, currency)
+
+
+def daily_resets(origin_ns: int, time_of_day: str, tz: str) -> Callable[[float], float]:
+    """Return ``next_reset`` for a reset at ``time_of_day`` ("HH:MM") local time in ``tz``.
+
+    Loop second ``t`` is the instant ``origin_ns + round(t * 1e9)`` nanoseconds after the
+    epoch. The reset is computed in the zone's own calendar each day, so it follows the
+    clocks across daylight saving changes ("17:00" New York is 22:00 UTC in winter, 21:00
+    UTC in summer). A local time skipped by a spring-forward gap falls that many minutes
+    later (01:30 London on the spring change day is 02:30 BST); a time that occurs twice
+    at a fall-back is taken at its first occurrence (PEP 495, ``fold=0``).
+    """
+    if not isinstance(origin_ns, int) or isinstance(origin_ns, bool):
+        raise TypeError(f"origin_ns must be an int of nanoseconds, got {origin_ns!r}")
+    if not isinstance(time_of_day, str):
+        raise TypeError(f"time_of_day must be a str 'HH:MM', got {time_of_day!r}")
+    if not isinstance(tz, str):
+        raise TypeError(f"tz must be a str IANA zone name, got {tz!r}")
+    hh_mm = _HH_MM.fullmatch(time_of_day)
+    if hh_mm is None:
+        raise ValueError(f"time_of_day must be 'HH:MM' from 00:00 to 23:59, got {time_of_day!r}")
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {tz!r}") from None
+    at = time(int(hh_mm[1]), int(hh_mm[2]))
+
+    def loop_time(day: date) -> float:
+        utc_ns = (datetime.combine(day, at, tzinfo=zone) - _EPOCH) // _MICROSECOND * 1000
+        return (utc_ns - origin_ns) / _NS_PER_S
+
+    def next_reset(t: float) -> float:
+        instant_ns = origin_ns + round(t * 1e9)
+        local = datetime.fromtimestamp(instant_ns // _NS_PER_S, tz=zone)
+        day = local.date() - timedelta(days=1)  # a day early: cheap safety at odd offsets
+        # Compared as loop floats, not nanoseconds: t may be a reset this returned, and
+        # "strictly after t" must hold for the float the caller compares with.
+        while (reset := loop_time(day)) <= t:
+            day += timedelta(days=1)
+        return reset
+
+    return next_reset
+
+
+def _check_ceiling(ceiling: Decimal) -> None:
+    if not isinstance(ceiling, Decimal):
+        raise TypeError(f"ceiling must be a Decimal, got {type(ceiling).__name__} {ceiling!r}")
+    if ceiling.is_nan() or not ceiling > 0:
+        raise ValueError(f"ceiling must be positive, got {ceiling}")
+
+
+def _check_figure(pnl: Decimal) -> None:
+    if not isinstance(pnl, Decimal):
+        raise TypeError(f"a PnL figure must be a Decimal, got {type(pnl).__name__} {pnl!r}")
+    if not pnl.is_finite():
+        raise ValueError(f"a PnL figure must be finite, got {pnl}")
+
+
+def _reset_after(next_reset: Callable[[float], float], t: float) -> float:
+    reset = next_reset(t)
+    if not reset > t:  # also refuses NaN: a schedule that never advances would never roll
+        raise ValueError(f"next_reset({t!r}) returned {reset!r}, not a time after it")
+    return reset

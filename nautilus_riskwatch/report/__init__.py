@@ -1,0 +1,10 @@
+"""The trip report picture: session PnL and drawdown around a risk-off, as one PNG.
+
+matplotlib is optional: only ``plot_trip`` (and ``write_trip_report``, which calls it)
+needs it, and imports it when called; install it with
+``pip install 'nautilus-riskwatch[plot]'``. ``equity_curve`` needs nothing extra.
+"""
+
+from nautilus_riskwatch.report.plot import equity_curve, plot_trip, write_trip_report
+
+__all__ = ["equity_curve", "plot_trip", "write_trip_report"]
