@@ -28,6 +28,9 @@ class LiveTime:
     def step(self) -> None:
         """Nothing to do: the node's loop runs by itself."""
 
+    def settle(self) -> None:
+        """Nothing to do: the node's loop runs by itself."""
+
     def call(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the loop soon, from any thread."""
         if asyncio._get_running_loop() is self.loop:

@@ -130,6 +130,10 @@ class SimulatedTime:
     def step(self) -> None:
         """Run the loop at the engine's current time until it has nothing ready or due."""
         self.sync()
+        self.settle()
+
+    def settle(self) -> None:
+        """Run what is ready or due at the loop's time, after ``sync`` and the hand-over."""
         loop = self.loop
         if loop._ready or self._due_by(loop._now):  # type: ignore[attr-defined]
             self._run(until=loop._now)

@@ -19,6 +19,7 @@ from nautilus_trader.model.data import Bar, QuoteTick, TradeTick
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.objects import Price
 from nautilus_trader.risk.engine import RiskEngine
 
 from nautilus_riskwatch.clock import LiveTime, SimulatedTime
@@ -84,6 +85,7 @@ class RiskWatch(Actor):
         self._outside: Feed[Trip] | None = None
         self.records: list[RiskOff] = []  # earlier trips of the trader scope, when re-armed
         self._multipliers: dict[InstrumentId, Decimal] = {}
+        self._prices: dict[int, Decimal] = {}
         self._marked: set[InstrumentId] = set()
 
     # --- what operators and tests read ---------------------------------------------------
@@ -275,13 +277,25 @@ class RiskWatch(Actor):
                 feed.put(tick)
             scopes = self._marking.get(instrument_id)
             if scopes:
-                bid, ask = tick.bid_price.as_decimal(), tick.ask_price.as_decimal()
+                bid, ask = self._decimal(tick.bid_price), self._decimal(tick.ask_price)
                 for scope in scopes:
                     scope.ledger.mark(instrument_id, bid, ask)
                     scope.publish()
-            time.step()  # type: ignore[union-attr]
+            time.settle()  # type: ignore[union-attr]
         except Exception as error:
             self._fail(error, "on_quote_tick")
+
+    def _decimal(self, price: Price) -> Decimal:
+        """``price.as_decimal()``, remembered: quotes repeat a few prices over and over,
+        and a price's raw value and precision name its Decimal exactly (bounded cache)."""
+        cache = self._prices
+        key = price.raw * 32 + price.precision
+        value = cache.get(key)
+        if value is None:
+            if len(cache) >= 65_536:
+                cache.clear()
+            value = cache[key] = price.as_decimal()
+        return value
 
     def on_trade_tick(self, tick: TradeTick) -> None:
         self._deliver(self._trade_feeds.get(tick.instrument_id), tick, "on_trade_tick")
@@ -294,7 +308,7 @@ class RiskWatch(Actor):
             if feed is not None:
                 self._time.sync()  # type: ignore[union-attr]
                 feed.put(message)
-                self._time.step()  # type: ignore[union-attr]
+                self._time.settle()  # type: ignore[union-attr]
         except Exception as error:
             self._fail(error, where)
 
@@ -308,7 +322,7 @@ class RiskWatch(Actor):
                 self._book_fill(event)
             for scope in self._scopes:
                 scope.book.notify()
-            time.step()
+            time.settle()
         except Exception as error:
             self._fail(error, "order event")
 

@@ -34,11 +34,25 @@ class _Exposure:
         self.value = _ZERO
 
     def revalue(self) -> Decimal:
-        """Set and return the new mark-to-market value; the caller books the change."""
-        mul, add = _EXACT.multiply, _EXACT.add
+        """Set and return the new mark-to-market value; the caller books the change.
+
+        Only the sides that are held are multiplied (usually one), and a multiplier of one
+        is skipped: this runs on every quote of an exposed instrument.
+        """
+        mul = _EXACT.multiply
         old = self.value
-        self.value = mul(add(mul(self.long, self.bid), mul(self.short, self.ask)), self.multiplier)
-        return _EXACT.subtract(self.value, old)
+        if self.short:
+            value = mul(self.short, self.ask)
+            if self.long:
+                value = _EXACT.add(value, mul(self.long, self.bid))
+        elif self.long:
+            value = mul(self.long, self.bid)
+        else:
+            value = _ZERO
+        if self.multiplier != 1:
+            value = mul(value, self.multiplier)
+        self.value = value
+        return _EXACT.subtract(value, old)
 
 
 class PnlLedger:
