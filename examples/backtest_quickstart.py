@@ -6,13 +6,16 @@ both tagged ``HEDGE``. The watch requires a quote at least every 90 seconds (the
 has quiet spells of up to 86 s: a quiet market is not a dead feed) and a loss ceiling of
 1,000 USD. The euro rallies, the ceiling is reached, and the watch takes the book down.
 
-Run it: ``bash dev.sh demo`` (or ``python examples/backtest_quickstart.py``).
+Run it: ``bash dev.sh demo`` (or ``python examples/backtest_quickstart.py``). With the
+``[plot]`` extra installed it also draws ``out/trip_report.png``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nautilus_riskwatch import RiskWatchConfig
-from nautilus_riskwatch.demo import build_engine
+from nautilus_riskwatch.demo import DemoRun, build_engine
 
 
 def main() -> None:
@@ -43,8 +46,22 @@ def main() -> None:
             f"{position.side.name} {position.quantity}"
         )
     print(f"  trader orders denied after the trip: {len(run.trader.denied)}")
+    if record is not None:
+        print(f"  trip report picture: {_picture(run)}")
     print("=" * 78)
     run.engine.dispose()
+
+
+def _picture(run: DemoRun) -> str:
+    """Equity, drawdown, ceiling, trip, cancels and closes in one PNG (needs [plot])."""
+    try:
+        from nautilus_riskwatch.report import write_trip_report
+
+        path = Path(__file__).resolve().parent.parent / "out" / "trip_report.png"
+        path.parent.mkdir(exist_ok=True)
+        return str(write_trip_report(run.engine.cache, run.watch, run.quotes, path))
+    except ImportError as missing:
+        return f"not drawn ({missing})"
 
 
 if __name__ == "__main__":

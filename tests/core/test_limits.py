@@ -434,6 +434,21 @@ def test_next_reset_is_strictly_after_t_and_an_instant_at_a_reset_gets_the_next_
     assert next_reset(next_reset(reset)) == loop_at("2020-01-17 22:00")
 
 
+@pytest.mark.parametrize("uptime", [10**6, 10**7, 10**8, 10**9])
+def test_strictly_after_holds_for_the_float_even_when_the_loop_clock_is_large(uptime):
+    """With a loop clock of 1e8 s a float step is ~15 ns: "after t" must hold for the float
+    t itself, or feeding a reset back in could return the same reset again."""
+    origin_ns = ORIGIN_NS - uptime * 1_000_000_000 - 123_456_789  # resets at inexact floats
+    next_reset = daily_resets(origin_ns, "17:00", "Europe/London")
+    t = loop_at("2020-03-01 12:00", origin_ns)
+    for _ in range(60):
+        reset = next_reset(t)
+        assert reset > t
+        assert next_reset(math.nextafter(reset, 0.0)) == reset
+        assert 23 * 3600 - 1 < next_reset(reset) - reset < 25 * 3600 + 1
+        t = reset
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     zone=st.sampled_from(
