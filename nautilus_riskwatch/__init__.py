@@ -8,12 +8,14 @@ flattens everything but the protective hedges, and records what it did.
 from nautilus_riskwatch.core import (
     Book,
     CascadePolicy,
+    DailyLossBreached,
     DrawdownBreached,
     Feed,
     KillSwitch,
     ManualKill,
     RiskOff,
     StalenessError,
+    TrailingDrawdownBreached,
     Trip,
     WatchFailure,
     breaker,
@@ -22,6 +24,7 @@ from nautilus_riskwatch.core import (
 )
 from nautilus_riskwatch.nautilus import (
     KillCommand,
+    LossLimit,
     PnlLedger,
     RearmCommand,
     RearmRefused,
@@ -38,10 +41,12 @@ __version__ = "0.1.0"
 __all__ = [
     "Book",
     "CascadePolicy",
+    "DailyLossBreached",
     "DrawdownBreached",
     "Feed",
     "KillCommand",
     "KillSwitch",
+    "LossLimit",
     "ManualKill",
     "PnlLedger",
     "RearmCommand",
@@ -51,6 +56,7 @@ __all__ = [
     "RiskWatchConfig",
     "RiskWatchConfigError",
     "StalenessError",
+    "TrailingDrawdownBreached",
     "Trip",
     "WatchFailure",
     "WatchedFeed",

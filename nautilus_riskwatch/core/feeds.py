@@ -84,7 +84,13 @@ class Feed(Generic[T]):
         self.received += 1
         until = self._until
         if until is not None:
-            if self._hit is not None or not until(message):
+            if self._hit is not None:
+                return
+            try:
+                matched = until(message)
+            except Exception:  # not ours to raise here: the reader will meet it again
+                matched = True
+            if not matched:
                 return
             self._hit = (message,)  # kept for the reader, whatever comes after it
         waiter = self._waiter

@@ -8,11 +8,17 @@ from nautilus_riskwatch.nautilus.commands import (
     RearmRefused,
     command_endpoint,
 )
-from nautilus_riskwatch.nautilus.config import RiskWatchConfig, RiskWatchConfigError, WatchedFeed
+from nautilus_riskwatch.nautilus.config import (
+    LossLimit,
+    RiskWatchConfig,
+    RiskWatchConfigError,
+    WatchedFeed,
+)
 from nautilus_riskwatch.nautilus.ledger import PnlLedger
 
 __all__ = [
     "KillCommand",
+    "LossLimit",
     "NautilusBook",
     "PnlLedger",
     "RearmCommand",

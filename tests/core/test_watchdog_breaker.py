@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import decimal
 from decimal import Decimal
 
 import pytest
@@ -160,3 +161,15 @@ def test_a_breach_is_not_lost_when_the_loss_recovers_before_the_breaker_runs():
         return caught.value.loss
 
     assert asyncio.run(main()) == Decimal("100.5")
+
+
+def test_a_figure_the_breaker_cannot_judge_fails_the_breaker_not_the_put():
+    async def main():
+        losses: Feed[Decimal] = Feed("loss", asyncio.get_running_loop().time)
+        task = asyncio.create_task(breaker(losses.read_one, Decimal("10")))
+        await asyncio.sleep(0)
+        losses.put(Decimal("NaN"))  # must not raise into the engine's callback
+        with pytest.raises(decimal.InvalidOperation):
+            await asyncio.wait_for(task, 1.0)
+
+    asyncio.run(main())
