@@ -57,7 +57,11 @@ def main() -> None:
                 time_in_force=TimeInForce.GTC,
             )
             trader.submit_order(order)
+            deadline = time.monotonic() + 5.0
             while not order.is_open:
+                if order.is_closed or time.monotonic() > deadline:
+                    reason = getattr(order.last_event, "reason", "")
+                    raise RuntimeError(f"trial order not accepted ({reason}): {order}")
                 await asyncio.sleep(0.001)
             stamp.clear()
             started = time.perf_counter_ns()
@@ -68,6 +72,7 @@ def main() -> None:
             first_command.append((stamp["first"] - started) / 1e3)
             whole_cascade.append((watch.record.finished_at_ns - started_clock) / 1e3)
             watch.rearm(who="benchmark")
+            await asyncio.sleep(0.012)  # under the RiskEngine's default 100 submits/s throttle
 
     config = node_config(
         {"feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 60.0}]},
