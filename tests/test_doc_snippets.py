@@ -41,7 +41,7 @@ class _SnippetRunner(Actor):
             _exec_all(self.doc, self.blocks, {"watch": self.watch, "msgbus": self.msgbus})
 
 
-@pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
+@pytest.mark.parametrize("doc", DOCS, ids=[str(d.relative_to(ROOT)) for d in DOCS])
 def test_python_snippets_run(doc):
     text = doc.read_text()
     blocks = BLOCK.findall(text)

@@ -141,3 +141,45 @@ def test_node_stop_during_the_cascade_still_leaves_the_book_flat():
     assert seen["stage_at_stop"] in ("halting", "cancelling")
     assert record.hurried and record.stage == "done"
     assert seen["book"] == BOOK_AFTER
+
+
+def test_a_venue_that_never_answers_cancels_is_bounded_retried_and_recorded():
+    seen = {}
+
+    async def session(node):
+        msgbus, exec_engine = node.kernel.msgbus, node.kernel.exec_engine
+        msgbus.deregister("ExecEngine.execute", exec_engine.execute)
+        dropped = []
+
+        def silent_cancels(command):
+            if isinstance(command, CancelOrder | CancelAllOrders):
+                dropped.append(command)  # the venue never answers
+            else:
+                exec_engine.execute(command)
+
+        msgbus.register("ExecEngine.execute", silent_cancels)
+        watch = node.trader.actors()[0]
+        await _until(lambda: watch.record is not None and watch.record.stage == "done", 20)
+        seen["watch"], seen["dropped"], seen["book"] = watch, len(dropped), _book(node)
+
+    config = node_config(
+        {
+            "feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 0.5}],
+            "hedge_tags": HEDGE,
+            "confirm_timeout": 0.2,
+            "confirm_attempts": 2,
+        },
+        replay=ReplayDataClientConfig(speed=600.0, stop_after=300, max_gap=0.1),
+    )
+    run_node(config, session)
+    record = seen["watch"].record
+    unconfirmed = len(record.orders_unconfirmed)
+    assert unconfirmed > 0 and record.orders_cancelled == []
+    assert seen["dropped"] == 2 * unconfirmed  # asked twice each, then given up on
+    elapsed_ms = (record.finished_at_ns - record.tripped_at_ns) / 1e6
+    assert 400 <= elapsed_ms < 400 + 600  # two bounded waits of 0.2 s, plus a margin
+    # the flatten went on regardless: only the unconfirmed orders and the hedge are left
+    assert record.positions_closed == ["SIM-1-001"] and not record.complete
+    orders, positions = seen["book"]
+    assert positions == [(HEDGER_ID, "LONG")]
+    assert len(orders) == unconfirmed + 1
