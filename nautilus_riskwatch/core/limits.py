@@ -24,10 +24,12 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nautilus_riskwatch.core.trips import DrawdownBreached
+
+_Breach = TypeVar("_Breach")
 
 __all__ = [
     "DailyLossBreached",
@@ -119,32 +121,16 @@ async def trailing_breaker(
     if not start.is_finite():
         raise ValueError(f"start must be finite, got {start}")
     high_water = start
-    breach: tuple[Decimal, Decimal] | None = None  # (drawdown, high_water) when first seen
-    failure: Exception | None = None
 
-    def breached(pnl: Decimal) -> bool:
-        nonlocal high_water, breach, failure
-        if breach is not None or failure is not None:
-            return True
-        try:
-            _check_figure(pnl)
-            if pnl > high_water:
-                high_water = pnl
-            drawdown = _EXACT.subtract(high_water, pnl)
-            if drawdown < ceiling:
-                return False
-            breach = (drawdown, high_water)
-        except Exception as error:  # never into put(): the breaker task raises it
-            failure = error
-        return True
+    def judge(pnl: Decimal) -> tuple[Decimal, Decimal] | None:
+        nonlocal high_water
+        if pnl > high_water:
+            high_water = pnl
+        drawdown = _EXACT.subtract(high_water, pnl)
+        return (drawdown, high_water) if drawdown >= ceiling else None
 
-    while True:
-        await read_pnl(until=breached)
-        if failure is not None:
-            raise failure
-        if breach is not None:
-            drawdown, mark = breach
-            raise TrailingDrawdownBreached(drawdown, ceiling, mark, currency)
+    drawdown, mark = await _first_breach(read_pnl, judge)
+    raise TrailingDrawdownBreached(drawdown, ceiling, mark, currency)
 
 
 async def daily_breaker(
@@ -170,38 +156,22 @@ async def daily_breaker(
     reset_at = _reset_after(next_reset, day_start)
     baseline: Decimal | None = None
     last: Decimal | None = None
-    breach: tuple[Decimal, float] | None = None  # (loss, day_start) when first seen
-    failure: Exception | None = None
 
-    def breached(pnl: Decimal) -> bool:
-        nonlocal day_start, reset_at, baseline, last, breach, failure
-        if breach is not None or failure is not None:
-            return True
-        try:
-            _check_figure(pnl)
-            now = clock()
-            if now >= reset_at:
-                baseline = last  # the PnL as it stood when the day rolled
-                while now >= reset_at:  # walk every reset passed, to date the day right
-                    day_start, reset_at = reset_at, _reset_after(next_reset, reset_at)
-            if baseline is None:
-                baseline = pnl
-            last = pnl
-            loss = _EXACT.subtract(baseline, pnl)
-            if loss < ceiling:
-                return False
-            breach = (loss, day_start)
-        except Exception as error:  # never into put(): the breaker task raises it
-            failure = error
-        return True
+    def judge(pnl: Decimal) -> tuple[Decimal, float] | None:
+        nonlocal day_start, reset_at, baseline, last
+        now = clock()
+        if now >= reset_at:
+            baseline = last  # the PnL as it stood when the day rolled
+            while now >= reset_at:  # walk every reset passed, to date the day right
+                day_start, reset_at = reset_at, _reset_after(next_reset, reset_at)
+        if baseline is None:
+            baseline = pnl
+        last = pnl
+        loss = _EXACT.subtract(baseline, pnl)
+        return (loss, day_start) if loss >= ceiling else None
 
-    while True:
-        await read_pnl(until=breached)
-        if failure is not None:
-            raise failure
-        if breach is not None:
-            loss, began = breach
-            raise DailyLossBreached(loss, ceiling, began, currency)
+    loss, began = await _first_breach(read_pnl, judge)
+    raise DailyLossBreached(loss, ceiling, began, currency)
 
 
 def daily_resets(origin_ns: int, time_of_day: str, tz: str) -> Callable[[float], float]:
@@ -244,6 +214,38 @@ def daily_resets(origin_ns: int, time_of_day: str, tz: str) -> Callable[[float],
         return reset
 
     return next_reset
+
+
+async def _first_breach(
+    read_pnl: Callable[..., Awaitable[Decimal]],
+    judge: Callable[[Decimal], _Breach | None],
+) -> _Breach:
+    """Read PnL figures until ``judge`` returns a breach, and return it.
+
+    ``judge`` runs inside ``Feed.put`` (the engine's callback), once per figure and in
+    order, so it may keep state. The first breach is kept: later figures cannot change what
+    is reported. A figure that cannot be judged must not raise into ``put``: the failure is
+    kept too, and raised here, in the breaker's task, where the supervisor makes it a trip.
+    """
+    breach: _Breach | None = None
+    failure: Exception | None = None
+
+    def breached(pnl: Decimal) -> bool:
+        nonlocal breach, failure
+        if breach is None and failure is None:
+            try:
+                _check_figure(pnl)
+                breach = judge(pnl)
+            except Exception as error:
+                failure = error
+        return breach is not None or failure is not None
+
+    while True:
+        await read_pnl(until=breached)
+        if failure is not None:
+            raise failure
+        if breach is not None:
+            return breach
 
 
 def _check_ceiling(ceiling: Decimal) -> None:

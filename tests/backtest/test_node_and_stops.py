@@ -7,21 +7,11 @@ from decimal import Decimal
 import pytest
 from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.common.actor import Actor
-from nautilus_trader.config import (
-    BacktestDataConfig,
-    BacktestEngineConfig,
-    BacktestRunConfig,
-    BacktestVenueConfig,
-    ImportableActorConfig,
-    ImportableStrategyConfig,
-    LoggingConfig,
-)
-from nautilus_trader.model.data import QuoteTick
-from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from nautilus_riskwatch import RiskWatchConfig, WatchFailure
 from nautilus_riskwatch.demo import build_engine, eurusd_instrument, eurusd_quotes
 from nautilus_riskwatch.demo.engine import HEDGER_ID
+from nautilus_riskwatch.demo.node import backtest_run_config, write_catalog
 from nautilus_riskwatch.nautilus.ledger import PnlLedger
 
 WATCH = {
@@ -40,49 +30,9 @@ def _open_book(engine):
 
 
 def test_a_backtest_node_configured_only_through_importable_configs(tmp_path):
-    instrument = eurusd_instrument()
-    catalog = ParquetDataCatalog(str(tmp_path))
-    catalog.write_data([instrument])
-    catalog.write_data(eurusd_quotes(instrument))
-    run_config = BacktestRunConfig(
-        venues=[
-            BacktestVenueConfig(
-                name="SIM",
-                oms_type="HEDGING",
-                account_type="MARGIN",
-                base_currency="USD",
-                starting_balances=["10000000 USD"],
-            )
-        ],
-        data=[
-            BacktestDataConfig(
-                catalog_path=str(tmp_path), data_cls=QuoteTick, instrument_id=instrument.id
-            )
-        ],
-        engine=BacktestEngineConfig(
-            logging=LoggingConfig(log_level="ERROR"),
-            actors=[
-                ImportableActorConfig(
-                    actor_path="nautilus_riskwatch:RiskWatch",
-                    config_path="nautilus_riskwatch:RiskWatchConfig",
-                    config=WATCH,
-                )
-            ],
-            strategies=[
-                ImportableStrategyConfig(
-                    strategy_path="nautilus_riskwatch.demo:DemoTrader",
-                    config_path="nautilus_riskwatch.demo:DemoTraderConfig",
-                    config={"instrument_id": "EUR/USD.SIM", "order_id_tag": "001"},
-                ),
-                ImportableStrategyConfig(
-                    strategy_path="nautilus_riskwatch.demo:DemoHedger",
-                    config_path="nautilus_riskwatch.demo:DemoHedgerConfig",
-                    config={"instrument_id": "EUR/USD.SIM", "order_id_tag": "002"},
-                ),
-            ],
-        ),
-        dispose_on_completion=False,
-    )
+    write_catalog(str(tmp_path))
+    run_config = backtest_run_config(str(tmp_path), WATCH)
+    assert [type(a).__name__ for a in run_config.engine.actors] == ["ImportableActorConfig"]
     node = BacktestNode(configs=[run_config])
     node.run()
     engine = node.get_engine(run_config.id)
