@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
+import msgspec
 from nautilus_trader.config import ActorConfig, NautilusConfig
 from nautilus_trader.model.data import BarType
 from nautilus_trader.model.enums import TradingState
@@ -19,6 +21,7 @@ from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Currency
 
 FEED_KINDS = ("quote", "trade", "bar")
+_S = TypeVar("_S", bound=NautilusConfig)
 TRIP_STATES = ("HALTED", "REDUCING", "ACTIVE")
 
 
@@ -264,19 +267,26 @@ def settings_from(config: RiskWatchConfig) -> Settings:
     )
 
 
-def _feed(field: str, raw: object) -> FeedSpec:
+def _struct(field: str, raw: object, cls: type[_S]) -> _S:
+    """A nested config from a dict (as a direct, unvalidated construction leaves it)."""
     if isinstance(raw, dict):
-        known = WatchedFeed.__struct_fields__
+        known = cls.__struct_fields__
         for key in raw:
             if key not in known:
                 raise RiskWatchConfigError(
                     f"{field}.{key}", raw[key], f"unknown field; expected {', '.join(known)}"
                 )
-        if "stale_after" not in raw:
-            raise RiskWatchConfigError(f"{field}.stale_after", None, "every feed needs a bound")
-        raw = WatchedFeed(**raw)
-    if not isinstance(raw, WatchedFeed):
-        raise RiskWatchConfigError(field, raw, "expected a WatchedFeed or a dict")
+        required = [f.name for f in msgspec.structs.fields(cls) if f.required and f.name not in raw]
+        if required:
+            raise RiskWatchConfigError(f"{field}.{required[0]}", None, "a required field")
+        raw = cls(**raw)
+    if not isinstance(raw, cls):
+        raise RiskWatchConfigError(field, raw, f"expected a {cls.__name__} or a dict")
+    return raw
+
+
+def _feed(field: str, raw: object) -> FeedSpec:
+    raw = _struct(field, raw, WatchedFeed)
     kind = _choice(f"{field}.kind", raw.kind, FEED_KINDS)
     bound = _seconds(f"{field}.stale_after", raw.stale_after)
     if kind == "bar":
@@ -299,16 +309,7 @@ def _feed(field: str, raw: object) -> FeedSpec:
 
 
 def _limits(field: str, raw: object) -> list[LimitSpec]:
-    if isinstance(raw, dict):
-        known = LossLimit.__struct_fields__
-        for key in raw:
-            if key not in known:
-                raise RiskWatchConfigError(
-                    f"{field}.{key}", raw[key], f"unknown field; expected {', '.join(known)}"
-                )
-        raw = LossLimit(**raw)
-    if not isinstance(raw, LossLimit):
-        raise RiskWatchConfigError(field, raw, "expected a LossLimit or a dict")
+    raw = _struct(field, raw, LossLimit)
     strategy = (
         None if raw.strategy_id is None else _strategy(f"{field}.strategy_id", raw.strategy_id)
     )
