@@ -120,7 +120,7 @@ class RiskWatch(Actor):
                 self.kill(command.reason, command.who)
             elif isinstance(command, RearmCommand):
                 try:
-                    self.rearm(command.who, command.reason)
+                    self.rearm(command.who, command.reason, command.scope)
                 except RearmRefused as refused:
                     self.log.error(f"Re-arm by {command.who or '?'} refused: {refused}")
                     self.msgbus.publish(topic=risk_off_topic(self.id), msg=refused)

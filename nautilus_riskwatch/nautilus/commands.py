@@ -25,10 +25,15 @@ class KillCommand:
 
 @dataclass(frozen=True)
 class RearmCommand:
-    """Re-arm a tripped watch (refusals are logged and published as ``RearmRefused``)."""
+    """Re-arm a tripped watch (refusals are logged and published as ``RearmRefused``).
+
+    ``scope`` is ``"trader"`` (the whole book) or a scoped limit's name, e.g.
+    ``"strategy DemoTrader-001"``.
+    """
 
     reason: str = ""
     who: str = ""
+    scope: str = "trader"
 
 
 class RearmRefused(Exception):

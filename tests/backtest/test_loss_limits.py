@@ -9,7 +9,7 @@ from nautilus_trader.model.enums import TradingState
 from nautilus_trader.model.instruments import CurrencyPair
 from pnl import fills_of, loss_at
 
-from nautilus_riskwatch import RiskWatchConfig
+from nautilus_riskwatch import RearmCommand, RiskWatchConfig, command_endpoint
 from nautilus_riskwatch.core.limits import DailyLossBreached, TrailingDrawdownBreached
 from nautilus_riskwatch.demo import (
     DemoTrader,
@@ -143,7 +143,7 @@ def test_an_instrument_scoped_limit_leaves_other_instruments_trading():
     assert gbp_trader.denied == [] and run.trader.denied
 
 
-def test_a_scoped_limit_can_be_rearmed_on_its_own():
+def test_a_scoped_limit_can_be_rearmed_on_its_own_by_a_bus_command():
     from nautilus_trader.common.actor import Actor
 
     class Rearmer(Actor):
@@ -154,7 +154,11 @@ def test_a_scoped_limit_can_be_rearmed_on_its_own():
         def on_quote_tick(self, tick):
             rec = run.watch.scope_records.get(f"strategy {TRADER_ID}")
             if self.result is None and rec is not None and rec.stage == "done":
-                self.result = run.watch.rearm(who="ops", scope=f"strategy {TRADER_ID}")
+                self.result = "sent"
+                self.msgbus.send(
+                    endpoint=command_endpoint(run.watch.id),
+                    msg=RearmCommand("fixed", who="ops", scope=f"strategy {TRADER_ID}"),
+                )
 
     run = build_engine(
         RiskWatchConfig(feeds=[FEED], limits=[{"max_loss": "1000 USD", "strategy_id": TRADER_ID}])
@@ -162,7 +166,7 @@ def test_a_scoped_limit_can_be_rearmed_on_its_own():
     rearmer = Rearmer()
     run.engine.add_actor(rearmer)
     run.engine.run()
-    assert rearmer.result == "unblocked"
+    assert rearmer.result == "sent"
     # re-armed with the loss still over the limit: it trips again at once, and is blocked again
     records = run.watch._scopes[1].records
     assert len(records) == 1 and run.watch.scope_records[f"strategy {TRADER_ID}"] is not records[0]
