@@ -321,3 +321,52 @@ def test_a_feed_that_never_delivers_its_first_message_trips_one_bound_after_star
     assert isinstance(record.cause, StalenessError)
     assert record.cause.source == "EUR/USD.SIM trades"
     assert record.tripped_at_ns == run.quotes[0].ts_init + 30 * SECOND
+
+
+def test_an_order_partly_filled_before_its_cancel_lands_is_flattened_and_the_rest_cancelled():
+    # From 2 s after the trip the book is thin (400,000 a side): the racer's 1,000,000 BUY
+    # limit fills 400,000 at +2.592 s and 400,000 at +2.744 s; the cancel (2.6 s on its
+    # way) lands then, and the last 200,000 are cancelled.
+    from nautilus_trader.model.data import QuoteTick
+
+    def size(q):
+        return Quantity.from_int(400_000 if q.ts_init >= TRIP + 2 * SECOND else 1_000_000)
+
+    quotes = [
+        QuoteTick(
+            q.instrument_id, q.bid_price, q.ask_price, size(q), size(q), q.ts_event, q.ts_init
+        )
+        for q in eurusd_quotes()
+    ]
+
+    class BigRacer(_RaceTrader):
+        def on_quote_tick(self, tick) -> None:
+            if tick.ts_event == TRIP - 439_000_000:
+                self.race_order = self.order_factory.limit(
+                    self.instrument_id,
+                    OrderSide.BUY,
+                    Quantity.from_int(1_000_000),
+                    Price.from_str("1.12234"),
+                    time_in_force=TimeInForce.GTC,
+                )
+                self.submit_order(self.race_order)
+
+    run = build_engine(
+        RiskWatchConfig(**WATCH),
+        quotes=quotes,
+        latency_model=LatencyModel(base_latency_nanos=0, cancel_latency_nanos=2_600_000_000),
+    )
+    racer = BigRacer(
+        DemoTraderConfig(instrument_id="EUR/USD.SIM", order_id_tag="003", reorder_every=10**9)
+    )
+    run.engine.add_strategy(racer)
+    run.engine.run()
+    record = run.watch.record
+    race = run.engine.cache.order(racer.race_order.client_order_id)
+    assert race.status == OrderStatus.CANCELED
+    assert race.filled_qty == Quantity.from_int(800_000)  # two partial fills, then the cancel
+    assert race.client_order_id.value in record.orders_cancelled
+    partial = run.engine.cache.position(race.position_id)
+    assert partial.id.value in record.positions_closed and partial.is_closed
+    assert record.complete
+    assert [str(p.strategy_id) for p in run.engine.cache.positions_open()] == [HEDGER_ID]
