@@ -279,8 +279,8 @@ class RiskWatch(Actor):
             if scopes:
                 bid, ask = self._decimal(tick.bid_price), self._decimal(tick.ask_price)
                 for scope in scopes:
-                    scope.ledger.mark(instrument_id, bid, ask)
-                    scope.publish()
+                    if scope.ledger.mark(instrument_id, bid, ask):
+                        scope.publish()
             time.settle()  # type: ignore[union-attr]
         except Exception as error:
             self._fail(error, "on_quote_tick")

@@ -115,9 +115,17 @@ class PnlLedger:
         self._positions[position] = (instrument, new)
         self._mtm = add(self._mtm, exposure.revalue())
 
-    def mark(self, instrument: Hashable, bid: Decimal, ask: Decimal) -> None:
-        """Revalue an exposed instrument at a new bid and ask."""
+    def mark(self, instrument: Hashable, bid: Decimal, ask: Decimal) -> bool:
+        """Revalue an exposed instrument at a new bid and ask; return whether PnL moved.
+
+        A quote that moves neither side held (longs are marked at the bid, shorts at the
+        ask) changes nothing, and costs two comparisons.
+        """
         exposure = self._exposures[instrument]
+        moved = (exposure.long and bid != exposure.bid) or (exposure.short and ask != exposure.ask)
         exposure.bid = bid
         exposure.ask = ask
+        if not moved:
+            return False
         self._mtm = _EXACT.add(self._mtm, exposure.revalue())
+        return True
