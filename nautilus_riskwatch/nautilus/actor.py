@@ -169,7 +169,7 @@ class RiskWatch(Actor):
             children.append(lambda f=feed, b=spec.stale_after: watchdog(f, b))
         self._outside = outside = Feed("outside causes", clock)
         children.append(lambda: trip_on(outside.read_one))
-        portfolio = [limit for limit in self._all_limits() if limit.scope == "portfolio"]
+        portfolio = [limit for limit in s.limits if limit.scope == "portfolio"]
         self._trader = Scope(
             NautilusBook(self, s, risk_engine, time.now_ns),
             portfolio,
@@ -180,7 +180,7 @@ class RiskWatch(Actor):
         )
         self._scopes = [self._trader]
         scoped: dict[str, list[LimitSpec]] = {}
-        for limit in self._all_limits():
+        for limit in s.limits:
             if limit.scope != "portfolio":
                 scoped.setdefault(limit.scope, []).append(limit)
         if scoped:
@@ -210,17 +210,8 @@ class RiskWatch(Actor):
         for scope in self._scopes:
             scope.arm(time.loop)
         time.step()
-        limits = ", ".join(
-            f"{x.kind} {x.ceiling} {x.currency} ({x.scope})" for x in self._all_limits()
-        )
+        limits = ", ".join(f"{x.kind} {x.ceiling} {x.currency} ({x.scope})" for x in s.limits)
         self.log.info(f"Watching {len(s.feeds)} feed(s); loss limits: {limits or 'none'}")
-
-    def _all_limits(self) -> list[LimitSpec]:
-        s = self._settings
-        limits = list(s.limits)
-        if s.ceiling is not None:
-            limits.insert(0, LimitSpec("max_loss", s.ceiling, s.currency or ""))
-        return limits
 
     def rearm(self, who: str = "", reason: str = "", scope: str = "trader") -> str:
         """Re-arm after a trip, on the watch's loop thread; return what became of the state.

@@ -203,7 +203,7 @@ class Settings:
     confirm_attempts: int
     close_tag: str
     rearm_cooldown: float
-    limits: tuple[LimitSpec, ...] = ()
+    limits: tuple[LimitSpec, ...] = ()  # every loss limit, the top-level max_loss first
 
 
 def settings_from(config: RiskWatchConfig) -> Settings:
@@ -230,6 +230,8 @@ def settings_from(config: RiskWatchConfig) -> Settings:
         )
     if currency is None and limits:
         currency = limits[0].currency
+    if ceiling is not None:  # the top-level max_loss is the first portfolio-wide limit
+        limits = (LimitSpec("max_loss", ceiling, currency or ""), *limits)
     if not feeds and ceiling is None and not limits:
         raise RiskWatchConfigError(
             "feeds/max_loss", None, "nothing to watch: give at least one feed or a loss limit"

@@ -57,16 +57,11 @@ class Scope:
         self._policy = policy
         self._clock = clock
         self._origin_ns = origin_ns
-        self._limits = list(limits)
         self._extra = list(extra)
-        # one feed per limit (a feed has one reader); losses for max_loss, PnL otherwise
-        self._loss_feeds: list[Feed[Decimal]] = []
-        self._pnl_feeds: list[Feed[Decimal]] = []
-        self._feed_of: list[Feed[Decimal]] = []
-        for spec in self._limits:
-            feed: Feed[Decimal] = Feed(f"{spec.kind} ({spec.scope})", clock)
-            (self._loss_feeds if spec.kind == "max_loss" else self._pnl_feeds).append(feed)
-            self._feed_of.append(feed)
+        # one feed per limit (a feed has one reader): a loss for max_loss, PnL otherwise
+        self._feeds: list[tuple[LimitSpec, Feed[Decimal]]] = [
+            (spec, Feed(f"{spec.kind} ({spec.scope})", clock)) for spec in limits
+        ]
         self.switch: KillSwitch | None = None
         self.task: asyncio.Task[RiskOff | None] | None = None
 
@@ -76,7 +71,7 @@ class Scope:
 
     @property
     def counts_pnl(self) -> bool:
-        return bool(self._limits)
+        return bool(self._feeds)
 
     def covers(self, strategy_id: StrategyId, instrument_id: InstrumentId) -> bool:
         return self.book.covers(strategy_id, instrument_id)
@@ -93,17 +88,14 @@ class Scope:
     def publish(self) -> None:
         """Hand the scope's current loss and PnL to its limits' feeds."""
         pnl = self.ledger.pnl
-        if self._loss_feeds:
-            loss = pnl.copy_negate()
-            for feed in self._loss_feeds:
-                feed.put(loss)
-        for feed in self._pnl_feeds:
-            feed.put(pnl)
+        loss = pnl.copy_negate()
+        for spec, feed in self._feeds:
+            feed.put(loss if spec.kind == "max_loss" else pnl)
 
     def _children(self) -> list[Child]:
         children: list[Child] = []
         start = self.ledger.pnl
-        for spec, feed in zip(self._limits, self._feed_of, strict=True):
+        for spec, feed in self._feeds:
             if spec.kind == "max_loss":
                 children.append(lambda f=feed, s=spec: breaker(f.read_one, s.ceiling, s.currency))
             elif spec.kind == "trailing":
