@@ -40,6 +40,10 @@ class FakeBook:
         self._closing: set[str] = set()
         self.filled: set[str] = set()
         self.ns = 1_000
+        self.held_by: dict[str, str] = {}
+        # live by the engine's account, but never listed by resting_orders (a path the
+        # book does not look at): only the final read-back can see it
+        self.hidden_orders: set[str] = set()
 
     # --- Book protocol -------------------------------------------------------------------
     def now_ns(self) -> int:
@@ -54,6 +58,14 @@ class FakeBook:
         self.stage = "cancel"
         cancel = sorted(self.open_orders - self.protective_orders)
         return cancel, sorted(self.open_orders & self.protective_orders)
+
+    def places(self, order_ids: Sequence[str]) -> dict[str, str]:
+        return {o: self.held_by.get(o, "venue") for o in order_ids}
+
+    def live_after(self) -> list[str]:
+        orders = sorted((self.open_orders - self.protective_orders) | self.hidden_orders)
+        positions = sorted(self.positions - self.hedges)
+        return [f"order {o}" for o in orders] + [f"position {p}" for p in positions]
 
     def cancel(self, order_ids: Sequence[str]) -> None:
         loop = asyncio.get_running_loop()

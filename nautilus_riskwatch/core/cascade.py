@@ -37,6 +37,10 @@ class Book(Protocol):
         """Return (open orders to cancel, protective orders to keep)."""
         ...
 
+    def places(self, order_ids: Sequence[str]) -> dict[str, str]:
+        """Return where each of these orders is held (a venue, an emulator ...)."""
+        ...
+
     def cancel(self, order_ids: Sequence[str]) -> None:
         """Send cancels for these orders (again, on a retry)."""
         ...
@@ -55,6 +59,10 @@ class Book(Protocol):
 
     def flatten(self, position_ids: Sequence[str]) -> None:
         """Send reduce-only closes for whatever of these is not already being closed."""
+        ...
+
+    def live_after(self) -> list[str]:
+        """Return what of the book is still live, read back from the engine itself."""
         ...
 
     async def changed(self) -> None:
@@ -156,6 +164,7 @@ class KillSwitch:
                 ("halting", self._halt),
                 ("cancelling", self._cancel),
                 ("flattening", self._flatten),
+                ("verifying", self._verify),
             ):
                 record.stage = stage
                 try:
@@ -178,6 +187,7 @@ class KillSwitch:
         book = self._book
         to_cancel, kept = book.resting_orders()
         record.orders_kept = kept
+        record.held_by = book.places([*to_cancel, *kept])
         pending = list(to_cancel)
         for _ in range(self._policy.attempts):
             if not pending:
@@ -203,6 +213,10 @@ class KillSwitch:
             remaining = await self._settle(lambda: book.open_positions()[0])
         record.positions_unflattened = remaining
         record.positions_closed = [p for p in asked if p not in remaining]
+
+    async def _verify(self, record: RiskOff) -> None:
+        # The cascade's own tally says what it asked for; the engine says what is left.
+        record.left_live = self._book.live_after()
 
     async def _settle(self, still_open: Callable[[], list[str]]) -> list[str]:
         """Wait, bounded, until ``still_open()`` is empty; return what is still open."""

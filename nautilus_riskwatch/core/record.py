@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from nautilus_riskwatch.core.trips import Trip
 
 #: The cascade's stages, in order. ``stage`` holds the last one entered.
-STAGES = ("latched", "halting", "cancelling", "flattening", "done")
+STAGES = ("latched", "halting", "cancelling", "flattening", "verifying", "done")
 
 
 @dataclass
@@ -34,6 +34,8 @@ class RiskOff:
     positions_closed: list[str] = field(default_factory=list)
     positions_unflattened: list[str] = field(default_factory=list)
     hedges_kept: list[str] = field(default_factory=list)
+    held_by: dict[str, str] = field(default_factory=dict)  # order id -> where it was held
+    left_live: list[str] = field(default_factory=list)  # still live by the engine's account
     suppressed: list[Trip] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     hurried: bool = False
@@ -42,11 +44,13 @@ class RiskOff:
 
     @property
     def complete(self) -> bool:
-        """True when every stage ran and everything asked for was confirmed."""
+        """True when every stage ran, everything asked for was confirmed, and the engine,
+        read back at the end, holds nothing live of the book but what is protective."""
         return (
             self.stage == "done"
             and not self.orders_unconfirmed
             and not self.positions_unflattened
+            and not self.left_live
             and not self.errors
         )
 
@@ -61,14 +65,16 @@ class RiskOff:
             f"  finished at    {_when(self.finished_at_ns)}",
             f"  stage reached  {self.stage}{' (complete)' if self.complete else ''}",
             f"  trading state  {self.trading_state or '-'}",
-            f"  orders         cancelled {_ids(self.orders_cancelled)}",
-            f"                 filled before the cancel landed {_ids(self.orders_filled)}",
-            f"                 unconfirmed {_ids(self.orders_unconfirmed)}",
-            f"                 protective kept {_ids(self.orders_kept)}",
+            f"  orders         cancelled {self._held(self.orders_cancelled)}",
+            f"                 filled before the cancel landed {self._held(self.orders_filled)}",
+            f"                 unconfirmed {self._held(self.orders_unconfirmed)}",
+            f"                 protective kept {self._held(self.orders_kept)}",
             f"  positions      closed {_ids(self.positions_closed)}",
             f"                 still open {_ids(self.positions_unflattened)}",
             f"                 hedges kept {_ids(self.hedges_kept)}",
         ]
+        if self.left_live:
+            lines.append(f"  still live     {_ids(self.left_live)} (INCOMPLETE)")
         if self.suppressed:
             lines.append(f"  suppressed     {'; '.join(str(t) for t in self.suppressed)}")
         if self.hurried:
@@ -76,6 +82,11 @@ class RiskOff:
         if self.errors:
             lines.append(f"  errors         {'; '.join(self.errors)}")
         return "\n".join(lines)
+
+    def _held(self, ids: list[str]) -> str:
+        """Ids with where each was held, when that is not simply the venue."""
+        places = self.held_by
+        return _ids([f"{i} ({places[i]})" if places.get(i, "venue") != "venue" else i for i in ids])
 
 
 def _when(ns: int | None) -> str:

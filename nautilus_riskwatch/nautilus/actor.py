@@ -109,6 +109,11 @@ class RiskWatch(Actor):
         trader = self._trader
         return Decimal(0) if trader is None else trader.ledger.loss
 
+    @property
+    def denied(self) -> dict[str, int]:
+        """Orders denied after a trip so far, per strategy id (by every watch on this engine)."""
+        return dict(self._gate.denied) if self._gate is not None else {}
+
     def kill(self, reason: str, who: str = "") -> None:
         """Pull the switch by hand; the record names ``who`` and ``reason``."""
         self._trip_from_outside(ManualKill(reason, who), "kill")
@@ -169,9 +174,13 @@ class RiskWatch(Actor):
             children.append(lambda f=feed, b=spec.stale_after: watchdog(f, b))
         self._outside = outside = Feed("outside causes", clock)
         children.append(lambda: trip_on(outside.read_one))
+        # One gate per engine, shared by every watch: after a trip it denies the book's new
+        # orders on every path to a venue (RiskEngine, emulator, algorithms, ExecEngine).
+        self._gate = OrderGate.for_bus(self.msgbus, self.clock, self.cache, self.log)
+        self._gate.attach(self)
         portfolio = [limit for limit in s.limits if limit.scope == "portfolio"]
         self._trader = Scope(
-            NautilusBook(self, s, risk_engine, time.now_ns),
+            NautilusBook(self, s, risk_engine, time.now_ns, gate=self._gate),
             portfolio,
             policy,
             clock,
@@ -183,13 +192,6 @@ class RiskWatch(Actor):
         for limit in s.limits:
             if limit.scope != "portfolio":
                 scoped.setdefault(limit.scope, []).append(limit)
-        if scoped:
-            if risk_engine is None:
-                raise RiskWatchConfigError(
-                    "limits", sorted(scoped), "scoped limits need the RiskEngine (none found)"
-                )
-            self._gate = OrderGate(self, risk_engine)
-            self._gate.install()
         for limits in scoped.values():
             book = NautilusBook(
                 self,
@@ -475,8 +477,10 @@ class RiskWatch(Actor):
                     time.call(switch.hurry)
                 if watch is not None and not watch.done():
                     time.call(watch.cancel)
+            for scope in self._scopes:
+                scope.book.release()
             if self._gate is not None:
-                self._gate.uninstall()
+                self._gate.detach(self)
             self.msgbus.unsubscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
             self.msgbus.unsubscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
             self.msgbus.deregister(endpoint=command_endpoint(self.id), handler=self._on_command)

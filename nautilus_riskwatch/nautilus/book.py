@@ -2,9 +2,16 @@
 
 An Actor has no ``cancel_all_orders`` or ``close_position``, and the book it guards belongs
 to other strategies. So the book builds the engine's own command objects on behalf of the
-owning strategy and sends them to the ``ExecEngine`` directly: straight past the
-RiskEngine's trading-state gate, which the watch itself has just set to HALTED so that
-nobody else adds risk. The owning strategies receive the events of these orders as usual.
+owning strategy and sends them where that strategy's own ``cancel_order`` would: an
+emulated order to the ``OrderEmulator``, an order still held by an execution algorithm to
+that algorithm, anything at (or on its way to) a venue to the ``ExecEngine``. Closes go to
+the ``ExecEngine`` directly: straight past the RiskEngine's trading-state gate, which the
+watch itself has just set so that nobody else adds risk. The owning strategies receive the
+events of these orders as usual.
+
+Orders are cancelled one by one, never with ``CancelAllOrders``: a venue may cancel every
+order on the instrument for it (the simulated exchange ignores the strategy), including
+another strategy's order still in flight, which no snapshot of the cache can rule out.
 """
 
 from __future__ import annotations
@@ -16,26 +23,43 @@ from typing import TYPE_CHECKING, Any
 
 from nautilus_trader.common.factories import OrderFactory
 from nautilus_trader.core.uuid import UUID4
-from nautilus_trader.execution.messages import CancelAllOrders, CancelOrder, SubmitOrder
-from nautilus_trader.model.enums import OrderSide, OrderStatus
+from nautilus_trader.execution.messages import CancelOrder, SubmitOrder
+from nautilus_trader.model.enums import OrderSide, OrderStatus, PositionSide, TriggerType
+from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, PositionId, StrategyId
 from nautilus_trader.model.objects import Quantity
 
 from nautilus_riskwatch.core.record import RiskOff
 from nautilus_riskwatch.nautilus.config import Settings
-from nautilus_riskwatch.nautilus.gate import OrderGate
+from nautilus_riskwatch.nautilus.gate import EMULATOR, EXEC_ENGINE, OrderGate
 
 if TYPE_CHECKING:
     from nautilus_trader.common.actor import Actor
     from nautilus_trader.model.orders import Order
     from nautilus_trader.model.position import Position
 
-EXEC_ENGINE = "ExecEngine.execute"
+_ZERO = Decimal(0)
 
 
 def risk_off_topic(actor_id: object) -> str:
     """The message-bus topic a watch publishes its ``RiskOff`` record on."""
     return f"events.riskwatch.{actor_id}"
+
+
+def held_by(order: Order) -> str:
+    """Where NautilusTrader holds a live order: the record lists orders by it."""
+    status = order.status
+    if status == OrderStatus.EMULATED:
+        return "emulator"
+    if order.exec_algorithm_id is not None and order.is_active_local:
+        return f"exec algorithm {order.exec_algorithm_id}"
+    if status == OrderStatus.INITIALIZED:
+        return "held (contingent)" if order.parent_order_id is not None else "not yet submitted"
+    if status == OrderStatus.RELEASED:
+        return "released by the emulator"
+    if order.is_inflight:
+        return "in flight"
+    return "venue"
 
 
 class NautilusBook:
@@ -54,8 +78,8 @@ class NautilusBook:
     strategy_id, instrument_id : optional
         Narrow the book to one strategy or one instrument (a scoped limit).
     gate : OrderGate, optional
-        For a scoped book: block only the scope's new orders instead of setting the
-        trader-wide trading state.
+        The order gate: after the trip the book denies its new orders there, on every
+        path to a venue (the RiskEngine's trading state guards only one of them).
 
     """
 
@@ -78,9 +102,13 @@ class NautilusBook:
         self._gate = gate
         self._factories: dict[StrategyId, OrderFactory] = {}
         self._waiters: list[asyncio.Future[None]] = []
-        self._cancel_requested: set[ClientOrderId] = set()
         self._state_before: Any | None = None
         self._state_set: Any | None = None
+        # After the trip: why new orders are denied (None: not blocking), and the orders
+        # that were live and protective at the trip, which may still go to a venue.
+        self._blocking: str | None = None
+        self._reducing = False
+        self._kept: set[ClientOrderId] = set()
         # Our closing orders, held by us: on a live node the ExecEngine queues commands, so
         # an order just sent is not in the cache yet, and must still count as in flight.
         self._closes: dict[PositionId, list[Order]] = {}
@@ -102,43 +130,97 @@ class NautilusBook:
         s = self._settings
         if order.strategy_id in s.hedge_strategies or order.instrument_id in s.hedge_instruments:
             return True
+        if self._is_ours(order):
+            return False  # a close of ours is never a hedge, whatever else it carries
         return bool(s.hedge_tags) and any(tag in s.hedge_tags for tag in (order.tags or ()))
 
-    def is_protective_position(self, position: Position) -> bool:
+    def protected_qty(self, position: Position) -> Decimal:
+        """How much of an open position is a protective hedge (the rest is flattened).
+
+        Protection follows quantity, not the opening order: on a NETTING venue a hedge
+        opened by a tagged order and then grown by untagged ones is one position, and only
+        what the protective fills hold is kept. So: the signed sum of the protective fills,
+        kept only as far as it points the way the position does and no further than its size.
+        """
         s = self._settings
+        size = position.quantity.as_decimal()
         if position.strategy_id in s.hedge_strategies:
-            return True
+            return size
         if position.instrument_id in s.hedge_instruments:
-            return True
-        opening = self._actor.cache.order(position.opening_order_id)
-        return opening is not None and self.is_protective_order(opening)
+            return size
+        cache = self._actor.cache
+        signed = _ZERO
+        for event in position.events:
+            if not isinstance(event, OrderFilled):
+                continue
+            order = cache.order(event.client_order_id)
+            if order is not None and self.is_protective_order(order):
+                qty = event.last_qty.as_decimal()
+                signed += qty if event.order_side == OrderSide.BUY else -qty
+        if position.side == PositionSide.SHORT:
+            signed = -signed
+        return min(max(signed, _ZERO), size)
 
     def _is_ours(self, order: Order) -> bool:
         return self._settings.close_tag in (order.tags or ())
 
+    # --- after the trip: the gate asks ---------------------------------------------------
+    def denies(self, order: Order) -> str | None:
+        """Why ``order`` may not go on to a venue now (``None``: it may)."""
+        why = self._blocking
+        if why is None or not self.covers(order.strategy_id, order.instrument_id):
+            return None
+        if self._is_ours(order) or order.client_order_id in self._kept:
+            return None
+        if self._reducing and self._reduces(order):
+            return None
+        return why
+
+    def _reduces(self, order: Order) -> bool:
+        """REDUCING, for the watch: the order only reduces its strategy's own position."""
+        net = _ZERO
+        for position in self._actor.cache.positions_open(
+            instrument_id=order.instrument_id, strategy_id=order.strategy_id
+        ):
+            qty = position.quantity.as_decimal()
+            net += qty if position.side == PositionSide.LONG else -qty
+        qty = order.quantity.as_decimal()
+        if order.side == OrderSide.BUY:
+            return net < 0 and qty <= -net
+        return net > 0 and qty <= net
+
     # --- the Book protocol --------------------------------------------------------------
     def halt(self) -> str:
-        gate = self._gate
-        if gate is not None:
-            key = self._scope_strategy or self._scope_instrument
-            gate.blocked[key] = f"RiskWatch: {key} blocked after a trip of its loss limit"
-            return f"{key} blocked (others trade on)"
         state = self._settings.trading_state
+        scoped = self._scope_strategy or self._scope_instrument
+        self._reducing = state is not None and state.name == "REDUCING"
+        self._kept = {order.client_order_id for order in self._live_orders() if self._keeps(order)}
+        if scoped is not None:
+            self._block(f"RiskWatch {self._actor.id}: {scoped} blocked after a trip of its limit")
+            return f"{scoped} blocked (others trade on)"
         if state is None:
             return "unchanged (trading_state_on_trip=ACTIVE)"
+        self._block(f"RiskWatch {self._actor.id}: trading {state.name} after a trip")
         if self._risk_engine is None:
             self._actor.log.error("No RiskEngine found: the trading state could not be set")
-            return "unchanged: no RiskEngine found (degraded)"
+            return f"unchanged: no RiskEngine found (degraded; the order gate is {state.name})"
         self._state_before = self._risk_engine.trading_state
         self._state_set = state
         self._risk_engine.set_trading_state(state)
         return state.name
 
+    def _block(self, why: str) -> None:
+        self._blocking = why
+        if self._gate is not None:
+            self._gate.add(self)
+
     def restore_trading_state(self) -> str:
         """Undo ``halt``, but only if the state is still the one the watch set."""
+        blocked, self._blocking, self._kept = self._blocking, None, set()
         if self._gate is not None:
-            key = self._scope_strategy or self._scope_instrument
-            return "unblocked" if self._gate.blocked.pop(key, None) else "not blocked"
+            self._gate.remove(self)
+        if self._scope_strategy or self._scope_instrument:
+            return "unblocked" if blocked else "not blocked"
         engine, before, mine = self._risk_engine, self._state_before, self._state_set
         self._state_before = self._state_set = None
         if engine is None or before is None or mine is None:
@@ -150,50 +232,24 @@ class NautilusBook:
 
     def resting_orders(self) -> tuple[list[str], list[str]]:
         cancel, kept = [], []
-        for order in self._open_orders():
-            (kept if self.is_protective_order(order) else cancel).append(
-                order.client_order_id.value
-            )
+        for order in self._live_orders():
+            (kept if self._keeps(order) else cancel).append(order.client_order_id.value)
         return cancel, kept
+
+    def places(self, order_ids: Sequence[str]) -> dict[str, str]:
+        """Where each of these orders is held now (venue, emulator, exec algorithm ...)."""
+        cache = self._actor.cache
+        found = ((i, cache.order(ClientOrderId(i))) for i in order_ids)
+        return {i: held_by(order) for i, order in found if order is not None}
 
     def cancel(self, order_ids: Sequence[str]) -> None:
         cache = self._actor.cache
-        orders = [o for o in (cache.order(ClientOrderId(i)) for i in order_ids) if o is not None]
-        orders = [o for o in orders if not o.is_closed]
-        by_key: dict[tuple[Any, Any], list[Order]] = {}
-        for order in orders:
-            by_key.setdefault((order.strategy_id, order.instrument_id), []).append(order)
-        for (strategy_id, instrument_id), group in by_key.items():
-            ids = {o.client_order_id for o in group}
-            resting = {o.client_order_id for o in cache.orders_open(instrument_id=instrument_id)}
-            # A venue may cancel *every* order on the instrument for a cancel-all (the
-            # simulated exchange ignores the strategy), so use it only when that is exactly
-            # what we want and this is the first ask.
-            if resting == ids and not (ids & self._cancel_requested):
-                self._send(
-                    CancelAllOrders(
-                        trader_id=self._actor.trader_id,
-                        strategy_id=strategy_id,
-                        instrument_id=instrument_id,
-                        order_side=OrderSide.NO_ORDER_SIDE,
-                        command_id=UUID4(),
-                        ts_init=self.now_ns(),
-                    )
-                )
-            else:
-                for order in group:
-                    self._send(
-                        CancelOrder(
-                            trader_id=self._actor.trader_id,
-                            strategy_id=strategy_id,
-                            instrument_id=instrument_id,
-                            client_order_id=order.client_order_id,
-                            venue_order_id=order.venue_order_id,
-                            command_id=UUID4(),
-                            ts_init=self.now_ns(),
-                        )
-                    )
-            self._cancel_requested |= ids
+        for order_id in order_ids:
+            order = cache.order(ClientOrderId(order_id))
+            if order is None or order.is_closed:
+                continue
+            endpoint = self._cancel_endpoint(order)
+            self._actor.msgbus.send(endpoint=endpoint, msg=self._cancel_of(order))
 
     def open_orders_among(self, order_ids: Sequence[str]) -> list[str]:
         cache = self._actor.cache
@@ -218,7 +274,11 @@ class NautilusBook:
         for position in self._actor.cache.positions_open():
             if not self.covers(position.strategy_id, position.instrument_id):
                 continue
-            (kept if self.is_protective_position(position) else flatten).append(position.id.value)
+            protected = self.protected_qty(position)
+            if protected < position.quantity.as_decimal():
+                flatten.append(position.id.value)
+            if protected > 0:
+                kept.append(position.id.value)
         return flatten, kept
 
     def flatten(self, position_ids: Sequence[str]) -> None:
@@ -227,11 +287,30 @@ class NautilusBook:
             position = cache.position(PositionId(position_id))
             if position is None or position.is_closed:
                 continue
-            closing = self._closing_qty(position)
-            remainder = position.quantity.as_decimal() - closing
+            exposed = position.quantity.as_decimal() - self.protected_qty(position)
+            remainder = exposed - self._closing_qty(position)
             if remainder <= 0:
                 continue  # what is in flight already closes it
             self._send_close(position, remainder)
+
+    def live_after(self) -> list[str]:
+        """What of the book is still live by the engine's own account, after the cascade.
+
+        "Complete" is a fact read back from the cache, not the cascade's own tally: every
+        live order of the book that is not protective, and every position with more than
+        its protected quantity open.
+        """
+        left = [
+            f"order {order.client_order_id} ({held_by(order)})"
+            for order in self._live_orders()
+            if not self._keeps(order) and not self._is_ours(order)
+        ]
+        for position in self._actor.cache.positions_open():
+            if self.covers(position.strategy_id, position.instrument_id):
+                size = position.quantity.as_decimal()
+                if self.protected_qty(position) < size:
+                    left.append(f"position {position.id} ({position.side.name} {size})")
+        return left
 
     async def changed(self) -> None:
         waiter = asyncio.get_running_loop().create_future()
@@ -263,17 +342,59 @@ class NautilusBook:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _open_orders(self) -> list[Order]:
-        cache = self._actor.cache
-        seen: dict[ClientOrderId, Order] = {}
-        for order in [*cache.orders_open(), *cache.orders_inflight()]:
-            if self.covers(order.strategy_id, order.instrument_id) and not self._is_ours(order):
-                seen.setdefault(order.client_order_id, order)
-        return list(seen.values())
+    def release(self) -> None:
+        """The watch stops: the book blocks nothing any more."""
+        if self._gate is not None:
+            self._gate.remove(self)
+
+    def _keeps(self, order: Order) -> bool:
+        return self.is_protective_order(order)
+
+    def _live_orders(self) -> list[Order]:
+        """Every live order of the book, wherever NautilusTrader holds it.
+
+        ``orders_open`` misses emulated orders, orders in flight, orders an execution
+        algorithm holds and contingent children waiting for their parent; every one of
+        them can still reach a venue, so the book reads them all.
+        """
+        return [
+            order
+            for order in self._actor.cache.orders()
+            if not order.is_closed
+            and self.covers(order.strategy_id, order.instrument_id)
+            and not self._is_ours(order)
+        ]
+
+    @staticmethod
+    def _cancel_endpoint(order: Order) -> str:
+        """Where the owning strategy's ``cancel_order`` would send it.
+
+        An order held locally and not by an algorithm (emulated, or a contingent child
+        waiting in the order manager) goes to the emulator, which cancels what it holds
+        and passes on what a venue holds.
+        """
+        if order.is_emulated or order.emulation_trigger != TriggerType.NO_TRIGGER:
+            return EMULATOR
+        if order.exec_algorithm_id is not None and order.is_active_local:
+            return f"{order.exec_algorithm_id}.execute"
+        if order.status == OrderStatus.INITIALIZED:
+            return EMULATOR
+        return EXEC_ENGINE
+
+    def _cancel_of(self, order: Order) -> CancelOrder:
+        return CancelOrder(
+            trader_id=self._actor.trader_id,
+            strategy_id=order.strategy_id,
+            instrument_id=order.instrument_id,
+            client_order_id=order.client_order_id,
+            venue_order_id=order.venue_order_id,
+            command_id=UUID4(),
+            ts_init=self.now_ns(),
+        )
 
     def _closing_qty(self, position: Position) -> Decimal:
         """What our closing orders still in flight for ``position`` will take off."""
-        total = Decimal(0)
+        total = _ZERO
         for order in self._closes.get(position.id, ()):
             if not order.is_closed:
                 total += order.leaves_qty.as_decimal()
@@ -299,16 +420,14 @@ class NautilusBook:
             tags=[self._settings.close_tag],
         )
         self._closes.setdefault(position.id, []).append(order)
-        self._send(
-            SubmitOrder(
+        self._actor.msgbus.send(
+            endpoint=EXEC_ENGINE,
+            msg=SubmitOrder(
                 trader_id=self._actor.trader_id,
                 strategy_id=position.strategy_id,
                 order=order,
                 command_id=UUID4(),
                 ts_init=self.now_ns(),
                 position_id=position.id,
-            )
+            ),
         )
-
-    def _send(self, command: object) -> None:
-        self._actor.msgbus.send(endpoint=EXEC_ENGINE, msg=command)

@@ -1,88 +1,203 @@
-"""``OrderGate``: blocks new orders of one strategy or instrument, not the whole trader.
+"""``OrderGate``: after a trip no new order of a guarded strategy reaches a venue, by any path.
 
-The RiskEngine's trading state is global: HALTED stops every strategy. A limit scoped to
-one strategy (or instrument) must stop only that one while the others keep trading, so the
-watch puts a gate in front of the RiskEngine's ``RiskEngine.execute`` endpoint, the one
-strategies submit through. Orders of a blocked strategy or instrument are denied there,
-the way the RiskEngine denies them (an ``OrderDenied`` event, reason named); everything
-else passes through untouched. Cancels always pass. The watch's own closes never come this
-way: they go straight to the ``ExecEngine``.
+NautilusTrader has four doors to a venue, and the RiskEngine's trading state guards only
+one of them. ``Strategy.submit_order`` sends an order to the ``RiskEngine``, to the
+``OrderEmulator`` (an ``emulation_trigger``) or to an execution algorithm (an
+``exec_algorithm_id``); the emulator releases a triggered order, and an algorithm its
+spawned children, straight to the ``ExecEngine``. So HALTED alone lets an emulated stop
+through. The gate stands in front of every one of those endpoints (``RiskEngine.execute``,
+``OrderEmulator.execute``, each algorithm's ``<id>.execute`` and ``ExecEngine.execute``,
+the funnel every submission reaches last) and asks each tripped book whether an order may
+pass. A blocked order is denied the way the RiskEngine denies one: an ``OrderDenied``
+event with the reason, so the strategy hears about it in ``on_order_denied``.
+
+One gate per message bus, shared by every watch on it: two watches in one engine add
+their books to the same gate instead of wrapping each other's handlers.
+
+The handlers already registered at those endpoints are found in the bus's endpoint table
+(NautilusTrader exposes no getter for it, so it is read through ``gc.get_referents``; if a
+future version hides it, the gate says so at start and the watch runs with the RiskEngine's
+trading state only, logged as degraded).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import gc
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
 
 from nautilus_trader.core.uuid import UUID4
+from nautilus_trader.execution.algorithm import ExecAlgorithm
 from nautilus_trader.execution.messages import SubmitOrder, SubmitOrderList
 from nautilus_trader.model.enums import OrderStatus
 from nautilus_trader.model.events import OrderDenied
 
-ENDPOINT = "RiskEngine.execute"
+RISK_ENGINE = "RiskEngine.execute"
+EMULATOR = "OrderEmulator.execute"
+EXEC_ENGINE = "ExecEngine.execute"
+
+#: How many denials per strategy are logged one by one before they are only counted.
+LOGGED_DENIALS = 3
+
+
+class Blocker(Protocol):
+    """A tripped book's say on an order: ``None`` lets it pass, a reason denies it."""
+
+    def denies(self, order: Any) -> str | None: ...
+
+
+def endpoint_table(msgbus: Any) -> dict[str, Callable[[Any], None]] | None:
+    """The bus's endpoint -> handler table, or ``None`` if it cannot be found."""
+    for referent in gc.get_referents(msgbus):
+        if isinstance(referent, dict) and EXEC_ENGINE in referent:
+            return referent
+    return None
 
 
 class OrderGate:
-    """Denies submits of blocked strategies and instruments in front of the RiskEngine."""
+    """Denies submissions that a tripped book blocks, on every path to a venue."""
 
-    def __init__(self, actor: Any, risk_engine: Any) -> None:
-        self._actor = actor
-        self._risk_engine = risk_engine
-        self.blocked: dict[object, str] = {}  # strategy or instrument id -> why
-        self._installed = False
+    _by_bus: ClassVar[dict[int, OrderGate]] = {}
 
-    def install(self) -> None:
-        if self._installed:
-            return
-        msgbus = self._actor.msgbus
-        msgbus.deregister(endpoint=ENDPOINT, handler=self._risk_engine.execute)
-        msgbus.register(endpoint=ENDPOINT, handler=self.execute)
-        self._installed = True
+    @classmethod
+    def for_bus(cls, msgbus: Any, clock: Any, cache: Any, log: Any) -> OrderGate:
+        """The gate of this message bus (made on first use, shared by every watch)."""
+        gate = cls._by_bus.get(id(msgbus))
+        if gate is None or gate._msgbus is not msgbus:
+            gate = cls._by_bus[id(msgbus)] = cls(msgbus, clock, cache, log)
+        return gate
 
-    def uninstall(self) -> None:
-        if not self._installed:
-            return
-        msgbus = self._actor.msgbus
-        msgbus.deregister(endpoint=ENDPOINT, handler=self.execute)
-        msgbus.register(endpoint=ENDPOINT, handler=self._risk_engine.execute)
-        self._installed = False
+    def __init__(self, msgbus: Any, clock: Any, cache: Any, log: Any) -> None:
+        self._msgbus = msgbus
+        self._clock = clock
+        self._cache = cache
+        self._log = log
+        self._blockers: list[Blocker] = []
+        self._users: set[int] = set()
+        self._wrapped: dict[str, Callable[[Any], None]] = {}  # endpoint -> original handler
+        self._handlers: dict[str, Callable[[Any], None]] = {}  # endpoint -> our handler
+        self.denied: dict[str, int] = {}  # strategy id -> orders denied
+        self.endpoints: tuple[str, ...] = ()
 
-    def execute(self, command: Any) -> None:
-        if self.blocked:
-            orders = ()
-            if isinstance(command, SubmitOrder):
-                orders = (command.order,)
-            elif isinstance(command, SubmitOrderList):
-                orders = tuple(command.order_list.orders)
-            why = next(
-                (
-                    self.blocked.get(key)
-                    for order in orders
-                    for key in (order.strategy_id, order.instrument_id)
-                    if key in self.blocked
-                ),
-                None,
+    # --- who uses the gate ------------------------------------------------------------------
+    def attach(self, user: object) -> None:
+        """A watch starts: stand in front of the endpoints (once, for every watch)."""
+        self._users.add(id(user))
+        self._install()
+
+    def detach(self, user: object) -> None:
+        """A watch stops; the last one out puts the engine's own handlers back."""
+        self._users.discard(id(user))
+        if not self._users:
+            self._blockers.clear()
+            self._uninstall()
+            if OrderGate._by_bus.get(id(self._msgbus)) is self:
+                del OrderGate._by_bus[id(self._msgbus)]
+
+    def add(self, blocker: Blocker) -> None:
+        """A tripped book: from now on it has its say on every submission."""
+        if blocker not in self._blockers:
+            self._blockers.append(blocker)
+
+    def remove(self, blocker: Blocker) -> None:
+        """A re-armed (or stopped) book no longer blocks anything."""
+        if blocker in self._blockers:
+            self._blockers.remove(blocker)
+
+    @property
+    def installed(self) -> bool:
+        return bool(self._wrapped)
+
+    # --- in front of the endpoints ----------------------------------------------------------
+    def _install(self) -> None:
+        table = endpoint_table(self._msgbus)
+        if table is None:
+            self._log.error(
+                "RiskWatch: the message bus endpoints cannot be read; emulated and "
+                "algorithm orders are NOT gated after a trip (only the trading state is)"
             )
-            if why is not None:
-                for order in orders:
-                    self._deny(order, why)
-                return
-        self._risk_engine.execute(command)
-
-    def _deny(self, order: Any, why: str) -> None:
-        if order.status != OrderStatus.INITIALIZED:
             return
-        actor = self._actor
-        if not actor.cache.order_exists(order.client_order_id):
-            actor.cache.add_order(order)
-        actor.msgbus.send(
-            endpoint="ExecEngine.process",
-            msg=OrderDenied(
-                trader_id=order.trader_id,
-                strategy_id=order.strategy_id,
-                instrument_id=order.instrument_id,
-                client_order_id=order.client_order_id,
-                reason=why,
-                event_id=UUID4(),
-                ts_init=actor.clock.timestamp_ns(),
-            ),
+        for endpoint, handler in list(table.items()):
+            if endpoint in self._wrapped or not self._gated(endpoint, handler):
+                continue
+            ours = self._handler_for(handler)
+            self._msgbus.deregister(endpoint=endpoint, handler=handler)
+            self._msgbus.register(endpoint=endpoint, handler=ours)
+            self._wrapped[endpoint] = handler
+            self._handlers[endpoint] = ours
+        self.endpoints = tuple(sorted(self._wrapped))
+
+    def _uninstall(self) -> None:
+        for endpoint, original in self._wrapped.items():
+            try:
+                self._msgbus.deregister(endpoint=endpoint, handler=self._handlers[endpoint])
+                self._msgbus.register(endpoint=endpoint, handler=original)
+            except Exception as error:  # someone else re-registered it: leave theirs
+                self._log.warning(f"RiskWatch: could not restore {endpoint}: {error!r}")
+        self._wrapped.clear()
+        self._handlers.clear()
+        self.endpoints = ()
+
+    @staticmethod
+    def _gated(endpoint: str, handler: Any) -> bool:
+        if endpoint in (RISK_ENGINE, EMULATOR, EXEC_ENGINE):
+            return True
+        return endpoint.endswith(".execute") and isinstance(
+            getattr(handler, "__self__", None), ExecAlgorithm
         )
+
+    def _handler_for(self, original: Callable[[Any], None]) -> Callable[[Any], None]:
+        def execute(command: Any) -> None:
+            if self._blockers and isinstance(command, SubmitOrder | SubmitOrderList):
+                why = self._why_denied(command)
+                if why is not None:
+                    self._deny(command, why)
+                    return
+            original(command)
+
+        return execute
+
+    def _why_denied(self, command: SubmitOrder | SubmitOrderList) -> str | None:
+        orders = (
+            (command.order,)
+            if isinstance(command, SubmitOrder)
+            else tuple(command.order_list.orders)
+        )
+        for order in orders:
+            for blocker in self._blockers:
+                why = blocker.denies(order)
+                if why is not None:
+                    return why
+        return None
+
+    def _deny(self, command: SubmitOrder | SubmitOrderList, why: str) -> None:
+        orders = (
+            (command.order,)
+            if isinstance(command, SubmitOrder)
+            else tuple(command.order_list.orders)
+        )
+        for order in orders:
+            if order.status not in (OrderStatus.INITIALIZED, OrderStatus.RELEASED):
+                continue
+            strategy = str(order.strategy_id)
+            count = self.denied[strategy] = self.denied.get(strategy, 0) + 1
+            if count <= LOGGED_DENIALS:
+                self._log.warning(f"Denied {order.client_order_id} ({strategy}): {why}")
+                if count == LOGGED_DENIALS:
+                    self._log.warning(
+                        f"Further denials of {strategy} are counted, not logged one by one"
+                    )
+            if not self._cache.order_exists(order.client_order_id):
+                self._cache.add_order(order)
+            self._msgbus.send(
+                endpoint="ExecEngine.process",
+                msg=OrderDenied(
+                    trader_id=order.trader_id,
+                    strategy_id=order.strategy_id,
+                    instrument_id=order.instrument_id,
+                    client_order_id=order.client_order_id,
+                    reason=why,
+                    event_id=UUID4(),
+                    ts_init=self._clock.timestamp_ns(),
+                ),
+            )

@@ -268,14 +268,17 @@ def test_without_a_risk_engine_the_record_names_the_degraded_mode(monkeypatch):
     run = build_engine(RiskWatchConfig(**WATCH))
     run.engine.run()
     record = run.watch.record
-    assert record.trading_state == "unchanged: no RiskEngine found (degraded)"
+    assert record.trading_state == (
+        "unchanged: no RiskEngine found (degraded; the order gate is HALTED)"
+    )
     assert record.complete  # the book at the trip was taken down
     assert record.positions_closed == ["SIM-1-001"] and len(record.orders_cancelled) == 6
-    # but nobody was stopped from trading again: the trader's later orders rest
+    # the RiskEngine's state could not be set, but the order gate still denies the
+    # trader's later orders: nothing of it rests or is held after the trip
     orders, positions = _trader_book(run.engine)
-    assert run.trader.denied == [] and positions == []
-    assert orders and all(
-        run.engine.cache.order(_coid(o)).ts_init > record.tripped_at_ns for o in orders
+    assert orders == [] and positions == []
+    assert run.trader.denied and all(
+        "RiskWatch" in d.reason and d.ts_init > record.tripped_at_ns for d in run.trader.denied
     )
 
 

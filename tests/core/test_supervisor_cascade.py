@@ -314,3 +314,35 @@ def test_a_broken_book_step_does_not_stop_the_next_stage():
 def test_cascade_policy_refuses_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         CascadePolicy(**kwargs)
+
+
+def test_complete_is_read_back_from_the_engine_not_claimed():
+    # Every cancel and close the cascade asked for is confirmed, yet the engine still
+    # holds a live order the cascade never saw (held somewhere the snapshot missed):
+    # the record must say incomplete and name it.
+    book = _book()
+    book.hidden_orders.add("O-EMULATED")
+
+    async def main():
+        switch = KillSwitch(book, CascadePolicy(confirm_timeout=1.0))
+        return await switch.risk_off(ManualKill("test"))
+
+    record = asyncio.run(main())
+    assert record.orders_cancelled == ["O-1", "O-2"] and not record.positions_unflattened
+    assert record.left_live == ["order O-EMULATED"]
+    assert record.stage == "done" and not record.complete
+    assert "still live     1 [order O-EMULATED] (INCOMPLETE)" in record.report()
+
+
+def test_the_record_says_where_each_order_was_held():
+    book = _book()
+    book.held_by = {"O-1": "emulator", "HEDGE-STOP": "exec algorithm TWAP"}
+
+    async def main():
+        return await KillSwitch(book).risk_off(ManualKill("test"))
+
+    record = asyncio.run(main())
+    assert record.complete and record.held_by["O-1"] == "emulator"
+    report = record.report()
+    assert "cancelled 2 [O-1 (emulator), O-2]" in report
+    assert "protective kept 1 [HEDGE-STOP (exec algorithm TWAP)]" in report
