@@ -128,7 +128,8 @@ def test_emulated_orders_and_brackets_are_cancelled_and_never_fill_after_the_tri
     assert run.cache.orders_emulated(strategy_id=s.id) == []
     # the record says where each order was held, and that the engine holds nothing more
     held = sorted(record.held_by[o] for o in record.orders_cancelled)
-    assert held == ["emulator"] * 4 + ["held (contingent)"] * 2
+    # (1.231 releases the trailing stop at once, 1.221 holds it: 3 or 4 in the emulator)
+    assert held.count("held (contingent)") == 2 and held.count("emulator") >= 3
     assert record.complete and record.left_live == []
 
 
@@ -281,3 +282,106 @@ def test_a_hedge_grown_by_untagged_orders_keeps_only_the_hedge_quantity(oms_type
     assert run.open_positions(s) == ["LONG 300000"]
     assert record.hedges_kept == record.positions_closed and len(record.hedges_kept) == 1
     assert record.complete
+
+
+# --- 7. NautilusTrader's own example, unchanged, guarded through configuration only ------
+def _ema_cross_bracket_run(catalog: str, watch: dict | None):
+    from nautilus_trader.backtest.node import BacktestNode
+    from nautilus_trader.config import (
+        BacktestDataConfig,
+        BacktestEngineConfig,
+        BacktestRunConfig,
+        BacktestVenueConfig,
+        ImportableActorConfig,
+        ImportableStrategyConfig,
+        LoggingConfig,
+    )
+    from nautilus_trader.model.data import QuoteTick
+
+    actors = []
+    if watch is not None:
+        actors.append(
+            ImportableActorConfig(
+                actor_path="nautilus_riskwatch:RiskWatch",
+                config_path="nautilus_riskwatch:RiskWatchConfig",
+                config=watch,
+            )
+        )
+    config = BacktestRunConfig(
+        venues=[
+            BacktestVenueConfig(
+                name="SIM",
+                oms_type="NETTING",
+                account_type="MARGIN",
+                base_currency="USD",
+                starting_balances=["10000000 USD"],
+            )
+        ],
+        data=[
+            BacktestDataConfig(
+                catalog_path=catalog, data_cls=QuoteTick, instrument_id="EUR/USD.SIM"
+            )
+        ],
+        engine=BacktestEngineConfig(
+            logging=LoggingConfig(log_level="ERROR"),
+            actors=actors,
+            strategies=[
+                ImportableStrategyConfig(
+                    strategy_path="nautilus_trader.examples.strategies.ema_cross_bracket:EMACrossBracket",
+                    config_path="nautilus_trader.examples.strategies.ema_cross_bracket:EMACrossBracketConfig",
+                    config={
+                        "instrument_id": "EUR/USD.SIM",
+                        "bar_type": "EUR/USD.SIM-1-MINUTE-BID-INTERNAL",
+                        "trade_size": "100000",
+                        "bracket_distance_atr": 1.0,
+                        "emulation_trigger": "BID_ASK",
+                        "order_id_tag": "001",
+                    },
+                )
+            ],
+        ),
+        dispose_on_completion=False,
+    )
+    node = BacktestNode(configs=[config])
+    node.run()
+    return node, node.get_engine(config.id)
+
+
+def test_nautilus_ema_cross_bracket_example_with_emulated_brackets_is_taken_down(tmp_path):
+    from nautilus_riskwatch.demo.node import write_catalog
+
+    write_catalog(str(tmp_path))
+    # control: unguarded, the example trades its emulated brackets all evening
+    node, engine = _ema_cross_bracket_run(str(tmp_path), None)
+    emulated_fills = [
+        o
+        for o in engine.cache.orders()
+        if o.filled_qty and any(type(e).__name__ == "OrderReleased" for e in o.events)
+    ]
+    assert len(emulated_fills) > 5
+    node.dispose()
+
+    watch = {"feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 90.0}], "max_loss": "30 USD"}
+    node, engine = _ema_cross_bracket_run(str(tmp_path), watch)
+    [riskwatch] = engine.trader.actors()
+    [strategy] = engine.trader.strategies()
+    record = riskwatch.record
+    assert record is not None and record.stage == "done", "the example never tripped the watch"
+    cache = engine.cache
+    # at the trip the example held emulated stop-loss and take-profit orders: cancelled
+    assert "emulator" in record.held_by.values()
+    assert cache.orders_emulated() == [] and cache.positions_open() == []
+    assert [o for o in cache.orders() if not o.is_closed] == []
+    after = [
+        e
+        for o in cache.orders(strategy_id=strategy.id)
+        if "RISKWATCH" not in (o.tags or [])
+        for e in o.events
+        if type(e).__name__ == "OrderFilled" and e.ts_event > record.tripped_at_ns
+    ]
+    assert after == []
+    # the example kept trying (a bracket per bar): every try was denied by the watch
+    denied = [o for o in cache.orders(strategy_id=strategy.id) if o.status.name == "DENIED"]
+    assert denied and all(o.ts_init > record.tripped_at_ns for o in denied)
+    assert record.complete
+    node.dispose()

@@ -183,3 +183,51 @@ def test_a_venue_that_never_answers_cancels_is_bounded_retried_and_recorded():
     orders, positions = seen["book"]
     assert positions == [(HEDGER_ID, "LONG")]
     assert len(orders) == unconfirmed + 1
+
+
+def test_emulated_orders_are_cancelled_and_new_ones_denied_on_a_live_node():
+    from nautilus_trader.model.enums import OrderSide, TriggerType
+    from nautilus_trader.model.objects import Price, Quantity
+
+    seen = {}
+
+    def emulated_stop(strategy, trigger: str):
+        order = strategy.order_factory.stop_market(
+            strategy.instrument_id,
+            OrderSide.BUY,
+            Quantity.from_int(100_000),
+            Price.from_str(trigger),
+            emulation_trigger=TriggerType.BID_ASK,
+        )
+        strategy.submit_order(order)
+        return order
+
+    async def session(node):
+        watch = node.trader.actors()[0]
+        trader = next(s for s in node.trader.strategies() if "DemoTrader" in str(s.id))
+        await _until(lambda: node.cache.positions_open(strategy_id=trader.id), 20)
+        before = emulated_stop(trader, "1.20000")  # far above the market: held by the emulator
+        await _until(lambda: node.cache.orders_emulated(strategy_id=trader.id), 5)
+        watch.kill("test: live emulated order", who="test")
+        await _until(lambda: watch.record is not None and watch.record.stage == "done", 20)
+        after = emulated_stop(trader, "1.20000")
+        await asyncio.sleep(0.2)
+        seen.update(
+            record=watch.record,
+            before=before.status.name,
+            after=after.status.name,
+            emulated=node.cache.orders_emulated(strategy_id=trader.id),
+            live=[o for o in node.cache.orders(strategy_id=trader.id) if not o.is_closed],
+            book=_book(node),
+        )
+
+    config = node_config(
+        {"feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 30.0}], "hedge_tags": HEDGE},
+        replay=ReplayDataClientConfig(speed=600.0),
+    )
+    run_node(config, session)
+    record = seen["record"]
+    assert seen["before"] == "CANCELED" and seen["after"] == "DENIED"
+    assert seen["emulated"] == [] and seen["live"] == []
+    assert seen["book"] == BOOK_AFTER
+    assert "emulator" in record.held_by.values() and record.complete
