@@ -385,3 +385,43 @@ def test_nautilus_ema_cross_bracket_example_with_emulated_brackets_is_taken_down
     assert denied and all(o.ts_init > record.tripped_at_ns for o in denied)
     assert record.complete
     node.dispose()
+
+
+# --- several watches in one engine share one gate ----------------------------------------
+def test_two_watches_with_scoped_limits_start_trip_and_block_only_their_own_scope():
+    from nautilus_riskwatch import RiskWatch
+
+    # the first fill's commission (about 2.24 USD) trips watch A's limit on Scripted-001
+    first = {1: market("BUY"), LATER: market("BUY")}
+    second = {1: market("BUY"), LATER: market("BUY")}
+    run = build(
+        RiskWatchConfig(
+            component_id="Watch-A",
+            limits=[{"max_loss": "1 USD", "strategy_id": "Scripted-001"}],
+        ),
+        [first, second],
+    )
+    other = RiskWatch(
+        RiskWatchConfig(
+            component_id="Watch-B",
+            limits=[{"max_loss": "1000000 USD", "strategy_id": "Scripted-002"}],
+            strategies=["Scripted-002"],
+        )
+    )
+    run.engine.add_actor(other)
+    run.engine.run()  # used to abort: the second gate could not register its endpoint
+    a, b = run.strategies
+    record = run.watch.scope_records["strategy Scripted-001"]
+    assert record is not None and record.stage == "done"
+    assert run.watch.record is None and other.record is None
+    assert run.open_positions(a) == [] and len(a.denied) == 1
+    # the other watch's strategy trades on, twice long; nothing of it was denied
+    assert run.open_positions(b) == ["LONG 100000", "LONG 100000"] and b.denied == []
+    assert record.complete
+    # both watches stopped: the engine's own handlers are back
+    from nautilus_riskwatch.nautilus.gate import endpoint_table
+
+    run.engine.dispose()
+    table = endpoint_table(run.engine.kernel.msgbus)
+    assert type(table["RiskEngine.execute"].__self__).__name__ == "RiskEngine"
+    assert type(table["OrderEmulator.execute"].__self__).__name__ == "OrderEmulator"
