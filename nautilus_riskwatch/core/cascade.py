@@ -215,8 +215,12 @@ class KillSwitch:
         record.positions_closed = [p for p in asked if p not in remaining]
 
     async def _verify(self, record: RiskOff) -> None:
-        # The cascade's own tally says what it asked for; the engine says what is left.
-        record.left_live = self._book.live_after()
+        # The cascade's own tally says what it asked for; the engine says what is left,
+        # and what is kept is what the engine still holds, not what was there at the trip.
+        book = self._book
+        record.left_live = book.live_after()
+        record.orders_kept = book.resting_orders()[1]
+        record.hedges_kept = book.open_positions()[1]
 
     async def _settle(self, still_open: Callable[[], list[str]]) -> list[str]:
         """Wait, bounded, until ``still_open()`` is empty; return what is still open."""

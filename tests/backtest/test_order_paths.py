@@ -191,7 +191,8 @@ def test_orders_in_flight_of_other_strategies_are_never_cancelled():
 
         return step
 
-    guarded = {1: rest("BUY", "1.11000")}
+    # the guarded strategy rests an order, and puts a protective stop in flight at the trip
+    guarded = {1: rest("BUY", "1.11000"), TRIP: rest("SELL", "1.13000", tags=["HEDGE"])}
 
     def unguarded_then_kill(s, tick):  # its order is in flight (latency) at the trip
         rest("BUY", "1.11100")(s, tick)
@@ -210,7 +211,10 @@ def test_orders_in_flight_of_other_strategies_are_never_cancelled():
     run.engine.run()
     g, u = run.strategies
     record = _trip(run)
-    assert run.live_orders(g) == []
+    # only its protective order is left, resting, and the record's "kept" is what rests
+    [kept] = run.live_orders(g)
+    assert kept.endswith(":ACCEPTED") and record.orders_kept == [kept.split(":")[0]]
+    assert len(record.orders_cancelled) == 1
     # the unguarded strategy's orders were in flight at the trip; they rest untouched
     assert [o.split(":")[1] for o in run.live_orders(u)] == ["ACCEPTED", "ACCEPTED"]
     assert record.complete
