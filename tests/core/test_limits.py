@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from vtime import run_virtual
 
 from nautilus_riskwatch.core.feeds import Feed
 from nautilus_riskwatch.core.limits import (
@@ -56,7 +57,7 @@ def test_trailing_trips_exactly_when_the_drop_from_the_high_water_mark_reaches_t
         pnl.put(D("200.00"))  # 300.00 - 200.00 == 100.00 exactly
         return await tripped(task, TrailingDrawdownBreached)
 
-    error = asyncio.run(main())
+    error = run_virtual(main())
     assert isinstance(error, DrawdownBreached)
     assert error.drawdown == error.loss == D("100.00") and isinstance(error.drawdown, Decimal)
     assert error.high_water == D("300.00") and error.ceiling == D("100.00")
@@ -86,7 +87,7 @@ def test_trailing_arithmetic_is_exact_beyond_the_default_28_digits():
         pnl.put(D("-50"))
         return await tripped(task, TrailingDrawdownBreached)
 
-    error = asyncio.run(main())
+    error = run_virtual(main())
     assert (error.drawdown, error.high_water) == (D(100), D(50))
     assert str(error) == "drawdown 100 from the high-water mark 50 reached the trailing ceiling 100"
 
@@ -101,7 +102,7 @@ def test_a_new_high_moves_the_mark_and_the_next_drop_is_measured_from_it():
         pnl.put(D("300"))
         return await tripped(task, TrailingDrawdownBreached)
 
-    error = asyncio.run(main())
+    error = run_virtual(main())
     assert (error.drawdown, error.high_water) == (D(100), D(400))
 
 
@@ -113,7 +114,7 @@ def test_start_is_the_initial_high_water_mark():
         pnl.put(D("400"))
         return await tripped(task, TrailingDrawdownBreached)
 
-    error = asyncio.run(main())
+    error = run_virtual(main())
     assert (error.drawdown, error.high_water) == (D(100), D(500))
 
 
@@ -129,7 +130,7 @@ def test_a_trailing_breach_is_not_lost_when_the_pnl_recovers_before_the_breaker_
             pnl.put(D(figure))
         return await tripped(task, TrailingDrawdownBreached)
 
-    error = asyncio.run(main())
+    error = run_virtual(main())
     assert (error.drawdown, error.high_water) == (D("100.5"), D(300))
 
 
@@ -154,7 +155,7 @@ def test_the_trailing_breaker_is_not_woken_for_figures_that_do_not_breach():
         await tripped(task, TrailingDrawdownBreached)
         return wakes
 
-    assert asyncio.run(main()) == 1
+    assert run_virtual(main()) == 1
 
 
 @pytest.mark.parametrize(
@@ -175,7 +176,7 @@ def test_trailing_breaker_refuses_bad_arguments(kwargs, error, match):
         await asyncio.wait_for(trailing_breaker(read, **kwargs), 1.0)  # refused, not waiting
 
     with pytest.raises(error, match=match):
-        asyncio.run(main())
+        run_virtual(main())
 
 
 @pytest.mark.parametrize(
@@ -198,8 +199,8 @@ def test_a_figure_that_cannot_be_judged_fails_the_breaker_not_the_put(figure, er
         with pytest.raises(error, match=match):
             await asyncio.wait_for(task, 1.0)
 
-    asyncio.run(main(lambda read: trailing_breaker(read, D(100))))
-    asyncio.run(main(lambda read: daily_breaker(read, D(100), lambda t: t + 1, lambda: 0.0)))
+    run_virtual(main(lambda read: trailing_breaker(read, D(100))))
+    run_virtual(main(lambda read: daily_breaker(read, D(100), lambda t: t + 1, lambda: 0.0)))
 
 
 # --- daily ------------------------------------------------------------------------------
@@ -247,7 +248,7 @@ def test_daily_loss_within_a_day_trips_at_the_ceiling_measured_from_the_day_star
         pnl.put(D("-50.00"))  # 50 - (-50.00) == 100 exactly
         return await tripped(task, DailyLossBreached)
 
-    error = asyncio.run(main())
+    error = run_virtual(main())
     assert isinstance(error, DrawdownBreached)
     assert error.loss == D("100.00") and isinstance(error.loss, Decimal)
     assert (error.ceiling, error.day_start, error.currency) == (D(100), 0.0, "USD")
@@ -272,7 +273,7 @@ def test_a_loss_accumulated_yesterday_does_not_count_today():
         pnl.put(D("-190"))  # 100 below -90, the PnL when the day rolled
         return await tripped(task, DailyLossBreached)
 
-    error = asyncio.run(main())
+    error = run_virtual(main())
     assert (error.loss, error.day_start) == (D(100), 100.0)
 
 
@@ -285,7 +286,7 @@ def test_a_figure_exactly_at_the_reset_time_belongs_to_the_new_day():
         pnl.put(D("-195"))
         return await tripped(task, DailyLossBreached)
 
-    error = asyncio.run(main())
+    error = run_virtual(main())
     assert (error.loss, error.day_start) == (D(100), 100.0)
 
 
@@ -297,7 +298,7 @@ def test_a_figure_just_before_the_reset_time_belongs_to_the_old_day():
         pnl.put(D("-100"))
         return await tripped(task, DailyLossBreached)
 
-    error = asyncio.run(main())
+    error = run_virtual(main())
     assert (error.loss, error.day_start) == (D(100), 0.0)
 
 
@@ -308,7 +309,7 @@ def test_after_days_without_a_figure_the_baseline_is_the_last_figure_and_the_day
         pnl.put(D("-160"))
         return await tripped(task, DailyLossBreached)
 
-    error = asyncio.run(main())
+    error = run_virtual(main())
     assert (error.loss, error.day_start) == (D(100), 1200.0)
 
 
@@ -319,7 +320,7 @@ def test_when_no_figure_came_before_the_first_reset_the_first_figure_is_the_base
         pnl.put(D("-600"))
         return await tripped(task, DailyLossBreached)
 
-    error = asyncio.run(main())
+    error = run_virtual(main())
     assert (error.loss, error.day_start) == (D(100), 200.0)
 
 
@@ -331,7 +332,7 @@ def test_a_daily_breach_is_not_lost_when_the_pnl_recovers_before_the_breaker_run
             pnl.put(D(figure))
         return await tripped(task, DailyLossBreached)
 
-    error = asyncio.run(main())
+    error = run_virtual(main())
     assert (error.loss, error.day_start) == (D("100.5"), 0.0)
 
 
@@ -352,7 +353,7 @@ def test_daily_breaker_refuses_bad_arguments(ceiling, next_reset, error, match):
         await asyncio.wait_for(daily_breaker(read, ceiling, next_reset, clock), 1.0)
 
     with pytest.raises(error, match=match):
-        asyncio.run(main())
+        run_virtual(main())
 
 
 def test_a_schedule_that_stops_advancing_later_fails_the_breaker_not_the_put():
@@ -369,7 +370,7 @@ def test_a_schedule_that_stops_advancing_later_fails_the_breaker_not_the_put():
         with pytest.raises(ValueError, match=r"next_reset\(100.0\) returned 100.0"):
             await asyncio.wait_for(task, 1.0)
 
-    asyncio.run(main())
+    run_virtual(main())
 
 
 # --- daily_resets -----------------------------------------------------------------------

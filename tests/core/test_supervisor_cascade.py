@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from fakes import FakeBook
+from vtime import run_virtual
 
 from nautilus_riskwatch.core import (
     CascadePolicy,
@@ -66,7 +67,7 @@ def test_stale_feed_collapses_the_group_and_leaves_the_book_flat():
         leftovers = asyncio.all_tasks() - {asyncio.current_task()}
         return record, leftovers
 
-    record, leftovers = asyncio.run(main())
+    record, leftovers = run_virtual(main())
     assert leftovers == set()  # every sibling cancelled and awaited, the cascade finished
     assert isinstance(record.cause, StalenessError) and record.cause.source == "quiet"
     assert record.suppressed == []
@@ -96,7 +97,7 @@ def test_drawdown_trip_carries_the_exact_loss():
             losses.put(Decimal(loss))
         return await watch
 
-    record = asyncio.run(main())
+    record = run_virtual(main())
     assert isinstance(record.cause, DrawdownBreached)
     assert record.cause.loss == Decimal("250.50")
     assert book.flat
@@ -111,7 +112,7 @@ def test_simultaneous_trips_give_one_cascade_and_record_the_rest():
         switch = KillSwitch(book)
         return await run_watch([lambda f=f: watchdog(f, 0.05) for f in feeds], switch)
 
-    record = asyncio.run(main())
+    record = run_virtual(main())
     assert len(book.published) == 1
     assert record.cause.source == "feed-0"
     assert sorted(t.source for t in record.suppressed) == ["feed-1", "feed-2"]
@@ -130,7 +131,7 @@ def test_a_trip_during_the_cascade_is_suppressed_not_a_second_cascade():
         second = await switch.risk_off(StalenessError("late feed", 1.0))
         return await first, second
 
-    first, second = asyncio.run(main())
+    first, second = run_virtual(main())
     assert first is second
     assert len(book.published) == 1
     assert [str(t) for t in first.suppressed] == [
@@ -150,7 +151,7 @@ def test_a_child_that_breaks_is_itself_a_trip():
         feed = Feed("ok", asyncio.get_running_loop().time)
         return await run_watch([broken, lambda: watchdog(feed, 10.0)], KillSwitch(book))
 
-    record = asyncio.run(main())
+    record = run_virtual(main())
     assert isinstance(record.cause, WatchFailure)
     assert "RuntimeError: ledger exploded" in str(record.cause)
     assert book.flat
@@ -166,7 +167,7 @@ def test_outside_causes_join_the_group_through_trip_on():
         kills.put(ManualKill("fat finger", who="desk"))
         return await watch
 
-    record = asyncio.run(main())
+    record = run_virtual(main())
     assert record.cause.describe()["who"] == "desk"
     assert book.flat
 
@@ -176,7 +177,7 @@ def test_children_that_all_return_mean_no_trip():
         return None
 
     book = _book()
-    assert asyncio.run(run_watch([done, done], KillSwitch(book))) is None
+    assert run_virtual(run_watch([done, done], KillSwitch(book))) is None
     assert book.published == [] and not book.halted
 
 
@@ -214,11 +215,17 @@ def test_cancelling_the_watch_at_any_await_of_the_cascade_still_ends_flat(strike
 
         book.on_changed_wait = strike
         if strike_at == "trip":
-            # strike in the same loop iteration as the trip, before the cascade ran at all
-            while switch.record is None:
-                await asyncio.sleep(0)
-            watch.cancel()
-            strikes.append("trip")
+            # strike in the very step that trips, before the cascade has run at all
+            latch = switch.trip
+
+            def trip_and_strike(cause):
+                task = latch(cause)
+                if not strikes:
+                    watch.cancel()
+                    strikes.append("trip")
+                return task
+
+            switch.trip = trip_and_strike
         with pytest.raises(asyncio.CancelledError):
             await watch
         assert switch.record is not None
@@ -229,7 +236,7 @@ def test_cancelling_the_watch_at_any_await_of_the_cascade_still_ends_flat(strike
             assert other_waiter.cancelled()
         return switch.record, strikes
 
-    record, strikes = asyncio.run(main())
+    record, strikes = run_virtual(main())
     expected = {"again-and-again": ["cancel", "flatten"]}.get(strike_at, [strike_at])
     assert strikes == expected
     assert book.flat
@@ -245,7 +252,7 @@ def test_a_silent_venue_is_bounded_retried_and_recorded():
         switch = KillSwitch(book, CascadePolicy(confirm_timeout=0.01, attempts=2))
         return await switch.risk_off(ManualKill("test"))
 
-    record = asyncio.run(main())
+    record = run_virtual(main())
     assert book.commands.count(("cancel", "O-1")) == 2  # asked, then asked again
     assert record.orders_unconfirmed == ["O-1", "O-2"]
     assert record.orders_cancelled == []
@@ -265,7 +272,7 @@ def test_a_fill_racing_the_cancel_is_flattened_too():
         )
         return await switch.risk_off(ManualKill("race"))
 
-    record = asyncio.run(main())
+    record = run_virtual(main())
     assert "P-RACE" in record.positions_closed
     assert record.orders_filled == ["O-1"]
     assert record.orders_cancelled == ["O-2"]
@@ -284,7 +291,7 @@ def test_hurry_sends_the_rest_at_once_and_says_so():
         switch.hurry()
         return await asyncio.wait_for(task, 1.0)
 
-    record = asyncio.run(main())
+    record = run_virtual(main())
     assert record.hurried
     assert ("close", "P-1") in book.commands and ("close", "P-2") in book.commands
     assert record.orders_unconfirmed == ["O-1", "O-2"]
@@ -297,7 +304,7 @@ def test_a_broken_book_step_does_not_stop_the_next_stage():
         raise RuntimeError("no risk engine")
 
     book.halt = broken_halt  # type: ignore[method-assign]
-    record = asyncio.run(KillSwitch(book).risk_off(ManualKill("x")))
+    record = run_virtual(KillSwitch(book).risk_off(ManualKill("x")))
     assert record.errors == ["halting: RuntimeError: no risk engine"]
     assert book.flat and record.stage == "done" and not record.complete
 
@@ -327,7 +334,7 @@ def test_complete_is_read_back_from_the_engine_not_claimed():
         switch = KillSwitch(book, CascadePolicy(confirm_timeout=1.0))
         return await switch.risk_off(ManualKill("test"))
 
-    record = asyncio.run(main())
+    record = run_virtual(main())
     assert record.orders_cancelled == ["O-1", "O-2"] and not record.positions_unflattened
     assert record.left_live == ["order O-EMULATED"]
     assert record.stage == "done" and not record.complete
@@ -341,7 +348,7 @@ def test_the_record_says_where_each_order_was_held():
     async def main():
         return await KillSwitch(book).risk_off(ManualKill("test"))
 
-    record = asyncio.run(main())
+    record = run_virtual(main())
     assert record.complete and record.held_by["O-1"] == "emulator"
     report = record.report()
     assert "cancelled 2 [O-1 (emulator), O-2]" in report

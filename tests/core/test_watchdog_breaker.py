@@ -7,6 +7,7 @@ import decimal
 from decimal import Decimal
 
 import pytest
+from vtime import run_virtual
 
 from nautilus_riskwatch.core import DrawdownBreached, Feed, StalenessError, breaker, watchdog
 
@@ -20,11 +21,11 @@ def test_silent_feed_trips_with_its_name_and_bound():
             await watchdog(feed, 0.05)
         return loop.time() - started, caught.value
 
-    elapsed, error = asyncio.run(main())
+    elapsed, error = run_virtual(main())
     assert error.source == "EUR/USD quotes"
     assert error.bound == 0.05
     assert "EUR/USD quotes" in str(error) and "0.05s" in str(error)
-    assert elapsed >= 0.05
+    assert elapsed == pytest.approx(0.05, abs=1e-9)  # virtual time: the bound, exactly
 
 
 def test_feed_that_keeps_talking_never_trips_then_trips_after_it_stops():
@@ -41,8 +42,8 @@ def test_feed_that_keeps_talking_never_trips_then_trips_after_it_stops():
             await dog
         return loop.time() - last
 
-    silent_for = asyncio.run(main())
-    assert silent_for >= 0.1
+    silent_for = run_virtual(main())
+    assert silent_for == pytest.approx(0.1, abs=1e-9)  # virtual time: the bound, exactly
 
 
 def test_watchdog_refuses_a_bound_that_is_not_positive():
@@ -51,7 +52,7 @@ def test_watchdog_refuses_a_bound_that_is_not_positive():
 
     for bad in (0, -1.0, float("nan")):
         with pytest.raises(ValueError, match="bound must be a positive"):
-            asyncio.run(main(bad))
+            run_virtual(main(bad))
 
 
 def test_breaker_trips_on_exact_equality_with_the_ceiling():
@@ -69,7 +70,7 @@ def test_breaker_trips_on_exact_equality_with_the_ceiling():
             await task
         return caught.value
 
-    error = asyncio.run(main())
+    error = run_virtual(main())
     assert error.loss == Decimal("100.00") and isinstance(error.loss, Decimal)
     assert error.ceiling == Decimal("100.00")
     assert str(error) == "loss 100.00 USD reached the ceiling 100.00 USD"
@@ -88,7 +89,7 @@ def test_breaker_refuses_bad_ceilings(ceiling, error, match):
         await breaker(Feed("l", asyncio.get_running_loop().time).read_one, ceiling)
 
     with pytest.raises(error, match=match):
-        asyncio.run(main())
+        run_virtual(main())
 
 
 def test_feed_keeps_only_the_newest_message_under_a_flood():
@@ -104,7 +105,7 @@ def test_feed_keeps_only_the_newest_message_under_a_flood():
         feed.put(-1)
         return first, await reader, feed.received
 
-    first, second, received = asyncio.run(main())
+    first, second, received = run_virtual(main())
     assert (first, second, received) == (999_999, -1, 1_000_001)
 
 
@@ -134,7 +135,7 @@ def test_a_reader_with_until_sleeps_through_values_that_do_not_matter():
             await task
         return wakes
 
-    assert asyncio.run(main()) == 1
+    assert run_virtual(main()) == 1
 
 
 def test_read_one_with_until_returns_an_unread_value_that_already_matches():
@@ -143,7 +144,7 @@ def test_read_one_with_until_returns_an_unread_value_that_already_matches():
         feed.put(7)
         return await feed.read_one(until=lambda v: v > 5)
 
-    assert asyncio.run(main()) == 7
+    assert run_virtual(main()) == 7
 
 
 def test_a_breach_is_not_lost_when_the_loss_recovers_before_the_breaker_runs():
@@ -160,7 +161,7 @@ def test_a_breach_is_not_lost_when_the_loss_recovers_before_the_breaker_runs():
             await asyncio.wait_for(task, 1.0)  # a lost breach would wait forever
         return caught.value.loss
 
-    assert asyncio.run(main()) == Decimal("100.5")
+    assert run_virtual(main()) == Decimal("100.5")
 
 
 def test_a_figure_the_breaker_cannot_judge_fails_the_breaker_not_the_put():
@@ -172,4 +173,4 @@ def test_a_figure_the_breaker_cannot_judge_fails_the_breaker_not_the_put():
         with pytest.raises(decimal.InvalidOperation):
             await asyncio.wait_for(task, 1.0)
 
-    asyncio.run(main())
+    run_virtual(main())
