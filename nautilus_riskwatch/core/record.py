@@ -39,6 +39,7 @@ class RiskOff:
     hurried: bool = False
     finished_at_ns: int | None = None
     scope: str = "trader"
+    unmarked: list[str] = field(default_factory=list)  # held, priced by nothing at the trip
 
     @property
     def complete(self) -> bool:
@@ -69,6 +70,8 @@ class RiskOff:
             f"                 still open {_ids(self.positions_unflattened)}",
             f"                 hedges kept {_ids(self.hedges_kept)}",
         ]
+        if self.unmarked:
+            lines.append(f"  unmarked       {_ids(self.unmarked)}: valued at their fill prices")
         if self.suppressed:
             lines.append(f"  suppressed     {'; '.join(str(t) for t in self.suppressed)}")
         if self.hurried:

@@ -49,10 +49,15 @@ from nautilus_riskwatch.nautilus.config import (
     settings_from,
 )
 from nautilus_riskwatch.nautilus.gate import OrderGate
+from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.scope import Scope
 
 ORDER_EVENTS = "events.order.*"
 POSITION_EVENTS = "events.position.*"
+#: Every bar the engine publishes (live: whatever some actor subscribed to), as the
+#: Portfolio listens for its bar marks: a bar needs a bar type to subscribe to, and the
+#: watch cannot guess which ones a strategy trades on.
+BARS = "data.bars.*"
 
 
 class RiskWatch(Actor):
@@ -86,7 +91,9 @@ class RiskWatch(Actor):
         self.records: list[RiskOff] = []  # earlier trips of the trader scope, when re-armed
         self._multipliers: dict[InstrumentId, Decimal] = {}
         self._prices: dict[int, Decimal] = {}
-        self._marked: set[InstrumentId] = set()
+        self._marks: dict[InstrumentId, Marks] = {}  # instruments a guarded fill touched
+        self._subscribed: set[tuple[str, InstrumentId]] = set()
+        self._unmarked: set[InstrumentId] = set()  # held, but no price from any source yet
 
     # --- what operators and tests read ---------------------------------------------------
     @property
@@ -152,17 +159,16 @@ class RiskWatch(Actor):
             )
         policy = CascadePolicy(s.confirm_timeout, s.confirm_attempts)
         origin_ns = time.now_ns() - round(clock() * 1_000_000_000)
-        self._marked = set()
+        self._marks, self._subscribed, self._unmarked = {}, set(), set()
         children: list[Child] = []
         for spec in s.feeds:
             feed: Feed[object] = Feed(spec.name, clock)
             if spec.kind == "quote":
                 self._quote_feeds[spec.instrument_id] = feed
-                self._marked.add(spec.instrument_id)
-                self.subscribe_quote_ticks(spec.instrument_id)
+                self._subscribe("quote", spec.instrument_id)
             elif spec.kind == "trade":
                 self._trade_feeds[spec.instrument_id] = feed
-                self.subscribe_trade_ticks(spec.instrument_id)
+                self._subscribe("trade", spec.instrument_id)
             else:
                 self._bar_feeds[spec.bar_type] = feed
                 self.subscribe_bars(spec.bar_type)
@@ -201,11 +207,14 @@ class RiskWatch(Actor):
                 gate=self._gate,
             )
             self._scopes.append(Scope(book, limits, policy, clock, origin_ns))
+        for each in self._scopes:
+            each.book.unmarked = lambda scope=each: self._unmarked_in(scope)
         self._marking = {}
         if any(scope.counts_pnl for scope in self._scopes):
             self._seed_ledgers()
         self.msgbus.subscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
         self.msgbus.subscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
+        self.msgbus.subscribe(topic=BARS, handler=self._on_bar_data)
         self.msgbus.register(endpoint=command_endpoint(self.id), handler=self._on_command)
         for scope in self._scopes:
             scope.arm(time.loop)
@@ -268,13 +277,23 @@ class RiskWatch(Actor):
                 feed.put(tick)
             scopes = self._marking.get(instrument_id)
             if scopes:
+                marks = self._marks[instrument_id]
                 bid, ask = self._decimal(tick.bid_price), self._decimal(tick.ask_price)
-                for scope in scopes:
-                    if scope.ledger.mark(instrument_id, bid, ask):
-                        scope.publish()
+                if marks.quote(bid, ask, tick.ts_init):
+                    self._remark(instrument_id, marks, scopes)
             time.settle()  # type: ignore[union-attr]
         except Exception as error:
             self._fail(error, "on_quote_tick")
+
+    def _remark(self, instrument_id: InstrumentId, marks: Marks, scopes: list[Scope]) -> None:
+        """Revalue an instrument's exposure in every scope that holds it at its marks."""
+        bid, ask = marks.bid, marks.ask
+        for scope in scopes:
+            if scope.ledger.mark(instrument_id, bid, ask):  # type: ignore[arg-type]
+                scope.publish()
+        if self._unmarked and instrument_id in self._unmarked:
+            self._unmarked.discard(instrument_id)
+            self.log.info(f"{instrument_id} is marked from now on ({marks.source} prices)")
 
     def _decimal(self, price: Price) -> Decimal:
         """``price.as_decimal()``, remembered: quotes repeat a few prices over and over,
@@ -289,19 +308,45 @@ class RiskWatch(Actor):
         return value
 
     def on_trade_tick(self, tick: TradeTick) -> None:
-        self._deliver(self._trade_feeds.get(tick.instrument_id), tick, "on_trade_tick")
-
-    def on_bar(self, bar: Bar) -> None:
-        self._deliver(self._bar_feeds.get(bar.bar_type), bar, "on_bar")
-
-    def _deliver(self, feed: Feed[object] | None, message: object, where: str) -> None:
         try:
+            time = self._time
+            instrument_id = tick.instrument_id
+            feed = self._trade_feeds.get(instrument_id)
+            scopes = self._marking.get(instrument_id)
+            if time is None or (feed is None and not scopes):
+                return
+            time.sync()
             if feed is not None:
-                self._time.sync()  # type: ignore[union-attr]
-                feed.put(message)
-                self._time.settle()  # type: ignore[union-attr]
+                feed.put(tick)
+            if scopes:
+                marks = self._marks[instrument_id]
+                if marks.trade(self._decimal(tick.price), tick.ts_init):
+                    self._remark(instrument_id, marks, scopes)
+            time.settle()
         except Exception as error:
-            self._fail(error, where)
+            self._fail(error, "on_trade_tick")
+
+    def _on_bar_data(self, bar: Bar) -> None:
+        """Every bar the engine publishes (``data.bars.*``): a feed's, and marks."""
+        try:
+            time = self._time
+            bar_type = bar.bar_type
+            feed = self._bar_feeds.get(bar_type)
+            instrument_id = bar_type.instrument_id
+            scopes = self._marking.get(instrument_id)
+            if time is None or (feed is None and not scopes):
+                return
+            time.sync()
+            if feed is not None:
+                feed.put(bar)
+            if scopes:
+                marks = self._marks[instrument_id]
+                close = self._decimal(bar.close)
+                if marks.bar(bar_type.spec.price_type, close, bar.ts_init):
+                    self._remark(instrument_id, marks, scopes)
+            time.settle()
+        except Exception as error:
+            self._fail(error, "a bar")
 
     def _on_order_event(self, event: object) -> None:
         try:
@@ -347,13 +392,8 @@ class RiskWatch(Actor):
                 f"commission of {fill.client_order_id} is in {fill.commission.currency.code}, "
                 f"the loss limits are in {self._settings.currency}: no exact conversion"
             )
-        if instrument_id not in self._marked:
-            self._marked.add(instrument_id)
-            self.subscribe_quote_ticks(instrument_id)
-        quote = self.cache.quote_tick(instrument_id)
-        mark = None
-        if quote is not None:
-            mark = (quote.bid_price.as_decimal(), quote.ask_price.as_decimal())
+        marks = self._marks_at_fill(fill)
+        mark = (marks.bid, marks.ask) if marks.priced else None
         qty = fill.last_qty.as_decimal()
         marking = self._marking.setdefault(instrument_id, [])
         for scope in scopes:
@@ -364,11 +404,64 @@ class RiskWatch(Actor):
                 price=fill.last_px.as_decimal(),
                 multiplier=multiplier,
                 commission=fill.commission.as_decimal(),
-                mark=mark,
+                mark=mark,  # type: ignore[arg-type]
             )
+            if mark is not None:  # an exposure held before: revalue it at the newest marks
+                scope.ledger.mark(instrument_id, *mark)  # type: ignore[arg-type]
             if scope not in marking:
                 marking.append(scope)
             scope.publish()
+
+    def _marks_at_fill(self, fill: OrderFilled) -> Marks:
+        """The instrument's marks, brought up to the newest prices in the cache.
+
+        The first guarded fill on an instrument subscribes the watch to its quotes and
+        trades (those of its ``mark_with`` kinds); bars need no subscription (every bar the
+        engine publishes is seen). A strategy may handle a price before the watch does and
+        fill on it, so the cache's newest quote, trade and bars are taken here too. If
+        nothing prices the instrument yet, the position is valued at its fill price until
+        something does: said in a warning now, and in the record of any trip meanwhile.
+        """
+        instrument_id = fill.instrument_id
+        marks = self._marks.get(instrument_id)
+        if marks is None:
+            kinds = self._settings.marks_for(instrument_id)
+            marks = self._marks[instrument_id] = Marks(kinds)
+            for kind in kinds:
+                if kind != "bar":
+                    self._subscribe(kind, instrument_id)
+        cache = self.cache
+        quote = cache.quote_tick(instrument_id)
+        if quote is not None:
+            marks.quote(quote.bid_price.as_decimal(), quote.ask_price.as_decimal(), quote.ts_init)
+        trade = cache.trade_tick(instrument_id)
+        if trade is not None:
+            marks.trade(trade.price.as_decimal(), trade.ts_init)
+        bars = [cache.bar(bar_type) for bar_type in cache.bar_types(instrument_id=instrument_id)]
+        for bar in sorted((b for b in bars if b is not None), key=lambda b: b.ts_init):
+            marks.bar(bar.bar_type.spec.price_type, bar.close.as_decimal(), bar.ts_init)
+        if not marks.priced and instrument_id not in self._unmarked:
+            self._unmarked.add(instrument_id)
+            kinds = ", ".join(self._settings.marks_for(instrument_id))
+            self.log.warning(
+                f"{fill.strategy_id} filled on {instrument_id}, which nothing prices yet "
+                f"(mark_with: {kinds}): its PnL is held at the fill price "
+                f"{fill.last_px} until a price arrives"
+            )
+        return marks
+
+    def _unmarked_in(self, scope: Scope) -> list[str]:
+        """Instruments the scope holds that nothing has priced yet (for its record)."""
+        return sorted(str(i) for i in self._unmarked if scope.ledger.is_exposed(i))
+
+    def _subscribe(self, kind: str, instrument_id: InstrumentId) -> None:
+        if (kind, instrument_id) in self._subscribed:
+            return
+        self._subscribed.add((kind, instrument_id))
+        if kind == "quote":
+            self.subscribe_quote_ticks(instrument_id)
+        else:
+            self.subscribe_trade_ticks(instrument_id)
 
     def _seed_ledgers(self) -> None:
         """Book the fills of positions already open (a live node restarted mid-session).
@@ -479,6 +572,7 @@ class RiskWatch(Actor):
                 self._gate.uninstall()
             self.msgbus.unsubscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
             self.msgbus.unsubscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
+            self.msgbus.unsubscribe(topic=BARS, handler=self._on_bar_data)
             self.msgbus.deregister(endpoint=command_endpoint(self.id), handler=self._on_command)
             if isinstance(time, SimulatedTime):
                 time.close()

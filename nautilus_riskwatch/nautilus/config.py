@@ -9,7 +9,9 @@ is trusted. Every refusal is a ``RiskWatchConfigError`` naming the field and the
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
@@ -19,6 +21,8 @@ from nautilus_trader.model.data import BarType
 from nautilus_trader.model.enums import TradingState
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Currency
+
+from nautilus_riskwatch.nautilus.marks import MARK_SOURCES
 
 FEED_KINDS = ("quote", "trade", "bar")
 _S = TypeVar("_S", bound=NautilusConfig)
@@ -130,6 +134,13 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     limits : tuple[LossLimit, ...], default ()
         More loss limits: trailing drawdown, daily loss, and limits scoped to one strategy
         or one instrument (a dict per limit from an importable config).
+    mark_with : tuple[str, ...], default ("quote", "trade", "bar")
+        The market data positions are marked with, best first: each side of an
+        instrument takes its price from the best of these that has priced it (quotes:
+        longs at the bid, shorts at the ask; trades: the last price; bars: the close, by
+        the bar's price type). A kind left out is never used nor subscribed to.
+    mark_with_by_instrument : dict[str, tuple[str, ...]], optional
+        ``mark_with`` for single instruments, e.g. ``{"BTCUSDT-PERP.BINANCE": ["bar"]}``.
 
     """
 
@@ -145,6 +156,8 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     close_tag: str = "RISKWATCH"
     rearm_cooldown: float = 0.0
     limits: tuple[LossLimit, ...] = ()
+    mark_with: tuple[str, ...] = MARK_SOURCES
+    mark_with_by_instrument: dict[str, tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
         settings_from(self)  # refuse a bad config when it is built, not at the first trip
@@ -204,6 +217,14 @@ class Settings:
     close_tag: str
     rearm_cooldown: float
     limits: tuple[LimitSpec, ...] = ()  # every loss limit, the top-level max_loss first
+    mark_with: tuple[str, ...] = MARK_SOURCES
+    mark_with_by_instrument: Mapping[InstrumentId, tuple[str, ...]] = dataclass_field(
+        default_factory=dict
+    )
+
+    def marks_for(self, instrument_id: InstrumentId) -> tuple[str, ...]:
+        """The mark sources of one instrument, best first."""
+        return self.mark_with_by_instrument.get(instrument_id, self.mark_with)
 
 
 def settings_from(config: RiskWatchConfig) -> Settings:
@@ -266,7 +287,32 @@ def settings_from(config: RiskWatchConfig) -> Settings:
         close_tag=_text("close_tag", config.close_tag),
         rearm_cooldown=_cooldown("rearm_cooldown", config.rearm_cooldown),
         limits=limits,
+        mark_with=_sources("mark_with", config.mark_with),
+        mark_with_by_instrument=_sources_by_instrument(config.mark_with_by_instrument),
     )
+
+
+def _sources(field: str, value: object) -> tuple[str, ...]:
+    kinds = tuple(
+        _choice(f"{field}[{i}]", kind, MARK_SOURCES) for i, kind in enumerate(_seq(field, value))
+    )
+    if not kinds:
+        raise RiskWatchConfigError(field, value, f"empty: name one or more of {MARK_SOURCES}")
+    if len(set(kinds)) != len(kinds):
+        raise RiskWatchConfigError(field, value, "a source named twice")
+    return kinds
+
+
+def _sources_by_instrument(value: object) -> dict[InstrumentId, tuple[str, ...]]:
+    field = "mark_with_by_instrument"
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RiskWatchConfigError(field, value, "expected a dict of instrument id to sources")
+    return {
+        _instrument(f"{field}", key): _sources(f"{field}[{key!r}]", kinds)
+        for key, kinds in value.items()
+    }
 
 
 def _struct(field: str, raw: object, cls: type[_S]) -> _S:
