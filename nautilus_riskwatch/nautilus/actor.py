@@ -18,7 +18,7 @@ from nautilus_trader.common.component import TestClock
 from nautilus_trader.model.data import Bar, QuoteTick, TradeTick
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
-from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Price
 from nautilus_trader.risk.engine import RiskEngine
 
@@ -48,6 +48,7 @@ from nautilus_riskwatch.nautilus.config import (
     Settings,
     settings_from,
 )
+from nautilus_riskwatch.nautilus.engine_ids import refuse_unknown, registered_strategies
 from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.scope import Scope
@@ -94,6 +95,8 @@ class RiskWatch(Actor):
         self._marks: dict[InstrumentId, Marks] = {}  # instruments a guarded fill touched
         self._subscribed: set[tuple[str, InstrumentId]] = set()
         self._unmarked: set[InstrumentId] = set()  # held, but no price from any source yet
+        self._known_strategies: set[StrategyId] = set()  # registered when the watch started
+        self._latecomers: set[StrategyId] = set()  # strategies added since, told about once
 
     # --- what operators and tests read ---------------------------------------------------
     @property
@@ -354,6 +357,9 @@ class RiskWatch(Actor):
             if time is None:
                 return
             time.sync()
+            strategy_id = event.strategy_id  # type: ignore[attr-defined]
+            if strategy_id not in self._known_strategies:
+                self._latecomer(strategy_id)
             if isinstance(event, OrderFilled):
                 self._book_fill(event)
             for scope in self._scopes:
@@ -450,6 +456,22 @@ class RiskWatch(Actor):
             )
         return marks
 
+    def _latecomer(self, strategy_id: StrategyId) -> None:
+        """A strategy added to the trader after the watch started: say whether it is
+        guarded (it is with ``strategies=None``, else only if listed), once."""
+        if strategy_id in self._latecomers:
+            return
+        self._latecomers.add(strategy_id)
+        guarded = self._settings.strategies is None or strategy_id in self._settings.strategies
+        self.log.warning(
+            f"{strategy_id} was added after the watch started: "
+            + (
+                "it is guarded (strategies=None guards every strategy)"
+                if guarded
+                else "it is NOT guarded (not in strategies; restart the watch to add it)"
+            )
+        )
+
     def _unmarked_in(self, scope: Scope) -> list[str]:
         """Instruments the scope holds that nothing has priced yet (for its record)."""
         return sorted(str(i) for i in self._unmarked if scope.ledger.is_exposed(i))
@@ -488,12 +510,45 @@ class RiskWatch(Actor):
         return instrument.multiplier.as_decimal()
 
     def _check_against_engine(self) -> None:
+        """Refuse every id the config names that the engine does not know (see
+        ``engine_ids``); strategies are those registered with the trader at start."""
         s = self._settings
+        instruments = {i.id for i in self.cache.instruments()}
+        strategies = self._known_strategies = registered_strategies(self.msgbus)
+        for field, ids in (
+            ("strategies", sorted(s.strategies or (), key=str)),
+            ("hedge_strategies", sorted(s.hedge_strategies, key=str)),
+        ):
+            for i, strategy_id in enumerate(ids):
+                if strategy_id not in strategies:
+                    refuse_unknown(f"{field}[{i}]", strategy_id, strategies, "strategy")
+        for limit in s.limits:
+            if limit.strategy_id is not None:
+                field = f"limits[{limit.index}].strategy_id"
+                if limit.strategy_id not in strategies:
+                    refuse_unknown(field, limit.strategy_id, strategies, "strategy")
+                if s.strategies is not None and limit.strategy_id not in s.strategies:
+                    raise RiskWatchConfigError(
+                        field,
+                        str(limit.strategy_id),
+                        "not among the guarded strategies: its limit would count nothing",
+                    )
+            if limit.instrument_id is not None and limit.instrument_id not in instruments:
+                field = f"limits[{limit.index}].instrument_id"
+                refuse_unknown(field, limit.instrument_id, instruments, "instrument")
+        for instrument_id in sorted(s.mark_with_by_instrument, key=str):
+            if instrument_id not in instruments:
+                field = "mark_with_by_instrument"
+                refuse_unknown(field, instrument_id, instruments, "instrument")
         for i, spec in enumerate(s.feeds):
             field = f"feeds[{i}].{'bar_type' if spec.bar_type is not None else 'instrument_id'}"
             value = str(spec.bar_type or spec.instrument_id)
-            if self.cache.instrument(spec.instrument_id) is None:
-                raise RiskWatchConfigError(field, value, "the engine has no such instrument")
+            if spec.instrument_id not in instruments:
+                if spec.bar_type is not None:
+                    raise RiskWatchConfigError(
+                        field, value, f"the engine has no instrument {spec.instrument_id}"
+                    )
+                refuse_unknown(field, value, instruments, "instrument")
             if s.currency is not None:
                 try:
                     self._multipliers[spec.instrument_id] = self._check_instrument(
@@ -504,12 +559,8 @@ class RiskWatch(Actor):
                         "max_loss", f"{s.ceiling} {s.currency}", str(error)
                     ) from None
         for i, instrument_id in enumerate(sorted(s.hedge_instruments, key=str)):
-            if self.cache.instrument(instrument_id) is None:
-                raise RiskWatchConfigError(
-                    f"hedge_instruments[{i}]",
-                    str(instrument_id),
-                    "the engine has no such instrument",
-                )
+            if instrument_id not in instruments:
+                refuse_unknown(f"hedge_instruments[{i}]", instrument_id, instruments, "instrument")
 
     def _find_risk_engine(self) -> RiskEngine | None:
         for subscription in self.msgbus.subscriptions():

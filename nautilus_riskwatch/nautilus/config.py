@@ -190,6 +190,7 @@ class LimitSpec:
     instrument_id: InstrumentId | None = None
     daily_reset: str = "17:00"
     daily_tz: str = "UTC"
+    index: int = -1  # its place in ``limits`` (-1: the top-level ``max_loss``)
 
     @property
     def scope(self) -> str:
@@ -239,9 +240,7 @@ def settings_from(config: RiskWatchConfig) -> Settings:
         seen[feed.name] = i
     ceiling, currency = _money("max_loss", config.max_loss)
     limits = tuple(
-        spec
-        for i, raw in enumerate(_seq("limits", config.limits))
-        for spec in _limits(f"limits[{i}]", raw)
+        spec for i, raw in enumerate(_seq("limits", config.limits)) for spec in _limits(i, raw)
     )
     currencies = {currency} | {spec.currency for spec in limits}
     currencies.discard(None)
@@ -356,7 +355,8 @@ def _feed(field: str, raw: object) -> FeedSpec:
     return FeedSpec(kind, _instrument(f"{field}.instrument_id", raw.instrument_id), None, bound)
 
 
-def _limits(field: str, raw: object) -> list[LimitSpec]:
+def _limits(index: int, raw: object) -> list[LimitSpec]:
+    field = f"limits[{index}]"
     raw = _struct(field, raw, LossLimit)
     strategy = (
         None if raw.strategy_id is None else _strategy(f"{field}.strategy_id", raw.strategy_id)
@@ -387,6 +387,7 @@ def _limits(field: str, raw: object) -> list[LimitSpec]:
                     instrument,
                     raw.daily_reset,
                     raw.daily_tz,
+                    index,
                 )
             )
     if not specs:

@@ -170,8 +170,51 @@ def test_money_keeps_every_digit_written():
             "USD/JPY.SIM",
         ),
         ({"feeds": [FEED], "max_loss": "100 EUR"}, "max_loss", "100 EUR"),
+        ({**OK, "strategies": ["DemoTrader-01"]}, "strategies[0]", "DemoTrader-01"),
+        ({**OK, "hedge_strategies": ["DemoHedger-02"]}, "hedge_strategies[0]", "DemoHedger-02"),
+        (
+            {"feeds": [FEED], "limits": [{"max_loss": "9 USD", "strategy_id": "DemoTrader-01"}]},
+            "limits[0].strategy_id",
+            "DemoTrader-01",
+        ),
+        (
+            {
+                "feeds": [FEED],
+                "limits": [
+                    {"trailing": "9 USD"},
+                    {"daily": "9 USD", "instrument_id": "EUR/US.SIM"},
+                ],
+            },
+            "limits[1].instrument_id",
+            "EUR/US.SIM",
+        ),
+        (
+            {
+                **OK,
+                "strategies": ["DemoTrader-001"],
+                "limits": [{"max_loss": "9 USD", "strategy_id": "DemoHedger-002"}],
+            },
+            "limits[0].strategy_id",
+            "DemoHedger-002",
+        ),
+        (
+            {**OK, "mark_with_by_instrument": {"EUR/USD.SIMX": ["bar"]}},
+            "mark_with_by_instrument",
+            "EUR/USD.SIMX",
+        ),
     ],
-    ids=["unknown instrument", "unknown bar type", "unknown hedge instrument", "ceiling currency"],
+    ids=[
+        "unknown instrument",
+        "unknown bar type",
+        "unknown hedge instrument",
+        "ceiling currency",
+        "strategy typo",
+        "hedge strategy typo",
+        "limit strategy typo",
+        "limit instrument typo",
+        "limit strategy not guarded",
+        "mark_with instrument typo",
+    ],
 )
 def test_what_only_the_engine_knows_is_refused_at_start(config, field, value):
     run = build_engine(RiskWatchConfig(**config))
@@ -179,3 +222,13 @@ def test_what_only_the_engine_knows_is_refused_at_start(config, field, value):
         run.engine.run()
     assert caught.value.field == field
     assert f"{field}={value!r}" in str(caught.value)
+    assert run.engine.cache.orders() == []  # nothing traded unguarded
+
+
+def test_an_unknown_id_is_refused_with_the_known_ids_and_a_near_match():
+    run = build_engine(RiskWatchConfig(**OK, strategies=["DemoTrader-01"]))
+    with pytest.raises(RiskWatchConfigError) as caught:
+        run.engine.run()
+    message = str(caught.value)
+    assert "did you mean 'DemoTrader-001'?" in message
+    assert "(it has: DemoHedger-002, DemoTrader-001)" in message
