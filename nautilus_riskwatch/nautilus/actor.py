@@ -97,6 +97,8 @@ class RiskWatch(Actor):
         self._unmarked: set[InstrumentId] = set()  # held, but no price from any source yet
         self._known_strategies: set[StrategyId] = set()  # registered when the watch started
         self._latecomers: set[StrategyId] = set()  # strategies added since, told about once
+        self._pending: list[tuple[Trip, str]] = []  # kills before start: tripped at start
+        self._on_bus = False  # subscribed to order, position and bar topics
 
     # --- what operators and tests read ---------------------------------------------------
     @property
@@ -120,7 +122,12 @@ class RiskWatch(Actor):
         return Decimal(0) if trader is None else trader.ledger.loss
 
     def kill(self, reason: str, who: str = "") -> None:
-        """Pull the switch by hand; the record names ``who`` and ``reason``."""
+        """Pull the switch by hand; the record names ``who`` and ``reason``.
+
+        Before the watch runs (before ``engine.run()``, or while it is stopped) the kill is
+        latched and trips the watch the moment it starts, before anything can trade.
+        After ``dispose`` there is nothing left to trip: it is logged as an error.
+        """
         self._trip_from_outside(ManualKill(reason, who), "kill")
 
     def _on_command(self, command: object) -> None:
@@ -215,13 +222,23 @@ class RiskWatch(Actor):
         self._marking = {}
         if any(scope.counts_pnl for scope in self._scopes):
             self._seed_ledgers()
-        self.msgbus.subscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
-        self.msgbus.subscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
-        self.msgbus.subscribe(topic=BARS, handler=self._on_bar_data)
+        if not self._on_bus:
+            # Once for the actor's life, kept across stop/reset (the handlers do nothing
+            # while the watch is not running): nautilus_trader 1.221's message bus never
+            # delivers a topic already published to a wildcard subscribed after it, so a
+            # watch that re-subscribed after a reset would go deaf.
+            self.msgbus.subscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
+            self.msgbus.subscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
+            self.msgbus.subscribe(topic=BARS, handler=self._on_bar_data)
+            self._on_bus = True
         self.msgbus.register(endpoint=command_endpoint(self.id), handler=self._on_command)
         for scope in self._scopes:
             scope.arm(time.loop)
         time.step()
+        pending, self._pending = self._pending, []
+        for cause, where in pending:
+            self.log.warning(f"Tripping at start on a {where} made before the watch ran")
+            time.call(lambda c=cause, w=where: self._trip_now(c, w))
         limits = ", ".join(f"{x.kind} {x.ceiling} {x.currency} ({x.scope})" for x in s.limits)
         self.log.info(f"Watching {len(s.feeds)} feed(s); loss limits: {limits or 'none'}")
 
@@ -236,9 +253,14 @@ class RiskWatch(Actor):
         it since. The ledger goes on: the loss is the session's.
         """
         time = self._time
+        if time is None:
+            raise RearmRefused(
+                f"the watch is not running (state {self.state.name}): there is nothing to "
+                "re-arm; a reset undoes what a trip set, a start arms it afresh"
+            )
         target = next((x for x in self._scopes if x.name == scope), None)
-        if time is None or target is None or target.switch is None:
-            known = ", ".join(x.name for x in self._scopes) or "none, it is not running"
+        if target is None or target.switch is None:
+            known = ", ".join(x.name for x in self._scopes)
             raise RearmRefused(f"no such scope {scope!r} (scopes: {known})")
         record = target.switch.record
         if record is None:
@@ -260,14 +282,40 @@ class RiskWatch(Actor):
     def on_stop(self) -> None:
         self._shutdown()
 
+    def on_resume(self) -> None:
+        """Stopped, then resumed (NautilusTrader's only way back from STOPPED): a fresh
+        watch, as at start, over the same engine; an earlier trip's state is left as it
+        is (a reset undoes it)."""
+        self.on_start()
+
     def on_reset(self) -> None:
+        """Back to a watch that has never run, undoing what its trips set.
+
+        A trip set the trading state (or blocked a scope), and a reset run (a parameter
+        sweep) must start ACTIVE: each scope's state is put back as re-arm does it, only
+        if nobody changed it since. Records go too: read them before the reset. A kill
+        latched before start survives a reset (it was an operator's decision).
+        """
         self._shutdown()
+        for scope in self._scopes:
+            if scope.switch is not None and scope.switch.record is not None:
+                state = scope.book.restore_trading_state()
+                self.log.info(f"Reset: trading state after the {scope.name} trip: {state}")
+        self._scopes, self._trader, self._gate = [], None, None
+        self.records.clear()
+        self._marking.clear()
+        self._marks.clear()
         self._quote_feeds.clear()
         self._trade_feeds.clear()
         self._bar_feeds.clear()
 
     def on_dispose(self) -> None:
         self._shutdown()
+        if self._on_bus:
+            self.msgbus.unsubscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
+            self.msgbus.unsubscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
+            self.msgbus.unsubscribe(topic=BARS, handler=self._on_bar_data)
+            self._on_bus = False
 
     # --- engine callbacks: hand over, step, never raise ------------------------------------
     def on_quote_tick(self, tick: QuoteTick) -> None:
@@ -573,10 +621,14 @@ class RiskWatch(Actor):
         """Trip on a cause from outside the children, from any thread; never raise."""
         time = self._time
         if time is None or self._trader is None:
-            self.log.error(
-                f"riskwatch: cannot trip from {where}, the watch is not running "
-                f"(state {self.state.name}): {cause}"
-            )
+            if isinstance(cause, ManualKill) and not self.is_disposed:
+                self._pending.append((cause, where))
+                self.log.warning(
+                    f"riskwatch: {cause} before the watch runs (state {self.state.name}): "
+                    "latched, it trips the watch the moment it starts"
+                )
+                return
+            self.log.error(f"riskwatch: cannot trip from {where}, the watch is disposed: {cause}")
             return
         try:
             time.call(lambda: self._trip_now(cause, where))
@@ -621,9 +673,6 @@ class RiskWatch(Actor):
                     time.call(watch.cancel)
             if self._gate is not None:
                 self._gate.uninstall()
-            self.msgbus.unsubscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
-            self.msgbus.unsubscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
-            self.msgbus.unsubscribe(topic=BARS, handler=self._on_bar_data)
             self.msgbus.deregister(endpoint=command_endpoint(self.id), handler=self._on_command)
             if isinstance(time, SimulatedTime):
                 time.close()
