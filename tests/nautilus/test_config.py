@@ -71,6 +71,42 @@ BAD = [
     ({"confirm_attempts": 0}, "confirm_attempts", "0"),
     ({"confirm_attempts": 2.5}, "confirm_attempts", "2.5"),
     ({"close_tag": " "}, "close_tag", "' '"),
+    ({"hedge_tags": ["HEDGE", "RISKWATCH"]}, "close_tag", "'RISKWATCH'"),
+    ({"limits": [{"daily": "9 USD", "daily_reset": "+9:00"}]}, "limits[0].daily_reset", "'+9:00'"),
+    ({"limits": [{"daily": "9 USD", "daily_reset": "09:-0"}]}, "limits[0].daily_reset", "'09:-0'"),
+    ({"limits": [{"daily": "9 USD", "daily_reset": "9:00"}]}, "limits[0].daily_reset", "'9:00'"),
+    ({"limits": [{"daily": "9 USD", "daily_reset": "24:00"}]}, "limits[0].daily_reset", "'24:00'"),
+    (
+        {"limits": [{"daily": "9 USD", "daily_tz": "Mars/Base"}]},
+        "limits[0].daily_tz",
+        "'Mars/Base'",
+    ),
+    ({"feeds": [{**FEED, "stale_after": 1.7e10}]}, "feeds[0].stale_after", "17000000000.0"),
+    ({"confirm_timeout": 1e300}, "confirm_timeout", "1e+300"),
+    ({"rearm_cooldown": 2e9}, "rearm_cooldown", "2000000000.0"),
+    ({"max_loss": "1_000 USD"}, "max_loss", "'1_000 USD'"),
+    ({"max_loss": "1e-400 USD"}, "max_loss", "'1e-400 USD'"),
+    ({"max_loss": "1e3 USD"}, "max_loss", "'1e3 USD'"),
+    ({"max_loss": "+5 USD"}, "max_loss", "'+5 USD'"),
+    ({"max_loss": "0.00000000000000001 USD"}, "max_loss", "'0.00000000000000001 USD'"),
+    ({"limits": [{"trailing": "1_0 USD"}]}, "limits[0].trailing", "'1_0 USD'"),
+    (
+        {
+            "feeds": [
+                {
+                    "kind": "bar",
+                    "bar_type": "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+                    "instrument_id": "GBP/USD.SIM",
+                    "stale_after": 60.0,
+                }
+            ]
+        },
+        "feeds[0].instrument_id",
+        "'GBP/USD.SIM'",
+    ),
+    ({"mark_with": []}, "mark_with", "[]"),
+    ({"mark_with": ["quote", "book"]}, "mark_with[1]", "'book'"),
+    ({"mark_with": ["bar", "bar"]}, "mark_with", "['bar', 'bar']"),
 ]
 
 
@@ -136,6 +172,23 @@ def test_a_good_importable_config_gives_typed_settings():
     assert settings.trading_state == TradingState.REDUCING
     assert [f.name for f in settings.feeds] == ["EUR/USD.SIM quotes"]
     assert settings.confirm_attempts == 5
+
+
+def test_blanks_around_times_and_zones_are_dropped_and_the_run_goes_on():
+    # "09:00 " and "UTC " are stored stripped: the engine never meets the raw text, and
+    # bounds at the largest accepted value do not overflow the engine's clock either.
+    config = RiskWatchConfig(
+        feeds=[{**FEED, "stale_after": 1e9}],
+        confirm_timeout=1e9,
+        rearm_cooldown=1e9,
+        limits=[{"daily": "900 USD", "daily_reset": " 17:20 ", "daily_tz": "UTC "}],
+    )
+    limit = settings_from(config).limits[0]
+    assert (limit.daily_reset, limit.daily_tz) == ("17:20", "UTC")
+    run = build_engine(config, hedger=False)
+    run.engine.run()  # neither aborts nor overflows
+    assert run.watch.record is not None and run.watch.record.complete
+    assert run.engine.cache.positions_open() == []
 
 
 def test_money_keeps_every_digit_written():
