@@ -99,6 +99,8 @@ class RiskWatch(Actor):
         self._latecomers: set[StrategyId] = set()  # strategies added since, told about once
         self._pending: list[tuple[Trip, str]] = []  # kills before start: tripped at start
         self._on_bus = False  # subscribed to order, position and bar topics
+        self._was_reset = False  # reset since the last start: the next start forgets the records
+        self._risk_engine: Any | None = None
 
     # --- what operators and tests read ---------------------------------------------------
     @property
@@ -149,6 +151,9 @@ class RiskWatch(Actor):
     # --- lifecycle ------------------------------------------------------------------------
     def on_start(self) -> None:
         self._check_against_engine()
+        if self._was_reset:
+            self._was_reset = False
+            self.records.clear()
         s = self._settings
         if isinstance(self.clock, TestClock):
             self._time = SimulatedTime(
@@ -162,7 +167,7 @@ class RiskWatch(Actor):
             self._time = LiveTime(asyncio.get_running_loop(), self.clock.timestamp_ns)
         time = self._time
         clock = time.loop.time
-        risk_engine = self._given_risk_engine or self._find_risk_engine()
+        risk_engine = self._risk_engine = self._given_risk_engine or self._find_risk_engine()
         if risk_engine is None and s.trading_state is not None:
             self.log.warning(
                 "No RiskEngine found: on a trip the trading state cannot be set (degraded)"
@@ -293,16 +298,20 @@ class RiskWatch(Actor):
 
         A trip set the trading state (or blocked a scope), and a reset run (a parameter
         sweep) must start ACTIVE: each scope's state is put back as re-arm does it, only
-        if nobody changed it since. Records go too: read them before the reset. A kill
-        latched before start survives a reset (it was an operator's decision).
+        if nobody changed it since. The records stay readable until the next start, which
+        begins afresh. A kill latched before start survives a reset (an operator's call).
         """
         self._shutdown()
-        for scope in self._scopes:
+        engine = self._risk_engine
+        if engine is not None and engine.is_running:
+            # The watch alone was reset while the engine trades on: lifting the halt here
+            # would let the strategies trade again unwatched. Re-arm (or reset the engine).
+            self.log.warning("Reset while the engine runs: the trading state is left as is")
+        for scope in self._scopes if engine is None or not engine.is_running else ():
             if scope.switch is not None and scope.switch.record is not None:
                 state = scope.book.restore_trading_state()
                 self.log.info(f"Reset: trading state after the {scope.name} trip: {state}")
-        self._scopes, self._trader, self._gate = [], None, None
-        self.records.clear()
+        self._was_reset = True
         self._marking.clear()
         self._marks.clear()
         self._quote_feeds.clear()
