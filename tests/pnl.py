@@ -24,15 +24,20 @@ def fills_of(cache, exclude_tag: str = "RISKWATCH") -> list[OrderFilled]:
 def loss_at(fills: list[OrderFilled], quote, by_time: bool = True) -> Decimal:
     """Loss after ``quote``: fills up to it (all of them if not ``by_time``), longs at its
     bid, shorts at its ask."""
+    bid, ask = quote.bid_price.as_decimal(), quote.ask_price.as_decimal()
+    return loss_marked(fills, quote.ts_init if by_time else None, bid, ask)
+
+
+def loss_marked(fills: list[OrderFilled], ts: int | None, bid: Decimal, ask: Decimal) -> Decimal:
+    """Loss with the fills up to ``ts`` (all if ``None``), longs at ``bid``, shorts at ``ask``."""
     cash = Decimal(0)
     qty: dict[str, Decimal] = {}
     for f in fills:
-        if by_time and f.ts_event > quote.ts_init:
+        if ts is not None and f.ts_event > ts:
             break
         signed = f.last_qty.as_decimal() * (1 if f.order_side == OrderSide.BUY else -1)
         cash -= signed * f.last_px.as_decimal() + f.commission.as_decimal()
         qty[str(f.position_id)] = qty.get(str(f.position_id), Decimal(0)) + signed
-    bid, ask = quote.bid_price.as_decimal(), quote.ask_price.as_decimal()
     value = sum((q * (bid if q > 0 else ask) for q in qty.values()), Decimal(0))
     return -(cash + value)
 

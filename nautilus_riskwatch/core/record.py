@@ -41,6 +41,7 @@ class RiskOff:
     hurried: bool = False
     finished_at_ns: int | None = None
     scope: str = "trader"
+    unmarked: list[str] = field(default_factory=list)  # held, priced by nothing at the trip
 
     @property
     def complete(self) -> bool:
@@ -75,6 +76,8 @@ class RiskOff:
         ]
         if self.left_live:
             lines.append(f"  still live     {_ids(self.left_live)} (INCOMPLETE)")
+        if self.unmarked:
+            lines.append(f"  unmarked       {_ids(self.unmarked)}: valued at their fill prices")
         if self.suppressed:
             lines.append(f"  suppressed     {'; '.join(str(t) for t in self.suppressed)}")
         if self.hurried:

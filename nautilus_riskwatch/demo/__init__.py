@@ -4,7 +4,12 @@ Used by the README demo, the examples and the tests, so that what is demonstrate
 is tested.
 """
 
-from nautilus_riskwatch.demo.data import EURUSD_CSV, eurusd_instrument, eurusd_quotes
+from nautilus_riskwatch.demo.data import (
+    EURUSD_CSV,
+    eurusd_bars,
+    eurusd_instrument,
+    eurusd_quotes,
+)
 from nautilus_riskwatch.demo.engine import DemoRun, build_engine
 from nautilus_riskwatch.demo.strategies import (
     DemoHedger,
@@ -21,6 +26,7 @@ __all__ = [
     "DemoTrader",
     "DemoTraderConfig",
     "build_engine",
+    "eurusd_bars",
     "eurusd_instrument",
     "eurusd_quotes",
 ]

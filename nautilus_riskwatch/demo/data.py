@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from nautilus_trader.model.data import QuoteTick
+from nautilus_trader.model.data import Bar, BarType, QuoteTick
 from nautilus_trader.model.identifiers import Venue
 from nautilus_trader.model.instruments import CurrencyPair
 from nautilus_trader.model.objects import Price, Quantity
@@ -50,6 +50,32 @@ def eurusd_quotes(
                 )
             )
     return ticks
+
+
+def eurusd_bars(side: str, instrument: CurrencyPair | None = None) -> list[Bar]:
+    """The recorded quotes as 1-minute ``BID`` or ``ASK`` bars (``side``), for bar backtests.
+
+    Each bar holds the minute's quotes of that side (open, high, low, close) and closes at
+    the minute's end; a minute without quotes has no bar, as a venue's feed would have it.
+    """
+    instrument = instrument or eurusd_instrument()
+    bar_type = BarType.from_str(f"{instrument.id}-1-MINUTE-{side}-EXTERNAL")
+    minute = 60_000_000_000
+    volume = Quantity.from_int(10_000_000)
+    bars: list[Bar] = []
+    prices: list[Price] = []
+    current = None
+    for tick in [*eurusd_quotes(instrument), None]:
+        start = None if tick is None else tick.ts_init - tick.ts_init % minute
+        if prices and start != current:
+            end = current + minute  # type: ignore[operator]
+            high, low = max(prices), min(prices)
+            bars.append(Bar(bar_type, prices[0], high, low, prices[-1], volume, end, end))
+            prices = []
+        if tick is not None:
+            current = start
+            prices.append(tick.bid_price if side == "BID" else tick.ask_price)
+    return bars
 
 
 def _price(text: str, precision: int) -> Price:

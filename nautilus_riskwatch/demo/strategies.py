@@ -56,6 +56,10 @@ class DemoTrader(Strategy):
     def on_start(self) -> None:
         self.subscribe_quote_ticks(self.instrument_id)
 
+    def on_reset(self) -> None:
+        self.quotes = 0  # a reset run trades again from its first quote
+        self.denied = []
+
     def on_quote_tick(self, tick: QuoteTick) -> None:
         self.quotes += 1
         if self.quotes == 1:
@@ -124,6 +128,9 @@ class DemoHedger(Strategy):
 
     def on_start(self) -> None:
         self.subscribe_quote_ticks(self.instrument_id)
+
+    def on_reset(self) -> None:
+        self.placed = False
 
     def on_quote_tick(self, tick: QuoteTick) -> None:
         if self.placed:

@@ -18,7 +18,7 @@ from nautilus_trader.common.component import TestClock
 from nautilus_trader.model.data import Bar, QuoteTick, TradeTick
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
-from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Price
 from nautilus_trader.risk.engine import RiskEngine
 
@@ -48,11 +48,17 @@ from nautilus_riskwatch.nautilus.config import (
     Settings,
     settings_from,
 )
+from nautilus_riskwatch.nautilus.engine_ids import refuse_unknown, registered_strategies
 from nautilus_riskwatch.nautilus.gate import OrderGate
+from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.scope import Scope
 
 ORDER_EVENTS = "events.order.*"
 POSITION_EVENTS = "events.position.*"
+#: Every bar the engine publishes (live: whatever some actor subscribed to), as the
+#: Portfolio listens for its bar marks: a bar needs a bar type to subscribe to, and the
+#: watch cannot guess which ones a strategy trades on.
+BARS = "data.bars.*"
 
 
 class RiskWatch(Actor):
@@ -86,7 +92,15 @@ class RiskWatch(Actor):
         self.records: list[RiskOff] = []  # earlier trips of the trader scope, when re-armed
         self._multipliers: dict[InstrumentId, Decimal] = {}
         self._prices: dict[int, Decimal] = {}
-        self._marked: set[InstrumentId] = set()
+        self._marks: dict[InstrumentId, Marks] = {}  # instruments a guarded fill touched
+        self._subscribed: set[tuple[str, InstrumentId]] = set()
+        self._unmarked: set[InstrumentId] = set()  # held, but no price from any source yet
+        self._known_strategies: set[StrategyId] = set()  # registered when the watch started
+        self._latecomers: set[StrategyId] = set()  # strategies added since, told about once
+        self._pending: list[tuple[Trip, str]] = []  # kills before start: tripped at start
+        self._on_bus = False  # subscribed to order, position and bar topics
+        self._was_reset = False  # reset since the last start: the next start forgets the records
+        self._risk_engine: Any | None = None
 
     # --- what operators and tests read ---------------------------------------------------
     @property
@@ -115,7 +129,12 @@ class RiskWatch(Actor):
         return dict(self._gate.denied) if self._gate is not None else {}
 
     def kill(self, reason: str, who: str = "") -> None:
-        """Pull the switch by hand; the record names ``who`` and ``reason``."""
+        """Pull the switch by hand; the record names ``who`` and ``reason``.
+
+        Before the watch runs (before ``engine.run()``, or while it is stopped) the kill is
+        latched and trips the watch the moment it starts, before anything can trade.
+        After ``dispose`` there is nothing left to trip: it is logged as an error.
+        """
         self._trip_from_outside(ManualKill(reason, who), "kill")
 
     def _on_command(self, command: object) -> None:
@@ -137,6 +156,9 @@ class RiskWatch(Actor):
     # --- lifecycle ------------------------------------------------------------------------
     def on_start(self) -> None:
         self._check_against_engine()
+        if self._was_reset:
+            self._was_reset = False
+            self.records.clear()
         s = self._settings
         if isinstance(self.clock, TestClock):
             self._time = SimulatedTime(
@@ -150,24 +172,23 @@ class RiskWatch(Actor):
             self._time = LiveTime(asyncio.get_running_loop(), self.clock.timestamp_ns)
         time = self._time
         clock = time.loop.time
-        risk_engine = self._given_risk_engine or self._find_risk_engine()
+        risk_engine = self._risk_engine = self._given_risk_engine or self._find_risk_engine()
         if risk_engine is None and s.trading_state is not None:
             self.log.warning(
                 "No RiskEngine found: on a trip the trading state cannot be set (degraded)"
             )
         policy = CascadePolicy(s.confirm_timeout, s.confirm_attempts)
         origin_ns = time.now_ns() - round(clock() * 1_000_000_000)
-        self._marked = set()
+        self._marks, self._subscribed, self._unmarked = {}, set(), set()
         children: list[Child] = []
         for spec in s.feeds:
             feed: Feed[object] = Feed(spec.name, clock)
             if spec.kind == "quote":
                 self._quote_feeds[spec.instrument_id] = feed
-                self._marked.add(spec.instrument_id)
-                self.subscribe_quote_ticks(spec.instrument_id)
+                self._subscribe("quote", spec.instrument_id)
             elif spec.kind == "trade":
                 self._trade_feeds[spec.instrument_id] = feed
-                self.subscribe_trade_ticks(spec.instrument_id)
+                self._subscribe("trade", spec.instrument_id)
             else:
                 self._bar_feeds[spec.bar_type] = feed
                 self.subscribe_bars(spec.bar_type)
@@ -203,15 +224,28 @@ class RiskWatch(Actor):
                 gate=self._gate,
             )
             self._scopes.append(Scope(book, limits, policy, clock, origin_ns))
+        for each in self._scopes:
+            each.book.unmarked = lambda scope=each: self._unmarked_in(scope)
         self._marking = {}
         if any(scope.counts_pnl for scope in self._scopes):
             self._seed_ledgers()
-        self.msgbus.subscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
-        self.msgbus.subscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
+        if not self._on_bus:
+            # Once for the actor's life, kept across stop/reset (the handlers do nothing
+            # while the watch is not running): nautilus_trader 1.221's message bus never
+            # delivers a topic already published to a wildcard subscribed after it, so a
+            # watch that re-subscribed after a reset would go deaf.
+            self.msgbus.subscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
+            self.msgbus.subscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
+            self.msgbus.subscribe(topic=BARS, handler=self._on_bar_data)
+            self._on_bus = True
         self.msgbus.register(endpoint=command_endpoint(self.id), handler=self._on_command)
         for scope in self._scopes:
             scope.arm(time.loop)
         time.step()
+        pending, self._pending = self._pending, []
+        for cause, where in pending:
+            self.log.warning(f"Tripping at start on a {where} made before the watch ran")
+            time.call(lambda c=cause, w=where: self._trip_now(c, w))
         limits = ", ".join(f"{x.kind} {x.ceiling} {x.currency} ({x.scope})" for x in s.limits)
         self.log.info(f"Watching {len(s.feeds)} feed(s); loss limits: {limits or 'none'}")
 
@@ -226,9 +260,14 @@ class RiskWatch(Actor):
         it since. The ledger goes on: the loss is the session's.
         """
         time = self._time
+        if time is None:
+            raise RearmRefused(
+                f"the watch is not running (state {self.state.name}): there is nothing to "
+                "re-arm; a reset undoes what a trip set, a start arms it afresh"
+            )
         target = next((x for x in self._scopes if x.name == scope), None)
-        if time is None or target is None or target.switch is None:
-            known = ", ".join(x.name for x in self._scopes) or "none, it is not running"
+        if target is None or target.switch is None:
+            known = ", ".join(x.name for x in self._scopes)
             raise RearmRefused(f"no such scope {scope!r} (scopes: {known})")
         record = target.switch.record
         if record is None:
@@ -250,14 +289,44 @@ class RiskWatch(Actor):
     def on_stop(self) -> None:
         self._shutdown()
 
+    def on_resume(self) -> None:
+        """Stopped, then resumed (NautilusTrader's only way back from STOPPED): a fresh
+        watch, as at start, over the same engine; an earlier trip's state is left as it
+        is (a reset undoes it)."""
+        self.on_start()
+
     def on_reset(self) -> None:
+        """Back to a watch that has never run, undoing what its trips set.
+
+        A trip set the trading state (or blocked a scope), and a reset run (a parameter
+        sweep) must start ACTIVE: each scope's state is put back as re-arm does it, only
+        if nobody changed it since. The records stay readable until the next start, which
+        begins afresh. A kill latched before start survives a reset (an operator's call).
+        """
         self._shutdown()
+        engine = self._risk_engine
+        if engine is not None and engine.is_running:
+            # The watch alone was reset while the engine trades on: lifting the halt here
+            # would let the strategies trade again unwatched. Re-arm (or reset the engine).
+            self.log.warning("Reset while the engine runs: the trading state is left as is")
+        for scope in self._scopes if engine is None or not engine.is_running else ():
+            if scope.switch is not None and scope.switch.record is not None:
+                state = scope.book.restore_trading_state()
+                self.log.info(f"Reset: trading state after the {scope.name} trip: {state}")
+        self._was_reset = True
+        self._marking.clear()
+        self._marks.clear()
         self._quote_feeds.clear()
         self._trade_feeds.clear()
         self._bar_feeds.clear()
 
     def on_dispose(self) -> None:
         self._shutdown()
+        if self._on_bus:
+            self.msgbus.unsubscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
+            self.msgbus.unsubscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
+            self.msgbus.unsubscribe(topic=BARS, handler=self._on_bar_data)
+            self._on_bus = False
 
     # --- engine callbacks: hand over, step, never raise ------------------------------------
     def on_quote_tick(self, tick: QuoteTick) -> None:
@@ -270,13 +339,23 @@ class RiskWatch(Actor):
                 feed.put(tick)
             scopes = self._marking.get(instrument_id)
             if scopes:
+                marks = self._marks[instrument_id]
                 bid, ask = self._decimal(tick.bid_price), self._decimal(tick.ask_price)
-                for scope in scopes:
-                    if scope.ledger.mark(instrument_id, bid, ask):
-                        scope.publish()
+                if marks.quote(bid, ask, tick.ts_init):
+                    self._remark(instrument_id, marks, scopes)
             time.settle()  # type: ignore[union-attr]
         except Exception as error:
             self._fail(error, "on_quote_tick")
+
+    def _remark(self, instrument_id: InstrumentId, marks: Marks, scopes: list[Scope]) -> None:
+        """Revalue an instrument's exposure in every scope that holds it at its marks."""
+        bid, ask = marks.bid, marks.ask
+        for scope in scopes:
+            if scope.ledger.mark(instrument_id, bid, ask):  # type: ignore[arg-type]
+                scope.publish()
+        if self._unmarked and instrument_id in self._unmarked:
+            self._unmarked.discard(instrument_id)
+            self.log.info(f"{instrument_id} is marked from now on ({marks.source} prices)")
 
     def _decimal(self, price: Price) -> Decimal:
         """``price.as_decimal()``, remembered: quotes repeat a few prices over and over,
@@ -291,19 +370,45 @@ class RiskWatch(Actor):
         return value
 
     def on_trade_tick(self, tick: TradeTick) -> None:
-        self._deliver(self._trade_feeds.get(tick.instrument_id), tick, "on_trade_tick")
-
-    def on_bar(self, bar: Bar) -> None:
-        self._deliver(self._bar_feeds.get(bar.bar_type), bar, "on_bar")
-
-    def _deliver(self, feed: Feed[object] | None, message: object, where: str) -> None:
         try:
+            time = self._time
+            instrument_id = tick.instrument_id
+            feed = self._trade_feeds.get(instrument_id)
+            scopes = self._marking.get(instrument_id)
+            if time is None or (feed is None and not scopes):
+                return
+            time.sync()
             if feed is not None:
-                self._time.sync()  # type: ignore[union-attr]
-                feed.put(message)
-                self._time.settle()  # type: ignore[union-attr]
+                feed.put(tick)
+            if scopes:
+                marks = self._marks[instrument_id]
+                if marks.trade(self._decimal(tick.price), tick.ts_init):
+                    self._remark(instrument_id, marks, scopes)
+            time.settle()
         except Exception as error:
-            self._fail(error, where)
+            self._fail(error, "on_trade_tick")
+
+    def _on_bar_data(self, bar: Bar) -> None:
+        """Every bar the engine publishes (``data.bars.*``): a feed's, and marks."""
+        try:
+            time = self._time
+            bar_type = bar.bar_type
+            feed = self._bar_feeds.get(bar_type)
+            instrument_id = bar_type.instrument_id
+            scopes = self._marking.get(instrument_id)
+            if time is None or (feed is None and not scopes):
+                return
+            time.sync()
+            if feed is not None:
+                feed.put(bar)
+            if scopes:
+                marks = self._marks[instrument_id]
+                close = self._decimal(bar.close)
+                if marks.bar(bar_type.spec.price_type, close, bar.ts_init):
+                    self._remark(instrument_id, marks, scopes)
+            time.settle()
+        except Exception as error:
+            self._fail(error, "a bar")
 
     def _on_order_event(self, event: object) -> None:
         try:
@@ -311,6 +416,9 @@ class RiskWatch(Actor):
             if time is None:
                 return
             time.sync()
+            strategy_id = event.strategy_id  # type: ignore[attr-defined]
+            if strategy_id not in self._known_strategies:
+                self._latecomer(strategy_id)
             if isinstance(event, OrderFilled):
                 self._book_fill(event)
             for scope in self._scopes:
@@ -349,13 +457,8 @@ class RiskWatch(Actor):
                 f"commission of {fill.client_order_id} is in {fill.commission.currency.code}, "
                 f"the loss limits are in {self._settings.currency}: no exact conversion"
             )
-        if instrument_id not in self._marked:
-            self._marked.add(instrument_id)
-            self.subscribe_quote_ticks(instrument_id)
-        quote = self.cache.quote_tick(instrument_id)
-        mark = None
-        if quote is not None:
-            mark = (quote.bid_price.as_decimal(), quote.ask_price.as_decimal())
+        marks = self._marks_at_fill(fill)
+        mark = (marks.bid, marks.ask) if marks.priced else None
         qty = fill.last_qty.as_decimal()
         marking = self._marking.setdefault(instrument_id, [])
         for scope in scopes:
@@ -366,11 +469,80 @@ class RiskWatch(Actor):
                 price=fill.last_px.as_decimal(),
                 multiplier=multiplier,
                 commission=fill.commission.as_decimal(),
-                mark=mark,
+                mark=mark,  # type: ignore[arg-type]
             )
+            if mark is not None:  # an exposure held before: revalue it at the newest marks
+                scope.ledger.mark(instrument_id, *mark)  # type: ignore[arg-type]
             if scope not in marking:
                 marking.append(scope)
             scope.publish()
+
+    def _marks_at_fill(self, fill: OrderFilled) -> Marks:
+        """The instrument's marks, brought up to the newest prices in the cache.
+
+        The first guarded fill on an instrument subscribes the watch to its quotes and
+        trades (those of its ``mark_with`` kinds); bars need no subscription (every bar the
+        engine publishes is seen). A strategy may handle a price before the watch does and
+        fill on it, so the cache's newest quote, trade and bars are taken here too. If
+        nothing prices the instrument yet, the position is valued at its fill price until
+        something does: said in a warning now, and in the record of any trip meanwhile.
+        """
+        instrument_id = fill.instrument_id
+        marks = self._marks.get(instrument_id)
+        if marks is None:
+            kinds = self._settings.marks_for(instrument_id)
+            marks = self._marks[instrument_id] = Marks(kinds)
+            for kind in kinds:
+                if kind != "bar":
+                    self._subscribe(kind, instrument_id)
+        cache = self.cache
+        quote = cache.quote_tick(instrument_id)
+        if quote is not None:
+            marks.quote(quote.bid_price.as_decimal(), quote.ask_price.as_decimal(), quote.ts_init)
+        trade = cache.trade_tick(instrument_id)
+        if trade is not None:
+            marks.trade(trade.price.as_decimal(), trade.ts_init)
+        bars = [cache.bar(bar_type) for bar_type in cache.bar_types(instrument_id=instrument_id)]
+        for bar in sorted((b for b in bars if b is not None), key=lambda b: b.ts_init):
+            marks.bar(bar.bar_type.spec.price_type, bar.close.as_decimal(), bar.ts_init)
+        if not marks.priced and instrument_id not in self._unmarked:
+            self._unmarked.add(instrument_id)
+            kinds = ", ".join(self._settings.marks_for(instrument_id))
+            self.log.warning(
+                f"{fill.strategy_id} filled on {instrument_id}, which nothing prices yet "
+                f"(mark_with: {kinds}): its PnL is held at the fill price "
+                f"{fill.last_px} until a price arrives"
+            )
+        return marks
+
+    def _latecomer(self, strategy_id: StrategyId) -> None:
+        """A strategy added to the trader after the watch started: say whether it is
+        guarded (it is with ``strategies=None``, else only if listed), once."""
+        if strategy_id in self._latecomers:
+            return
+        self._latecomers.add(strategy_id)
+        guarded = self._settings.strategies is None or strategy_id in self._settings.strategies
+        self.log.warning(
+            f"{strategy_id} was added after the watch started: "
+            + (
+                "it is guarded (strategies=None guards every strategy)"
+                if guarded
+                else "it is NOT guarded (not in strategies; restart the watch to add it)"
+            )
+        )
+
+    def _unmarked_in(self, scope: Scope) -> list[str]:
+        """Instruments the scope holds that nothing has priced yet (for its record)."""
+        return sorted(str(i) for i in self._unmarked if scope.ledger.is_exposed(i))
+
+    def _subscribe(self, kind: str, instrument_id: InstrumentId) -> None:
+        if (kind, instrument_id) in self._subscribed:
+            return
+        self._subscribed.add((kind, instrument_id))
+        if kind == "quote":
+            self.subscribe_quote_ticks(instrument_id)
+        else:
+            self.subscribe_trade_ticks(instrument_id)
 
     def _seed_ledgers(self) -> None:
         """Book the fills of positions already open (a live node restarted mid-session).
@@ -397,12 +569,45 @@ class RiskWatch(Actor):
         return instrument.multiplier.as_decimal()
 
     def _check_against_engine(self) -> None:
+        """Refuse every id the config names that the engine does not know (see
+        ``engine_ids``); strategies are those registered with the trader at start."""
         s = self._settings
+        instruments = {i.id for i in self.cache.instruments()}
+        strategies = self._known_strategies = registered_strategies(self.msgbus)
+        for field, ids in (
+            ("strategies", sorted(s.strategies or (), key=str)),
+            ("hedge_strategies", sorted(s.hedge_strategies, key=str)),
+        ):
+            for i, strategy_id in enumerate(ids):
+                if strategy_id not in strategies:
+                    refuse_unknown(f"{field}[{i}]", strategy_id, strategies, "strategy")
+        for limit in s.limits:
+            if limit.strategy_id is not None:
+                field = f"limits[{limit.index}].strategy_id"
+                if limit.strategy_id not in strategies:
+                    refuse_unknown(field, limit.strategy_id, strategies, "strategy")
+                if s.strategies is not None and limit.strategy_id not in s.strategies:
+                    raise RiskWatchConfigError(
+                        field,
+                        str(limit.strategy_id),
+                        "not among the guarded strategies: its limit would count nothing",
+                    )
+            if limit.instrument_id is not None and limit.instrument_id not in instruments:
+                field = f"limits[{limit.index}].instrument_id"
+                refuse_unknown(field, limit.instrument_id, instruments, "instrument")
+        for instrument_id in sorted(s.mark_with_by_instrument, key=str):
+            if instrument_id not in instruments:
+                field = "mark_with_by_instrument"
+                refuse_unknown(field, instrument_id, instruments, "instrument")
         for i, spec in enumerate(s.feeds):
             field = f"feeds[{i}].{'bar_type' if spec.bar_type is not None else 'instrument_id'}"
             value = str(spec.bar_type or spec.instrument_id)
-            if self.cache.instrument(spec.instrument_id) is None:
-                raise RiskWatchConfigError(field, value, "the engine has no such instrument")
+            if spec.instrument_id not in instruments:
+                if spec.bar_type is not None:
+                    raise RiskWatchConfigError(
+                        field, value, f"the engine has no instrument {spec.instrument_id}"
+                    )
+                refuse_unknown(field, value, instruments, "instrument")
             if s.currency is not None:
                 try:
                     self._multipliers[spec.instrument_id] = self._check_instrument(
@@ -413,12 +618,8 @@ class RiskWatch(Actor):
                         "max_loss", f"{s.ceiling} {s.currency}", str(error)
                     ) from None
         for i, instrument_id in enumerate(sorted(s.hedge_instruments, key=str)):
-            if self.cache.instrument(instrument_id) is None:
-                raise RiskWatchConfigError(
-                    f"hedge_instruments[{i}]",
-                    str(instrument_id),
-                    "the engine has no such instrument",
-                )
+            if instrument_id not in instruments:
+                refuse_unknown(f"hedge_instruments[{i}]", instrument_id, instruments, "instrument")
 
     def _find_risk_engine(self) -> RiskEngine | None:
         for subscription in self.msgbus.subscriptions():
@@ -431,10 +632,14 @@ class RiskWatch(Actor):
         """Trip on a cause from outside the children, from any thread; never raise."""
         time = self._time
         if time is None or self._trader is None:
-            self.log.error(
-                f"riskwatch: cannot trip from {where}, the watch is not running "
-                f"(state {self.state.name}): {cause}"
-            )
+            if isinstance(cause, ManualKill) and not self.is_disposed:
+                self._pending.append((cause, where))
+                self.log.warning(
+                    f"riskwatch: {cause} before the watch runs (state {self.state.name}): "
+                    "latched, it trips the watch the moment it starts"
+                )
+                return
+            self.log.error(f"riskwatch: cannot trip from {where}, the watch is disposed: {cause}")
             return
         try:
             time.call(lambda: self._trip_now(cause, where))
@@ -481,8 +686,6 @@ class RiskWatch(Actor):
                 scope.book.release()
             if self._gate is not None:
                 self._gate.detach(self)
-            self.msgbus.unsubscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
-            self.msgbus.unsubscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
             self.msgbus.deregister(endpoint=command_endpoint(self.id), handler=self._on_command)
             if isinstance(time, SimulatedTime):
                 time.close()

@@ -112,6 +112,8 @@ class NautilusBook:
         # Our closing orders, held by us: on a live node the ExecEngine queues commands, so
         # an order just sent is not in the cache yet, and must still count as in flight.
         self._closes: dict[PositionId, list[Order]] = {}
+        # Instruments this book holds that nothing prices yet: the owner fills it in.
+        self.unmarked: Callable[[], list[str]] = list
 
     # --- what is guarded and what is protective ----------------------------------------
     def guards(self, strategy_id: StrategyId) -> bool:
@@ -323,6 +325,7 @@ class NautilusBook:
 
     def publish(self, record: RiskOff) -> None:
         record.scope = self.scope_name
+        record.unmarked = self.unmarked()
         self._actor.log.warning(record.report())
         self._actor.msgbus.publish(topic=risk_off_topic(self._actor.id), msg=record)
 

@@ -9,7 +9,10 @@ is trusted. Every refusal is a ``RiskWatchConfigError`` naming the field and the
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
@@ -20,7 +23,18 @@ from nautilus_trader.model.enums import TradingState
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Currency
 
+from nautilus_riskwatch.nautilus.marks import MARK_SOURCES
+
 FEED_KINDS = ("quote", "trade", "bar")
+#: The longest bound, cooldown or timeout, in seconds (~31.7 years). The engine's clock holds
+#: nanoseconds since 1970 in 64 bits (up to ~9.2e18 ns, the year 2262): now (~1.8e9 s) plus
+#: this stays well inside it, while ~1.7e10 s gives an ``OverflowError`` inside the engine.
+MAX_SECONDS = 1e9
+_HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+#: A money amount as people write it: digits, an optional point and decimals. No exponent
+#: (``1e-400``), no ``_`` or ``,`` separators, no sign; bounded so the ledger stays exact.
+_MAX_DIGITS, _MAX_DECIMALS = 30, 16
+_AMOUNT = re.compile(r"[0-9]{1,30}(\.[0-9]{1,16})?")
 _S = TypeVar("_S", bound=NautilusConfig)
 TRIP_STATES = ("HALTED", "REDUCING", "ACTIVE")
 
@@ -130,6 +144,13 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     limits : tuple[LossLimit, ...], default ()
         More loss limits: trailing drawdown, daily loss, and limits scoped to one strategy
         or one instrument (a dict per limit from an importable config).
+    mark_with : tuple[str, ...], default ("quote", "trade", "bar")
+        The market data positions are marked with, best first: each side of an
+        instrument takes its price from the best of these that has priced it (quotes:
+        longs at the bid, shorts at the ask; trades: the last price; bars: the close, by
+        the bar's price type). A kind left out is never used nor subscribed to.
+    mark_with_by_instrument : dict[str, tuple[str, ...]], optional
+        ``mark_with`` for single instruments, e.g. ``{"BTCUSDT-PERP.BINANCE": ["bar"]}``.
 
     """
 
@@ -145,6 +166,8 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     close_tag: str = "RISKWATCH"
     rearm_cooldown: float = 0.0
     limits: tuple[LossLimit, ...] = ()
+    mark_with: tuple[str, ...] = MARK_SOURCES
+    mark_with_by_instrument: dict[str, tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
         settings_from(self)  # refuse a bad config when it is built, not at the first trip
@@ -177,6 +200,7 @@ class LimitSpec:
     instrument_id: InstrumentId | None = None
     daily_reset: str = "17:00"
     daily_tz: str = "UTC"
+    index: int = -1  # its place in ``limits`` (-1: the top-level ``max_loss``)
 
     @property
     def scope(self) -> str:
@@ -204,6 +228,14 @@ class Settings:
     close_tag: str
     rearm_cooldown: float
     limits: tuple[LimitSpec, ...] = ()  # every loss limit, the top-level max_loss first
+    mark_with: tuple[str, ...] = MARK_SOURCES
+    mark_with_by_instrument: Mapping[InstrumentId, tuple[str, ...]] = dataclass_field(
+        default_factory=dict
+    )
+
+    def marks_for(self, instrument_id: InstrumentId) -> tuple[str, ...]:
+        """The mark sources of one instrument, best first."""
+        return self.mark_with_by_instrument.get(instrument_id, self.mark_with)
 
 
 def settings_from(config: RiskWatchConfig) -> Settings:
@@ -218,9 +250,7 @@ def settings_from(config: RiskWatchConfig) -> Settings:
         seen[feed.name] = i
     ceiling, currency = _money("max_loss", config.max_loss)
     limits = tuple(
-        spec
-        for i, raw in enumerate(_seq("limits", config.limits))
-        for spec in _limits(f"limits[{i}]", raw)
+        spec for i, raw in enumerate(_seq("limits", config.limits)) for spec in _limits(i, raw)
     )
     currencies = {currency} | {spec.currency for spec in limits}
     currencies.discard(None)
@@ -246,12 +276,20 @@ def settings_from(config: RiskWatchConfig) -> Settings:
                 "strategies", config.strategies, "empty: use None to guard every strategy"
             )
     state = _choice("trading_state_on_trip", config.trading_state_on_trip, TRIP_STATES)
+    hedge_tags = frozenset(_text("hedge_tags", t) for t in _seq("hedge_tags", config.hedge_tags))
+    close_tag = _text("close_tag", config.close_tag)
+    if close_tag in hedge_tags:
+        raise RiskWatchConfigError(
+            "close_tag",
+            config.close_tag,
+            "is also a hedge tag: the watch's closing orders would count as protective",
+        )
     return Settings(
         feeds=feeds,
         ceiling=ceiling,
         currency=currency,
         strategies=strategies,
-        hedge_tags=frozenset(_text("hedge_tags", t) for t in _seq("hedge_tags", config.hedge_tags)),
+        hedge_tags=hedge_tags,
         hedge_strategies=frozenset(
             _strategy("hedge_strategies", s)
             for s in _seq("hedge_strategies", config.hedge_strategies)
@@ -263,10 +301,35 @@ def settings_from(config: RiskWatchConfig) -> Settings:
         trading_state=None if state == "ACTIVE" else TradingState[state],
         confirm_timeout=_seconds("confirm_timeout", config.confirm_timeout),
         confirm_attempts=_count("confirm_attempts", config.confirm_attempts),
-        close_tag=_text("close_tag", config.close_tag),
+        close_tag=close_tag,
         rearm_cooldown=_cooldown("rearm_cooldown", config.rearm_cooldown),
         limits=limits,
+        mark_with=_sources("mark_with", config.mark_with),
+        mark_with_by_instrument=_sources_by_instrument(config.mark_with_by_instrument),
     )
+
+
+def _sources(field: str, value: object) -> tuple[str, ...]:
+    kinds = tuple(
+        _choice(f"{field}[{i}]", kind, MARK_SOURCES) for i, kind in enumerate(_seq(field, value))
+    )
+    if not kinds:
+        raise RiskWatchConfigError(field, value, f"empty: name one or more of {MARK_SOURCES}")
+    if len(set(kinds)) != len(kinds):
+        raise RiskWatchConfigError(field, value, "a source named twice")
+    return kinds
+
+
+def _sources_by_instrument(value: object) -> dict[InstrumentId, tuple[str, ...]]:
+    field = "mark_with_by_instrument"
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RiskWatchConfigError(field, value, "expected a dict of instrument id to sources")
+    return {
+        _instrument(f"{field}", key): _sources(f"{field}[{key!r}]", kinds)
+        for key, kinds in value.items()
+    }
 
 
 def _struct(field: str, raw: object, cls: type[_S]) -> _S:
@@ -298,6 +361,14 @@ def _feed(field: str, raw: object) -> FeedSpec:
             bar_type = BarType.from_str(_text(f"{field}.bar_type", raw.bar_type))
         except ValueError as error:
             raise RiskWatchConfigError(f"{field}.bar_type", raw.bar_type, str(error)) from None
+        if raw.instrument_id is not None:
+            named = _instrument(f"{field}.instrument_id", raw.instrument_id)
+            if named != bar_type.instrument_id:
+                raise RiskWatchConfigError(
+                    f"{field}.instrument_id",
+                    raw.instrument_id,
+                    f"differs from the bar type's instrument {bar_type.instrument_id}",
+                )
         return FeedSpec(kind, bar_type.instrument_id, bar_type, bound)
     if raw.bar_type is not None:
         raise RiskWatchConfigError(
@@ -310,7 +381,8 @@ def _feed(field: str, raw: object) -> FeedSpec:
     return FeedSpec(kind, _instrument(f"{field}.instrument_id", raw.instrument_id), None, bound)
 
 
-def _limits(field: str, raw: object) -> list[LimitSpec]:
+def _limits(index: int, raw: object) -> list[LimitSpec]:
+    field = f"limits[{index}]"
     raw = _struct(field, raw, LossLimit)
     strategy = (
         None if raw.strategy_id is None else _strategy(f"{field}.strategy_id", raw.strategy_id)
@@ -326,8 +398,8 @@ def _limits(field: str, raw: object) -> list[LimitSpec]:
             raw.instrument_id,
             "a limit has one scope: a strategy or an instrument",
         )
-    _time_of_day(f"{field}.daily_reset", raw.daily_reset)
-    _zone(f"{field}.daily_tz", raw.daily_tz)
+    daily_reset = _time_of_day(f"{field}.daily_reset", raw.daily_reset)
+    daily_tz = _zone(f"{field}.daily_tz", raw.daily_tz)
     specs = []
     for kind in ("max_loss", "trailing", "daily"):
         amount, currency = _money(f"{field}.{kind}", getattr(raw, kind))
@@ -339,8 +411,9 @@ def _limits(field: str, raw: object) -> list[LimitSpec]:
                     currency or "",
                     strategy,
                     instrument,
-                    raw.daily_reset,
-                    raw.daily_tz,
+                    daily_reset,
+                    daily_tz,
+                    index,
                 )
             )
     if not specs:
@@ -348,18 +421,16 @@ def _limits(field: str, raw: object) -> list[LimitSpec]:
     return specs
 
 
-def _time_of_day(field: str, value: object) -> None:
+def _time_of_day(field: str, value: object) -> str:
+    """``HH:MM`` exactly (two digits each, 00:00 to 23:59), surrounding blanks dropped; the
+    stripped text is what is stored, so the engine never meets what was refused here."""
     text = _text(field, value)
-    try:
-        hours, minutes = (int(part) for part in text.split(":"))
-        valid = len(text) == 5 and 0 <= hours < 24 and 0 <= minutes < 60
-    except ValueError:
-        valid = False
-    if not valid:
+    if _HH_MM.fullmatch(text) is None:
         raise RiskWatchConfigError(field, value, "expected a time of day as 'HH:MM'")
+    return text
 
 
-def _zone(field: str, value: object) -> None:
+def _zone(field: str, value: object) -> str:
     from zoneinfo import ZoneInfo
 
     text = _text(field, value)
@@ -367,6 +438,7 @@ def _zone(field: str, value: object) -> None:
         ZoneInfo(text)
     except Exception:
         raise RiskWatchConfigError(field, value, "unknown time zone (IANA name expected)") from None
+    return text
 
 
 def _money(field: str, value: object) -> tuple[Decimal | None, str | None]:
@@ -376,6 +448,13 @@ def _money(field: str, value: object) -> tuple[Decimal | None, str | None]:
     parts = text.split()
     if len(parts) != 2:
         raise RiskWatchConfigError(field, value, "expected '<amount> <currency>', e.g. '5000 USD'")
+    if _AMOUNT.fullmatch(parts[0]) is None:
+        raise RiskWatchConfigError(
+            field,
+            value,
+            f"{parts[0]!r} is not a number written as plain digits (e.g. '5000' or "
+            f"'1234.56'; at most {_MAX_DIGITS} digits before the point, {_MAX_DECIMALS} after)",
+        )
     try:
         amount = Decimal(parts[0])
     except InvalidOperation:
@@ -396,7 +475,7 @@ def _seconds(field: str, value: object) -> float:
         raise RiskWatchConfigError(field, value, "expected a number of seconds")
     if not math.isfinite(value) or value <= 0:
         raise RiskWatchConfigError(field, value, "must be a positive, finite number of seconds")
-    return float(value)
+    return _bounded(field, value)
 
 
 def _cooldown(field: str, value: object) -> float:
@@ -404,6 +483,17 @@ def _cooldown(field: str, value: object) -> float:
         raise RiskWatchConfigError(field, value, "expected a number of seconds")
     if not math.isfinite(value) or value < 0:
         raise RiskWatchConfigError(field, value, "must be a finite number of seconds >= 0")
+    return _bounded(field, value)
+
+
+def _bounded(field: str, value: float) -> float:
+    if value > MAX_SECONDS:
+        raise RiskWatchConfigError(
+            field,
+            value,
+            f"more than {MAX_SECONDS:.0e} s: the engine clock counts nanoseconds since 1970 "
+            "in 64 bits, and a deadline that far out would overflow it",
+        )
     return float(value)
 
 

@@ -71,6 +71,42 @@ BAD = [
     ({"confirm_attempts": 0}, "confirm_attempts", "0"),
     ({"confirm_attempts": 2.5}, "confirm_attempts", "2.5"),
     ({"close_tag": " "}, "close_tag", "' '"),
+    ({"hedge_tags": ["HEDGE", "RISKWATCH"]}, "close_tag", "'RISKWATCH'"),
+    ({"limits": [{"daily": "9 USD", "daily_reset": "+9:00"}]}, "limits[0].daily_reset", "'+9:00'"),
+    ({"limits": [{"daily": "9 USD", "daily_reset": "09:-0"}]}, "limits[0].daily_reset", "'09:-0'"),
+    ({"limits": [{"daily": "9 USD", "daily_reset": "9:00"}]}, "limits[0].daily_reset", "'9:00'"),
+    ({"limits": [{"daily": "9 USD", "daily_reset": "24:00"}]}, "limits[0].daily_reset", "'24:00'"),
+    (
+        {"limits": [{"daily": "9 USD", "daily_tz": "Mars/Base"}]},
+        "limits[0].daily_tz",
+        "'Mars/Base'",
+    ),
+    ({"feeds": [{**FEED, "stale_after": 1.7e10}]}, "feeds[0].stale_after", "17000000000.0"),
+    ({"confirm_timeout": 1e300}, "confirm_timeout", "1e+300"),
+    ({"rearm_cooldown": 2e9}, "rearm_cooldown", "2000000000.0"),
+    ({"max_loss": "1_000 USD"}, "max_loss", "'1_000 USD'"),
+    ({"max_loss": "1e-400 USD"}, "max_loss", "'1e-400 USD'"),
+    ({"max_loss": "1e3 USD"}, "max_loss", "'1e3 USD'"),
+    ({"max_loss": "+5 USD"}, "max_loss", "'+5 USD'"),
+    ({"max_loss": "0.00000000000000001 USD"}, "max_loss", "'0.00000000000000001 USD'"),
+    ({"limits": [{"trailing": "1_0 USD"}]}, "limits[0].trailing", "'1_0 USD'"),
+    (
+        {
+            "feeds": [
+                {
+                    "kind": "bar",
+                    "bar_type": "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+                    "instrument_id": "GBP/USD.SIM",
+                    "stale_after": 60.0,
+                }
+            ]
+        },
+        "feeds[0].instrument_id",
+        "'GBP/USD.SIM'",
+    ),
+    ({"mark_with": []}, "mark_with", "[]"),
+    ({"mark_with": ["quote", "book"]}, "mark_with[1]", "'book'"),
+    ({"mark_with": ["bar", "bar"]}, "mark_with", "['bar', 'bar']"),
 ]
 
 
@@ -138,6 +174,23 @@ def test_a_good_importable_config_gives_typed_settings():
     assert settings.confirm_attempts == 5
 
 
+def test_blanks_around_times_and_zones_are_dropped_and_the_run_goes_on():
+    # "09:00 " and "UTC " are stored stripped: the engine never meets the raw text, and
+    # bounds at the largest accepted value do not overflow the engine's clock either.
+    config = RiskWatchConfig(
+        feeds=[{**FEED, "stale_after": 1e9}],
+        confirm_timeout=1e9,
+        rearm_cooldown=1e9,
+        limits=[{"daily": "900 USD", "daily_reset": " 17:20 ", "daily_tz": "UTC "}],
+    )
+    limit = settings_from(config).limits[0]
+    assert (limit.daily_reset, limit.daily_tz) == ("17:20", "UTC")
+    run = build_engine(config, hedger=False)
+    run.engine.run()  # neither aborts nor overflows
+    assert run.watch.record is not None and run.watch.record.complete
+    assert run.engine.cache.positions_open() == []
+
+
 def test_money_keeps_every_digit_written():
     settings = settings_from(RiskWatchConfig(max_loss="1234.5678 USD"))
     assert settings.ceiling == Decimal("1234.5678")
@@ -170,8 +223,51 @@ def test_money_keeps_every_digit_written():
             "USD/JPY.SIM",
         ),
         ({"feeds": [FEED], "max_loss": "100 EUR"}, "max_loss", "100 EUR"),
+        ({**OK, "strategies": ["DemoTrader-01"]}, "strategies[0]", "DemoTrader-01"),
+        ({**OK, "hedge_strategies": ["DemoHedger-02"]}, "hedge_strategies[0]", "DemoHedger-02"),
+        (
+            {"feeds": [FEED], "limits": [{"max_loss": "9 USD", "strategy_id": "DemoTrader-01"}]},
+            "limits[0].strategy_id",
+            "DemoTrader-01",
+        ),
+        (
+            {
+                "feeds": [FEED],
+                "limits": [
+                    {"trailing": "9 USD"},
+                    {"daily": "9 USD", "instrument_id": "EUR/US.SIM"},
+                ],
+            },
+            "limits[1].instrument_id",
+            "EUR/US.SIM",
+        ),
+        (
+            {
+                **OK,
+                "strategies": ["DemoTrader-001"],
+                "limits": [{"max_loss": "9 USD", "strategy_id": "DemoHedger-002"}],
+            },
+            "limits[0].strategy_id",
+            "DemoHedger-002",
+        ),
+        (
+            {**OK, "mark_with_by_instrument": {"EUR/USD.SIMX": ["bar"]}},
+            "mark_with_by_instrument",
+            "EUR/USD.SIMX",
+        ),
     ],
-    ids=["unknown instrument", "unknown bar type", "unknown hedge instrument", "ceiling currency"],
+    ids=[
+        "unknown instrument",
+        "unknown bar type",
+        "unknown hedge instrument",
+        "ceiling currency",
+        "strategy typo",
+        "hedge strategy typo",
+        "limit strategy typo",
+        "limit instrument typo",
+        "limit strategy not guarded",
+        "mark_with instrument typo",
+    ],
 )
 def test_what_only_the_engine_knows_is_refused_at_start(config, field, value):
     run = build_engine(RiskWatchConfig(**config))
@@ -179,3 +275,13 @@ def test_what_only_the_engine_knows_is_refused_at_start(config, field, value):
         run.engine.run()
     assert caught.value.field == field
     assert f"{field}={value!r}" in str(caught.value)
+    assert run.engine.cache.orders() == []  # nothing traded unguarded
+
+
+def test_an_unknown_id_is_refused_with_the_known_ids_and_a_near_match():
+    run = build_engine(RiskWatchConfig(**OK, strategies=["DemoTrader-01"]))
+    with pytest.raises(RiskWatchConfigError) as caught:
+        run.engine.run()
+    message = str(caught.value)
+    assert "did you mean 'DemoTrader-001'?" in message
+    assert "(it has: DemoHedger-002, DemoTrader-001)" in message

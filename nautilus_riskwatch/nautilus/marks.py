@@ -1,0 +1,121 @@
+"""Marks: the price each side of an instrument is valued at, from the best source present.
+
+A backtest may carry quotes, trades or only bars, and a live venue may stream any of them.
+The watch values a position the way NautilusTrader's own ``Portfolio`` does
+(``Portfolio._get_price``): longs at the bid and shorts at the ask of the latest quote if
+there is one, else at the last trade's price, else at a bar's close. Here that is a ranking
+per side, and the rule is: **a side takes a price from a source at least as good as the
+best one that has ever priced it** (and, between equals, the newer). So once quotes arrive
+for an instrument, its trades and bars no longer move its marks, exactly as the Portfolio
+keeps using the (latest) quote once the cache has one.
+
+Bars: a ``BID`` bar's close prices the bid side (longs), an ``ASK`` bar's the ask side
+(shorts); a ``LAST`` or ``MID`` bar's close prices both sides (a mid or a last trade is the
+best the data says about either side). A side with nothing better is priced from the other
+side's bars, as the Portfolio falls back to the latest bar close of any kind: with only
+``BID`` bars a short is marked at the bid (understating its loss by the spread). Within
+bars: the side's own, then ``LAST``, then ``MID``, then the other side's.
+
+The order of the three kinds is configurable (``RiskWatchConfig.mark_with``, per instrument
+``mark_with_by_instrument``): a kind left out is never used, nor subscribed to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from nautilus_trader.model.enums import PriceType
+
+MARK_SOURCES = ("quote", "trade", "bar")
+
+# Rank within bars, for the (bid, ask) side, by the bar's price type: own side, LAST, MID,
+# then the other side. Any other price type (MARK) is not a market price: not used.
+_BAR_RANKS: dict[PriceType, tuple[int, int]] = {
+    PriceType.BID: (0, 3),
+    PriceType.ASK: (3, 0),
+    PriceType.LAST: (1, 1),
+    PriceType.MID: (2, 2),
+}
+_NOTHING = 1 << 30  # the rank of a side no source has priced
+
+
+class Marks:
+    """One instrument's bid and ask marks, each from the best source that priced it.
+
+    Parameters
+    ----------
+    preference : Sequence[str]
+        The source kinds in order of preference (a subset of ``"quote"``, ``"trade"``,
+        ``"bar"``); kinds not listed are ignored.
+
+    ``bid`` and ``ask`` are ``None`` until some source prices them; ``source`` names what
+    priced them last (``"quote"``, ``"trade"``, ``"LAST bar"``...), for logs and records.
+    """
+
+    __slots__ = (
+        "_ask_rank",
+        "_ask_ts",
+        "_bar",
+        "_bid_rank",
+        "_bid_ts",
+        "_quote",
+        "_trade",
+        "ask",
+        "bid",
+        "source",
+    )
+
+    def __init__(self, preference: Sequence[str]) -> None:
+        order = {kind: i * 10 for i, kind in enumerate(preference)}
+        self._quote = order.get("quote")
+        self._trade = order.get("trade")
+        self._bar = order.get("bar")
+        self.bid: Decimal | None = None
+        self.ask: Decimal | None = None
+        self._bid_rank = self._ask_rank = _NOTHING
+        self._bid_ts = self._ask_ts = -1
+        self.source = ""
+
+    @property
+    def priced(self) -> bool:
+        """True once any source has priced the instrument (both sides then have a price)."""
+        return self.bid is not None
+
+    def quote(self, bid: Decimal, ask: Decimal, ts: int) -> bool:
+        """Take a quote's bid and ask; return whether either mark changed."""
+        rank = self._quote
+        if rank is None:
+            return False
+        return self._take(rank, rank, bid, ask, ts, "quote")
+
+    def trade(self, price: Decimal, ts: int) -> bool:
+        """Take a trade's price for both sides; return whether either mark changed."""
+        rank = self._trade
+        if rank is None:
+            return False
+        return self._take(rank, rank, price, price, ts, "trade")
+
+    def bar(self, price_type: PriceType, close: Decimal, ts: int) -> bool:
+        """Take a bar's close for the sides its price type prices; return whether a mark
+        changed."""
+        base = self._bar
+        ranks = _BAR_RANKS.get(price_type)
+        if base is None or ranks is None:
+            return False
+        name = f"{price_type.name} bar"
+        return self._take(base + ranks[0], base + ranks[1], close, close, ts, name)
+
+    def _take(
+        self, bid_rank: int, ask_rank: int, bid: Decimal, ask: Decimal, ts: int, source: str
+    ) -> bool:
+        changed = False
+        if bid_rank < self._bid_rank or (bid_rank == self._bid_rank and ts >= self._bid_ts):
+            changed = bid != self.bid
+            self.bid, self._bid_rank, self._bid_ts = bid, bid_rank, ts
+            self.source = source
+        if ask_rank < self._ask_rank or (ask_rank == self._ask_rank and ts >= self._ask_ts):
+            changed = changed or ask != self.ask
+            self.ask, self._ask_rank, self._ask_ts = ask, ask_rank, ts
+            self.source = source
+        return changed
