@@ -12,10 +12,10 @@ Run it: ``python examples/live_node.py`` (about 5 seconds).
 from __future__ import annotations
 
 import asyncio
-import time
 
 from nautilus_trader.live.node import TradingNode
 
+from nautilus_riskwatch import RiskOff, risk_off_topic
 from nautilus_riskwatch.demo.live import node_config, run_node
 from nautilus_riskwatch.demo.replay import ReplayDataClient, ReplayDataClientConfig
 
@@ -30,9 +30,19 @@ WATCH = {
 
 async def session(node: TradingNode) -> None:
     watch = node.trader.actors()[0]
-    deadline = time.monotonic() + 30
-    while (watch.record is None or watch.record.stage != "done") and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    # The watch publishes its record on the message bus when the cascade ends: wait for it
+    # there, as any other component of the node would (no polling).
+    published: asyncio.Future[RiskOff] = asyncio.get_running_loop().create_future()
+
+    def on_record(record: object) -> None:
+        if isinstance(record, RiskOff) and not published.done():
+            published.set_result(record)
+
+    node.kernel.msgbus.subscribe(topic=risk_off_topic(watch.id), handler=on_record)
+    try:
+        await asyncio.wait_for(published, timeout=30)
+    except TimeoutError:
+        pass
     await asyncio.sleep(0.5)  # the node runs on, halted
     feed = ReplayDataClient.last
     print("=" * 78)

@@ -5,6 +5,8 @@ Per-feed staleness watchdogs and an exact ``Decimal`` drawdown breaker, supervis
 flattens everything but the protective hedges, and records what it did.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from nautilus_riskwatch.core import (
     Book,
     CascadePolicy,
@@ -22,19 +24,48 @@ from nautilus_riskwatch.core import (
     run_watch,
     watchdog,
 )
-from nautilus_riskwatch.nautilus import (
-    KillCommand,
-    LossLimit,
-    PnlLedger,
-    RearmCommand,
-    RearmRefused,
-    RiskWatch,
-    RiskWatchConfig,
-    RiskWatchConfigError,
-    WatchedFeed,
-    command_endpoint,
-    risk_off_topic,
+
+if TYPE_CHECKING:
+    from nautilus_riskwatch.nautilus import (
+        KillCommand,
+        LossLimit,
+        PnlLedger,
+        RearmCommand,
+        RearmRefused,
+        RiskWatch,
+        RiskWatchConfig,
+        RiskWatchConfigError,
+        WatchedFeed,
+        command_endpoint,
+        risk_off_topic,
+    )
+
+#: The NautilusTrader adapter's names, imported on first use: ``nautilus_riskwatch.core``
+#: (and ``clock``) must import without nautilus_trader installed.
+_ADAPTER = frozenset(
+    {
+        "KillCommand",
+        "LossLimit",
+        "PnlLedger",
+        "RearmCommand",
+        "RearmRefused",
+        "RiskWatch",
+        "RiskWatchConfig",
+        "RiskWatchConfigError",
+        "WatchedFeed",
+        "command_endpoint",
+        "risk_off_topic",
+    }
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ADAPTER:
+        from nautilus_riskwatch import nautilus
+
+        return getattr(nautilus, name)
+    raise AttributeError(f"module 'nautilus_riskwatch' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import runpy
 from pathlib import Path
 
@@ -20,7 +21,8 @@ def test_backtest_quickstart_trips_and_reports(capsys):
     assert "stage reached  done (complete)" in out
     assert "open position  SIM-1-002 DemoHedger-002 LONG 300000" in out
     assert "DemoTrader" not in out.split("After the run:")[1].split("denied")[0]
-    assert "trip report picture: " in out and "trip_report.png" in out
+    if importlib.util.find_spec("matplotlib") is not None:  # the [plot] extra
+        assert "trip report picture: " in out and "trip_report.png" in out
 
 
 def test_backtest_node_example_gives_the_same_trip(capsys):

@@ -1,7 +1,9 @@
 """A small, offline demo world: real EUR/USD quotes, a trader, a hedger, and an engine.
 
 Used by the README demo, the examples and the tests, so that what is demonstrated is what
-is tested.
+is tested. **Not API**: it ships in the wheel (with its data file) so that the quick start
+runs from an installed package, but its names may change in any release; build your own
+engine and strategies from NautilusTrader, not from this.
 """
 
 from nautilus_riskwatch.demo.data import (
