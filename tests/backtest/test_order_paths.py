@@ -428,3 +428,41 @@ def test_two_watches_with_scoped_limits_start_trip_and_block_only_their_own_scop
     table = endpoint_table(run.engine.kernel.msgbus)
     assert type(table["RiskEngine.execute"].__self__).__name__ == "RiskEngine"
     assert type(table["OrderEmulator.execute"].__self__).__name__ == "OrderEmulator"
+
+
+# --- contingent orders without emulation: the venue holds the children ---------------------
+def venue_bracket(s: Scripted, _tick) -> None:
+    """A bracket sent whole to the venue: its SL/TP wait there for the entry to fill."""
+    s.submit_order_list(
+        s.order_factory.bracket(
+            s.instrument_id,
+            OrderSide.BUY,
+            _qty(100_000),
+            entry_order_type=OrderType.LIMIT,
+            entry_price=_px("1.12130"),
+            sl_trigger_price=_px("1.12050"),
+            tp_price=_px("1.12400"),
+        )
+    )
+
+
+def test_control_a_venue_bracket_fills_when_nobody_pulls_the_switch():
+    run = build(None, [{2: venue_bracket}])
+    run.engine.run()
+    [s] = run.strategies
+    assert run.fills_after(0, s)  # the entry fills (and its SL and TP then rest)
+
+
+def test_a_venue_bracket_entry_and_its_held_children_are_cancelled():
+    run = _with_watch(
+        build(RiskWatchConfig(max_loss="1000000 USD"), [{2: venue_bracket, TRIP: kill}])
+    )
+    run.engine.run()
+    [s] = run.strategies
+    record = _trip(run)
+    assert run.live_orders(s) == [] and run.open_positions(s) == []
+    assert run.fills_after(record.tripped_at_ns, s) == []
+    # the venue holds the children (OTO) before the entry fills: all three are cancelled
+    held = sorted(record.held_by[o] for o in record.orders_cancelled)
+    assert len(held) == 3 and "venue" in held
+    assert record.complete
