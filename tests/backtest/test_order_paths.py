@@ -466,3 +466,35 @@ def test_a_venue_bracket_entry_and_its_held_children_are_cancelled():
     held = sorted(record.held_by[o] for o in record.orders_cancelled)
     assert len(held) == 3 and "venue" in held
     assert record.complete
+
+
+def test_a_kept_emulated_protective_stop_still_fires_after_the_trip():
+    def protect(s: Scripted, _tick) -> None:  # a stop on the hedge's own position
+        [position] = s.cache.positions_open(strategy_id=s.id)
+        stop = s.order_factory.stop_market(
+            s.instrument_id,
+            OrderSide.BUY,
+            _qty(300_000),
+            _px("1.12200"),
+            emulation_trigger=TriggerType.BID_ASK,
+            reduce_only=True,
+            tags=["HEDGE"],
+        )
+        s.submit_order(stop, position_id=position.id)
+
+    run = _with_watch(
+        build(
+            RiskWatchConfig(max_loss="1000000 USD", hedge_tags=["HEDGE"]),
+            [{1: market("BUY"), TRIP: kill}, {1: market("SELL", 300_000, ["HEDGE"]), 2: protect}],
+        )
+    )
+    run.engine.run()
+    t, h = run.strategies
+    record = _trip(run)
+    [stop_id] = record.orders_kept
+    assert record.held_by[stop_id] == "emulator" and record.complete
+    # the emulator released the kept stop after the trip and the gate let it through:
+    # the hedge closed itself, as a protective stop should
+    stop = [o for o in run.cache.orders(strategy_id=h.id) if str(o.client_order_id) == stop_id]
+    assert stop[0].status.name == "FILLED" and run.fills_after(record.tripped_at_ns, h)
+    assert run.open_positions(h) == [] and run.open_positions(t) == [] and h.denied == []
