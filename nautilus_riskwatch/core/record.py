@@ -7,8 +7,10 @@ record that says exactly how far it got.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from typing import Any
 
 from nautilus_riskwatch.core.trips import Trip
 
@@ -49,6 +51,30 @@ class RiskOff:
             and not self.positions_unflattened
             and not self.errors
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as plain values (trips as their ``describe()``), for the event log."""
+        plain: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Trip):
+                value = value.describe()
+            elif isinstance(value, list):
+                value = [x.describe() if isinstance(x, Trip) else x for x in value]
+            plain[f.name] = value
+        return plain
+
+    @classmethod
+    def from_dict(cls, plain: Mapping[str, Any]) -> RiskOff:
+        """Rebuild a record from ``to_dict()`` (fields it does not know are ignored)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in plain.items() if k in known}
+        values["cause"] = Trip.restore(plain["cause"])
+        values["suppressed"] = [Trip.restore(t) for t in plain.get("suppressed", ())]
+        for name, value in values.items():
+            if isinstance(value, list) and name != "suppressed":
+                values[name] = list(value)
+        return cls(**values)
 
     def report(self) -> str:
         """The record as the text an operator reads."""

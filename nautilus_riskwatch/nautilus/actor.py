@@ -33,6 +33,7 @@ from nautilus_riskwatch.core import (
     trip_on,
     watchdog,
 )
+from nautilus_riskwatch.core.event_log import EventLog, JsonLinesFile
 from nautilus_riskwatch.core.supervisor import Child
 from nautilus_riskwatch.nautilus.book import NautilusBook, risk_off_topic
 from nautilus_riskwatch.nautilus.commands import (
@@ -47,6 +48,13 @@ from nautilus_riskwatch.nautilus.config import (
     RiskWatchConfigError,
     Settings,
     settings_from,
+)
+from nautilus_riskwatch.nautilus.event_log import (
+    ANSWERS,
+    LoggerSink,
+    answer,
+    fill_fields,
+    new_session_id,
 )
 from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.scope import Scope
@@ -87,6 +95,14 @@ class RiskWatch(Actor):
         self._multipliers: dict[InstrumentId, Decimal] = {}
         self._prices: dict[int, Decimal] = {}
         self._marked: set[InstrumentId] = set()
+        self._session_id: str | None = None  # one per run; kept by a re-arm, new after reset
+        self._event_log: EventLog | None = None
+        self._event_file: JsonLinesFile | None = None
+
+    @property
+    def session_id(self) -> str | None:
+        """This run's session id, on every line of the event log (``None`` before start)."""
+        return self._session_id
 
     # --- what operators and tests read ---------------------------------------------------
     @property
@@ -145,6 +161,7 @@ class RiskWatch(Actor):
             self._time = LiveTime(asyncio.get_running_loop(), self.clock.timestamp_ns)
         time = self._time
         clock = time.loop.time
+        self._open_event_log(time.now_ns)
         risk_engine = self._given_risk_engine or self._find_risk_engine()
         if risk_engine is None and s.trading_state is not None:
             self.log.warning(
@@ -170,6 +187,7 @@ class RiskWatch(Actor):
         self._outside = outside = Feed("outside causes", clock)
         children.append(lambda: trip_on(outside.read_one))
         portfolio = [limit for limit in s.limits if limit.scope == "portfolio"]
+        logged = self._scope_logging()
         self._trader = Scope(
             NautilusBook(self, s, risk_engine, time.now_ns),
             portfolio,
@@ -177,6 +195,16 @@ class RiskWatch(Actor):
             clock,
             origin_ns,
             extra=children,
+            strategy_ids=logged["strategy_ids"],
+            described={
+                "feeds": [{"feed": f.name, "stale_after": f.stale_after} for f in s.feeds],
+                "trading_state_on_trip": "ACTIVE"
+                if s.trading_state is None
+                else s.trading_state.name,
+                "confirm_timeout": s.confirm_timeout,
+                "confirm_attempts": s.confirm_attempts,
+            },
+            **logged["common"],
         )
         self._scopes = [self._trader]
         scoped: dict[str, list[LimitSpec]] = {}
@@ -200,7 +228,18 @@ class RiskWatch(Actor):
                 instrument_id=limits[0].instrument_id,
                 gate=self._gate,
             )
-            self._scopes.append(Scope(book, limits, policy, clock, origin_ns))
+            strategy = limits[0].strategy_id
+            self._scopes.append(
+                Scope(
+                    book,
+                    limits,
+                    policy,
+                    clock,
+                    origin_ns,
+                    strategy_ids=logged["strategy_ids"] if strategy is None else [str(strategy)],
+                    **logged["common"],
+                )
+            )
         self._marking = {}
         if any(scope.counts_pnl for scope in self._scopes):
             self._seed_ledgers()
@@ -239,7 +278,7 @@ class RiskWatch(Actor):
             raise RearmRefused(f"cooling down: {wait_ns / 1e9:g}s left of the rearm_cooldown")
         state = target.book.restore_trading_state()
         (self.records if target is self._trader else target.records).append(record)
-        target.arm(time.loop)
+        target.arm(time.loop, who=who, reason=reason)
         time.step()
         by = f" by {who}" if who else ""
         self.log.warning(f"Re-armed {scope}{by}: {reason or 'no reason given'}; {state}")
@@ -250,12 +289,15 @@ class RiskWatch(Actor):
 
     def on_reset(self) -> None:
         self._shutdown()
+        self._close_event_log()
+        self._session_id = None  # the next start is a new session
         self._quote_feeds.clear()
         self._trade_feeds.clear()
         self._bar_feeds.clear()
 
     def on_dispose(self) -> None:
         self._shutdown()
+        self._close_event_log()
 
     # --- engine callbacks: hand over, step, never raise ------------------------------------
     def on_quote_tick(self, tick: QuoteTick) -> None:
@@ -311,6 +353,8 @@ class RiskWatch(Actor):
             time.sync()
             if isinstance(event, OrderFilled):
                 self._book_fill(event)
+            elif isinstance(event, ANSWERS):
+                self._note_answer(event)
             for scope in self._scopes:
                 scope.book.notify()
             time.settle()
@@ -369,6 +413,76 @@ class RiskWatch(Actor):
             if scope not in marking:
                 marking.append(scope)
             scope.publish()
+            if self._event_file is not None:  # the PnL curve's points, for the picture
+                order = self.cache.order(fill.client_order_id)
+                tags = None if order is None else order.tags
+                scope.note(
+                    "fill",
+                    **fill_fields(fill, self._settings.close_tag, tags),
+                    pnl=scope.ledger.pnl,
+                )
+
+    def _note_answer(self, event: Any) -> None:
+        """After a trip, an order denied or rejected goes into the tripped scope's log.
+
+        The narrowest tripped scope that covers the order takes it (a scoped limit's block),
+        else the trader scope if it tripped (HALTED denies everyone). Before any trip such
+        answers are the strategies' own business and are not logged here.
+        """
+        tripped = [s for s in self._scopes if s.switch is not None and s.switch.record is not None]
+        if not tripped:
+            return
+        scope = next(
+            (
+                s
+                for s in tripped
+                if s is not self._trader and s.covers(event.strategy_id, event.instrument_id)
+            ),
+            tripped[0] if tripped[0] is self._trader else None,
+        )
+        if scope is not None:
+            kind, fields = answer(event)
+            scope.note(kind, **fields)
+
+    def _open_event_log(self, now_ns: Any) -> None:
+        """Start the session and its log: the node's logger, and the file if configured."""
+        s = self._settings
+        if self._session_id is None:
+            self._session_id = new_session_id(now_ns())
+        if s.event_log is not None and self._event_file is None:
+            try:
+                self._event_file = JsonLinesFile(s.event_log, fsync=s.event_log_fsync)
+            except OSError as error:
+                raise RiskWatchConfigError(
+                    "event_log", s.event_log, f"cannot open it for appending: {error}"
+                ) from None
+        sinks: list[Any] = [LoggerSink(self.log)]
+        if self._event_file is not None:
+            sinks.append(self._event_file)
+        self._event_log = EventLog(now_ns, sinks, on_failure=self._event_log_failed)
+
+    def _event_log_failed(self, error: BaseException) -> None:
+        self.log.error(
+            f"riskwatch: the event log could not be written ({type(error).__name__}: {error});"
+            " the watch goes on, later failures are counted in the 'stopped' line"
+        )
+
+    def _scope_logging(self) -> dict[str, Any]:
+        """What every scope's event log context needs, and the strategies guarded."""
+        s = self._settings
+        return {
+            "strategy_ids": None if s.strategies is None else [str(x) for x in s.strategies],
+            "common": {
+                "event_log": self._event_log,
+                "session_id": self._session_id or "",
+                "sample_every": s.event_log_pnl_every if s.event_log is not None else None,
+            },
+        }
+
+    def _close_event_log(self) -> None:
+        file, self._event_file = self._event_file, None
+        if file is not None:
+            file.close()
 
     def _seed_ledgers(self) -> None:
         """Book the fills of positions already open (a live node restarted mid-session).
@@ -475,6 +589,9 @@ class RiskWatch(Actor):
                     time.call(switch.hurry)
                 if watch is not None and not watch.done():
                     time.call(watch.cancel)
+                sampler = scope.sampler
+                if sampler is not None and not sampler.done():
+                    time.call(sampler.cancel)
             if self._gate is not None:
                 self._gate.uninstall()
             self.msgbus.unsubscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
@@ -482,6 +599,8 @@ class RiskWatch(Actor):
             self.msgbus.deregister(endpoint=command_endpoint(self.id), handler=self._on_command)
             if isinstance(time, SimulatedTime):
                 time.close()
+            if self._trader is not None and self._event_log is not None:
+                self._trader.note("stopped", write_failures=self._event_log.failures)
         except Exception as error:
             self.log.error(f"riskwatch: error while stopping: {type(error).__name__}: {error}")
         finally:

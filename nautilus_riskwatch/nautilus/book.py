@@ -21,8 +21,10 @@ from nautilus_trader.model.enums import OrderSide, OrderStatus
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, PositionId, StrategyId
 from nautilus_trader.model.objects import Quantity
 
+from nautilus_riskwatch.core.event_log import emit
 from nautilus_riskwatch.core.record import RiskOff
 from nautilus_riskwatch.nautilus.config import Settings
+from nautilus_riskwatch.nautilus.event_log import command_fields
 from nautilus_riskwatch.nautilus.gate import OrderGate
 
 if TYPE_CHECKING:
@@ -178,7 +180,8 @@ class NautilusBook:
                         order_side=OrderSide.NO_ORDER_SIDE,
                         command_id=UUID4(),
                         ts_init=self.now_ns(),
-                    )
+                    ),
+                    orders=sorted(o.value for o in ids),
                 )
             else:
                 for order in group:
@@ -310,5 +313,8 @@ class NautilusBook:
             )
         )
 
-    def _send(self, command: object) -> None:
+    def _send(self, command: object, orders: Sequence[str] = ()) -> None:
+        """Log the command, then send it: a crash between the two leaves a line saying
+        it may have gone out, never a command sent without a line."""
+        emit("command", **command_fields(command, EXEC_ENGINE, orders))
         self._actor.msgbus.send(endpoint=EXEC_ENGINE, msg=command)

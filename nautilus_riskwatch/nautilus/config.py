@@ -130,6 +130,17 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     limits : tuple[LossLimit, ...], default ()
         More loss limits: trailing drawdown, daily loss, and limits scoped to one strategy
         or one instrument (a dict per limit from an importable config).
+    event_log : str, optional
+        Path of an append-only JSON-lines file that gets every runtime event (armed, trip,
+        stages, commands, confirmations, timeouts, retries, denials, the record) as it
+        happens. The events always go to the actor's log; this also keeps them on disk,
+        line by line, so a crash mid-cascade leaves every step up to the crash.
+    event_log_fsync : bool, default False
+        Also ``fsync`` each line: it then survives a power cut or a kernel crash, not only
+        a process crash, at the cost of a disk round trip per line inside the cascade.
+    event_log_pnl_every : float, default 10.0
+        Seconds (engine clock) between PnL samples in the ``event_log`` file, for drawing
+        the trip picture from the file alone; fills and the trip are written as well.
 
     """
 
@@ -145,6 +156,9 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     close_tag: str = "RISKWATCH"
     rearm_cooldown: float = 0.0
     limits: tuple[LossLimit, ...] = ()
+    event_log: str | None = None
+    event_log_fsync: bool = False
+    event_log_pnl_every: float = 10.0
 
     def __post_init__(self) -> None:
         settings_from(self)  # refuse a bad config when it is built, not at the first trip
@@ -204,6 +218,9 @@ class Settings:
     close_tag: str
     rearm_cooldown: float
     limits: tuple[LimitSpec, ...] = ()  # every loss limit, the top-level max_loss first
+    event_log: str | None = None
+    event_log_fsync: bool = False
+    event_log_pnl_every: float = 10.0
 
 
 def settings_from(config: RiskWatchConfig) -> Settings:
@@ -266,6 +283,9 @@ def settings_from(config: RiskWatchConfig) -> Settings:
         close_tag=_text("close_tag", config.close_tag),
         rearm_cooldown=_cooldown("rearm_cooldown", config.rearm_cooldown),
         limits=limits,
+        event_log=None if config.event_log is None else _text("event_log", config.event_log),
+        event_log_fsync=_flag("event_log_fsync", config.event_log_fsync),
+        event_log_pnl_every=_seconds("event_log_pnl_every", config.event_log_pnl_every),
     )
 
 
@@ -410,6 +430,12 @@ def _cooldown(field: str, value: object) -> float:
 def _count(field: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise RiskWatchConfigError(field, value, "expected a whole number >= 1")
+    return value
+
+
+def _flag(field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise RiskWatchConfigError(field, value, "expected true or false")
     return value
 
 
