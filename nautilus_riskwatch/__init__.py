@@ -19,6 +19,8 @@ from nautilus_riskwatch.core import (
     Trip,
     WatchFailure,
     breaker,
+    read_event_log,
+    records_from,
     run_watch,
     watchdog,
 )
@@ -62,6 +64,8 @@ __all__ = [
     "WatchedFeed",
     "breaker",
     "command_endpoint",
+    "read_event_log",
+    "records_from",
     "risk_off_topic",
     "run_watch",
     "watchdog",

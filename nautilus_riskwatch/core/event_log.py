@@ -88,7 +88,7 @@ class Event:
             "event": self.kind,
         }
         line.update(self.fields)
-        return json.dumps(line, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(line, separators=(",", ":"), ensure_ascii=False, default=plain)
 
     @classmethod
     def from_json(cls, text: str) -> Event:
