@@ -276,3 +276,21 @@ def test_an_event_log_that_cannot_be_opened_refuses_to_start(tmp_path):
     run = build_engine(RiskWatchConfig(**WATCH, event_log=str(tmp_path / "no" / "such.jsonl")))
     with pytest.raises(RiskWatchConfigError, match="event_log"):
         run.engine.run()
+
+
+def test_a_stale_feed_is_announced_by_its_own_watchdog_on_the_engine_clock(tmp_path):
+    path = tmp_path / "events.jsonl"
+    feeds = [{"instrument_id": "EUR/USD.SIM", "kind": "quote", "stale_after": 30.0}]
+    run = build_engine(RiskWatchConfig(feeds=feeds, hedge_tags=["HEDGE"], event_log=str(path)))
+    run.engine.run()
+    record = run.watch.record
+    assert record is not None and record.cause.kind == "stale"
+    events = read_event_log(path).events
+    deadline, trip = events[1], events[2]  # after "armed": the child's line, then the trip
+    assert (deadline.kind, trip.kind) == ("deadline", "trip")
+    assert deadline.fields["feed"] == "EUR/USD.SIM quotes" and deadline.fields["bound"] == 30.0
+    assert (deadline.session_id, deadline.scope) == (run.watch.session_id, "trader")
+    # the last quote before the silence, plus the bound, to the nanosecond
+    last = max(q.ts_init for q in run.quotes if q.ts_init < record.tripped_at_ns)
+    assert deadline.ts_ns == trip.ts_ns == record.tripped_at_ns == last + 30 * 1_000_000_000
+    run.engine.dispose()

@@ -71,6 +71,11 @@ BAD = [
     ({"confirm_attempts": 0}, "confirm_attempts", "0"),
     ({"confirm_attempts": 2.5}, "confirm_attempts", "2.5"),
     ({"close_tag": " "}, "close_tag", "' '"),
+    ({"event_log": ""}, "event_log", "''"),
+    ({"event_log": 3}, "event_log", "3"),
+    ({"event_log_fsync": "yes"}, "event_log_fsync", "'yes'"),
+    ({"event_log_pnl_every": 0}, "event_log_pnl_every", "0"),
+    ({"event_log_pnl_every": float("nan")}, "event_log_pnl_every", "nan"),
 ]
 
 
