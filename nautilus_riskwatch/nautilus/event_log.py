@@ -9,6 +9,7 @@ never a config value that could hold a secret.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -53,19 +54,39 @@ class LoggerSink:
 
     So the trail lands wherever the node's logging goes (console, file, log shipper),
     file or no file. The JSON is the same as in the file, so either can be parsed.
+
+    Why deferred: a call into NautilusTrader's logger costs tens of microseconds, and the
+    cascade writes several events before its first command. So, on a running loop, the
+    lines are handed to the logger one loop iteration later, after the commands have gone
+    out. The node's log is not the durable copy anyway (its writer is asynchronous); the
+    ``event_log`` file is, and it is written before each step.
     """
 
     def __init__(self, log: Any) -> None:
         self._log = log
+        self._pending: list[Event] = []
 
     def __call__(self, event: Event) -> None:
-        text = f"riskwatch {event.kind}: {event.to_json()}"
-        if event.kind in _WARNINGS:
-            self._log.warning(text)
-        elif event.kind in _QUIET:
-            self._log.debug(text)
-        else:
-            self._log.info(text)
+        self._pending.append(event)
+        if len(self._pending) > 1:
+            return  # a flush is already scheduled
+        try:
+            asyncio.get_running_loop().call_soon(self.flush)
+        except RuntimeError:  # no loop running here (an engine callback in a backtest)
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand every pending line to the logger, in order."""
+        pending, self._pending = self._pending, []
+        log = self._log
+        for event in pending:
+            text = f"riskwatch {event.kind}: {event.to_json()}"
+            if event.kind in _WARNINGS:
+                log.warning(text)
+            elif event.kind in _QUIET:
+                log.debug(text)
+            else:
+                log.info(text)
 
 
 def new_session_id(now_ns: int) -> str:
