@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
-from nautilus_riskwatch.core.event_log import emit
+from nautilus_riskwatch.core.event_log import SESSION_ID, emit
 from nautilus_riskwatch.core.record import RiskOff
 from nautilus_riskwatch.core.trips import Trip
 
@@ -134,7 +134,11 @@ class KillSwitch:
             self._record.suppressed.append(cause)
             self._emit("suppressed", cause=cause.describe())
             return self._task
-        self._record = RiskOff(cause=cause, tripped_at_ns=self._book.now_ns())
+        self._record = RiskOff(
+            cause=cause,
+            tripped_at_ns=self._book.now_ns(),
+            session_id=self._context.get(SESSION_ID, ""),
+        )
         self._emit("trip", at_ns=self._record.tripped_at_ns, cause=cause.describe())
         self._task = asyncio.get_running_loop().create_task(
             self._cascade(self._record), name="riskwatch-cascade", context=self._context.copy()

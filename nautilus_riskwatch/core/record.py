@@ -41,6 +41,7 @@ class RiskOff:
     hurried: bool = False
     finished_at_ns: int | None = None
     scope: str = "trader"
+    session_id: str = ""  # the watch's session: the key to its lines in the event log
 
     @property
     def complete(self) -> bool:
@@ -83,6 +84,7 @@ class RiskOff:
             f"RISK-OFF: {cause['message']}",
             f"  cause          {cause['kind']}",
             f"  scope          {self.scope}",
+            f"  session        {self.session_id or '-'}",
             f"  tripped at     {_when(self.tripped_at_ns)}",
             f"  finished at    {_when(self.finished_at_ns)}",
             f"  stage reached  {self.stage}{' (complete)' if self.complete else ''}",

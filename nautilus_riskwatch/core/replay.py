@@ -118,6 +118,7 @@ def records_from(
                 cause=Trip.restore(event.fields["cause"]),
                 tripped_at_ns=event.ts_ns,
                 scope=event.scope,
+                session_id=event.session_id,
             )
             open_[key] = _Cascade(record, len(found))
             found.append(record)
