@@ -98,6 +98,7 @@ class RiskWatch(Actor):
         self._session_id: str | None = None  # one per run; kept by a re-arm, new after reset
         self._event_log: EventLog | None = None
         self._event_file: JsonLinesFile | None = None
+        self._log_sink: LoggerSink | None = None
 
     @property
     def session_id(self) -> str | None:
@@ -456,7 +457,8 @@ class RiskWatch(Actor):
                 raise RiskWatchConfigError(
                     "event_log", s.event_log, f"cannot open it for appending: {error}"
                 ) from None
-        sinks: list[Any] = [LoggerSink(self.log)]
+        self._log_sink = LoggerSink(self.log)
+        sinks: list[Any] = [self._log_sink]
         if self._event_file is not None:
             sinks.append(self._event_file)
         self._event_log = EventLog(now_ns, sinks, on_failure=self._event_log_failed)
@@ -601,6 +603,8 @@ class RiskWatch(Actor):
                 time.close()
             if self._trader is not None and self._event_log is not None:
                 self._trader.note("stopped", write_failures=self._event_log.failures)
+            if self._log_sink is not None:
+                self._log_sink.flush()
         except Exception as error:
             self.log.error(f"riskwatch: error while stopping: {type(error).__name__}: {error}")
         finally:

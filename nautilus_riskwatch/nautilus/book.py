@@ -313,8 +313,10 @@ class NautilusBook:
             )
         )
 
-    def _send(self, command: object, orders: Sequence[str] = ()) -> None:
+    def _send(
+        self, command: object, orders: Sequence[str] = (), endpoint: str = EXEC_ENGINE
+    ) -> None:
         """Log the command, then send it: a crash between the two leaves a line saying
         it may have gone out, never a command sent without a line."""
-        emit("command", **command_fields(command, EXEC_ENGINE, orders))
-        self._actor.msgbus.send(endpoint=EXEC_ENGINE, msg=command)
+        emit("command", **command_fields(command, endpoint, orders))
+        self._actor.msgbus.send(endpoint=endpoint, msg=command)

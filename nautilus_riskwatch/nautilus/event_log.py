@@ -65,18 +65,22 @@ class LoggerSink:
     def __init__(self, log: Any) -> None:
         self._log = log
         self._pending: list[Event] = []
+        self._scheduled = False
 
     def __call__(self, event: Event) -> None:
         self._pending.append(event)
-        if len(self._pending) > 1:
-            return  # a flush is already scheduled
         try:
-            asyncio.get_running_loop().call_soon(self.flush)
+            loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop running here (an engine callback in a backtest)
             self.flush()
+            return
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self.flush)
 
     def flush(self) -> None:
-        """Hand every pending line to the logger, in order."""
+        """Hand every pending line to the logger, in order (also called at stop)."""
+        self._scheduled = False
         pending, self._pending = self._pending, []
         log = self._log
         for event in pending:

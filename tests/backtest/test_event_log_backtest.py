@@ -294,3 +294,24 @@ def test_a_stale_feed_is_announced_by_its_own_watchdog_on_the_engine_clock(tmp_p
     last = max(q.ts_init for q in run.quotes if q.ts_init < record.tripped_at_ns)
     assert deadline.ts_ns == trip.ts_ns == record.tripped_at_ns == last + 30 * 1_000_000_000
     run.engine.dispose()
+
+
+def test_a_cancel_all_names_every_order_it_cancels(tmp_path):
+    path = tmp_path / "events.jsonl"
+    run = build_engine(RiskWatchConfig(**WATCH, event_log=str(path)), hedger=False)
+    run.engine.run()
+    trip = run.watch.record.tripped_at_ns
+    cancelled = {
+        o.client_order_id.value
+        for o in run.engine.cache.orders()
+        if any(isinstance(e, OrderCanceled) and e.ts_event >= trip for e in o.events)
+    }
+    events = read_event_log(path).events
+    cancel_alls = [
+        e for e in events if e.kind == "command" and e.fields["command"] == "CancelAllOrders"
+    ]
+    # nothing else rests on the instrument: one cancel-all, naming what the venue cancelled
+    assert len(cancel_alls) == 1 and cancelled
+    assert sorted(cancel_alls[0].fields["orders"]) == sorted(cancelled)
+    assert set(_cancelled_by(events)) == cancelled
+    run.engine.dispose()
