@@ -315,3 +315,46 @@ def test_a_cancel_all_names_every_order_it_cancels(tmp_path):
     assert sorted(cancel_alls[0].fields["orders"]) == sorted(cancelled)
     assert set(_cancelled_by(events)) == cancelled
     run.engine.dispose()
+
+
+def test_every_line_goes_through_the_actors_logger_too(tmp_path, monkeypatch):
+    import nautilus_riskwatch.nautilus.actor as actor_module
+    from nautilus_riskwatch.nautilus.event_log import LoggerSink
+
+    heard: list[tuple[str, str]] = []
+    given: list[object] = []
+
+    class Recording:
+        """The actor's own logger, with every call noted on the way through."""
+
+        def __init__(self, log) -> None:
+            self.log = log
+
+        def __getattr__(self, level):
+            def call(text: str) -> None:
+                heard.append((level, text))
+                getattr(self.log, level)(text)
+
+            return call
+
+    class RecordingSink(LoggerSink):
+        def __init__(self, log) -> None:
+            given.append(log)
+            super().__init__(Recording(log))
+
+    monkeypatch.setattr(actor_module, "LoggerSink", RecordingSink)
+    path = tmp_path / "events.jsonl"
+    run = build_engine(RiskWatchConfig(**WATCH, event_log=str(path)))
+    run.engine.run()
+    assert given == [run.watch.log]
+    lines = path.read_text().splitlines()
+    events = read_event_log(path).events
+    # the same JSON, in the same order, each at the level its kind deserves
+    assert [text for _, text in heard] == [
+        f"riskwatch {e.kind}: {line}" for e, line in zip(events, lines, strict=True)
+    ]
+    levels = {e.kind: level for e, (level, _) in zip(events, heard, strict=True)}
+    assert levels["trip"] == levels["denied"] == "warning"
+    assert levels["command"] == levels["stage"] == "info"
+    assert levels["pnl"] == levels["fill"] == "debug"
+    run.engine.dispose()
