@@ -55,6 +55,7 @@ EVENT_LOG: contextvars.ContextVar[EventLog | None] = contextvars.ContextVar(
 
 #: The keys every line starts with; an event's own fields never use them.
 HEADER = ("ts_ns", "time", "seq", "session_id", "scope", "strategy_ids", "event")
+HEADER_SET = frozenset(HEADER)
 
 Sink = Callable[["Event"], None]
 """Where events go: any callable taking an ``Event`` (a list's ``append`` is one)."""
@@ -167,9 +168,6 @@ class EventLog:
                 if self.failures == 1 and self._on_failure is not None:
                     self._on_failure(error)
         return event
-
-
-HEADER_SET = frozenset(HEADER)
 
 
 def attribute(

@@ -18,7 +18,7 @@ from nautilus_trader.common.component import TestClock
 from nautilus_trader.model.data import Bar, QuoteTick, TradeTick
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
-from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Price
 from nautilus_trader.risk.engine import RiskEngine
 
@@ -188,7 +188,6 @@ class RiskWatch(Actor):
         self._outside = outside = Feed("outside causes", clock)
         children.append(lambda: trip_on(outside.read_one))
         portfolio = [limit for limit in s.limits if limit.scope == "portfolio"]
-        logged = self._scope_logging()
         self._trader = Scope(
             NautilusBook(self, s, risk_engine, time.now_ns),
             portfolio,
@@ -196,7 +195,6 @@ class RiskWatch(Actor):
             clock,
             origin_ns,
             extra=children,
-            strategy_ids=logged["strategy_ids"],
             described={
                 "feeds": [{"feed": f.name, "stale_after": f.stale_after} for f in s.feeds],
                 "trading_state_on_trip": "ACTIVE"
@@ -205,7 +203,7 @@ class RiskWatch(Actor):
                 "confirm_timeout": s.confirm_timeout,
                 "confirm_attempts": s.confirm_attempts,
             },
-            **logged["common"],
+            **self._logging(),
         )
         self._scopes = [self._trader]
         scoped: dict[str, list[LimitSpec]] = {}
@@ -229,16 +227,9 @@ class RiskWatch(Actor):
                 instrument_id=limits[0].instrument_id,
                 gate=self._gate,
             )
-            strategy = limits[0].strategy_id
             self._scopes.append(
                 Scope(
-                    book,
-                    limits,
-                    policy,
-                    clock,
-                    origin_ns,
-                    strategy_ids=logged["strategy_ids"] if strategy is None else [str(strategy)],
-                    **logged["common"],
+                    book, limits, policy, clock, origin_ns, **self._logging(limits[0].strategy_id)
                 )
             )
         self._marking = {}
@@ -469,16 +460,18 @@ class RiskWatch(Actor):
             " the watch goes on, later failures are counted in the 'stopped' line"
         )
 
-    def _scope_logging(self) -> dict[str, Any]:
-        """What every scope's event log context needs, and the strategies guarded."""
+    def _logging(self, strategy_id: StrategyId | None = None) -> dict[str, Any]:
+        """What a scope's event-log context needs: the log, the session, its strategies."""
         s = self._settings
+        if strategy_id is not None:
+            strategies: list[str] | None = [str(strategy_id)]
+        else:
+            strategies = None if s.strategies is None else [str(x) for x in s.strategies]
         return {
-            "strategy_ids": None if s.strategies is None else [str(x) for x in s.strategies],
-            "common": {
-                "event_log": self._event_log,
-                "session_id": self._session_id or "",
-                "sample_every": s.event_log_pnl_every if s.event_log is not None else None,
-            },
+            "event_log": self._event_log,
+            "session_id": self._session_id or "",
+            "strategy_ids": strategies,
+            "sample_every": s.event_log_pnl_every if s.event_log is not None else None,
         }
 
     def _close_event_log(self) -> None:
