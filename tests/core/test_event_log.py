@@ -319,3 +319,20 @@ def test_no_secret_reaches_a_line():
         assert secret not in line, secret
     assert "10.0.0.5:6379" in line and "refused" in line  # the useful part stays
     assert redact("order O-1 cancelled by ops-desk") == "order O-1 cancelled by ops-desk"
+
+
+def test_fsync_waits_for_the_disk_on_every_line_only_when_asked(tmp_path, monkeypatch):
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    plain_file, durable = (
+        JsonLinesFile(tmp_path / "a.jsonl"),
+        JsonLinesFile(tmp_path / "b.jsonl", fsync=True),
+    )
+    for seq in (1, 2, 3):
+        plain_file(_event(seq))
+        durable(_event(seq))
+    plain_file.close()
+    durable.close()
+    assert len(synced) == 3 and len(set(synced)) == 1
+    assert [e.seq for e in read_event_log(tmp_path / "b.jsonl").events] == [1, 2, 3]
