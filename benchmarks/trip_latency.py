@@ -7,6 +7,7 @@ the cascade finishes; the watch is re-armed. Also reported: kill to the end of t
 (the record's ``finished_at``). Real replayed quotes keep flowing throughout.
 
     python benchmarks/trip_latency.py --trials 300
+    python benchmarks/trip_latency.py --trials 300 --event-log /tmp/events.jsonl
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from nautilus_riskwatch.demo.replay import ReplayDataClientConfig
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=300)
+    parser.add_argument("--event-log", help="also write the event log to this file")
     args = parser.parse_args()
     first_command: list[float] = []
     whole_cascade: list[float] = []
@@ -74,8 +76,13 @@ def main() -> None:
             watch.rearm(who="benchmark")
             await asyncio.sleep(0.012)  # under the RiskEngine's default 100 submits/s throttle
 
+    watch_config: dict[str, object] = {
+        "feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 60.0}]
+    }
+    if args.event_log:
+        watch_config["event_log"] = args.event_log
     config = node_config(
-        {"feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 60.0}]},
+        watch_config,
         replay=ReplayDataClientConfig(speed=60.0),
         hedger=False,
         reorder_every=10**9,

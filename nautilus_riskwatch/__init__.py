@@ -21,6 +21,8 @@ from nautilus_riskwatch.core import (
     Trip,
     WatchFailure,
     breaker,
+    read_event_log,
+    records_from,
     run_watch,
     watchdog,
 )
@@ -93,6 +95,8 @@ __all__ = [
     "WatchedFeed",
     "breaker",
     "command_endpoint",
+    "read_event_log",
+    "records_from",
     "risk_off_topic",
     "run_watch",
     "watchdog",

@@ -2,6 +2,14 @@
 
 from nautilus_riskwatch.core.breaker import breaker
 from nautilus_riskwatch.core.cascade import Book, CascadePolicy, KillSwitch
+from nautilus_riskwatch.core.event_log import (
+    Event,
+    EventLog,
+    JsonLinesFile,
+    attribute,
+    emit,
+    read_event_log,
+)
 from nautilus_riskwatch.core.feeds import Feed
 from nautilus_riskwatch.core.limits import (
     DailyLossBreached,
@@ -11,6 +19,7 @@ from nautilus_riskwatch.core.limits import (
     trailing_breaker,
 )
 from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.core.replay import records_from
 from nautilus_riskwatch.core.supervisor import run_watch, trip_on
 from nautilus_riskwatch.core.trips import (
     DrawdownBreached,
@@ -26,7 +35,10 @@ __all__ = [
     "CascadePolicy",
     "DailyLossBreached",
     "DrawdownBreached",
+    "Event",
+    "EventLog",
     "Feed",
+    "JsonLinesFile",
     "KillSwitch",
     "ManualKill",
     "RiskOff",
@@ -34,9 +46,13 @@ __all__ = [
     "TrailingDrawdownBreached",
     "Trip",
     "WatchFailure",
+    "attribute",
     "breaker",
     "daily_breaker",
     "daily_resets",
+    "emit",
+    "read_event_log",
+    "records_from",
     "run_watch",
     "trailing_breaker",
     "trip_on",

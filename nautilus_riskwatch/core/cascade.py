@@ -13,11 +13,13 @@ tidy sequence. Each stage runs even if the one before it failed.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
+from nautilus_riskwatch.core.event_log import SESSION_ID, emit
 from nautilus_riskwatch.core.record import RiskOff
 from nautilus_riskwatch.core.trips import Trip
 
@@ -101,11 +103,20 @@ class KillSwitch:
     """Latches the first trip and runs one risk-off cascade for it.
 
     Later trips never start a second cascade: they are added to the record as suppressed.
+    ``context`` is the scope's (``event_log.attribute``): the cascade runs in a copy of it
+    and its events are attributed to it, whoever pulls the switch (default: the current
+    context when the switch is made).
     """
 
-    def __init__(self, book: Book, policy: CascadePolicy | None = None) -> None:
+    def __init__(
+        self,
+        book: Book,
+        policy: CascadePolicy | None = None,
+        context: contextvars.Context | None = None,
+    ) -> None:
         self._book = book
         self._policy = policy or CascadePolicy()
+        self._context = context if context is not None else contextvars.copy_context()
         self._task: asyncio.Task[RiskOff] | None = None
         self._record: RiskOff | None = None
         self._hurried = False
@@ -129,12 +140,22 @@ class KillSwitch:
         if self._task is not None:
             assert self._record is not None
             self._record.suppressed.append(cause)
+            self._emit("suppressed", cause=cause.describe())
             return self._task
-        self._record = RiskOff(cause=cause, tripped_at_ns=self._book.now_ns())
+        self._record = RiskOff(
+            cause=cause,
+            tripped_at_ns=self._book.now_ns(),
+            session_id=self._context.get(SESSION_ID, ""),
+        )
+        self._emit("trip", at_ns=self._record.tripped_at_ns, cause=cause.describe())
         self._task = asyncio.get_running_loop().create_task(
-            self._cascade(self._record), name="riskwatch-cascade"
+            self._cascade(self._record), name="riskwatch-cascade", context=self._context.copy()
         )
         return self._task
+
+    def _emit(self, kind: str, /, **fields: object) -> None:
+        """``emit`` in the switch's context: ``trip`` and ``hurry`` come from anywhere."""
+        self._context.copy().run(emit, kind, **fields)
 
     async def risk_off(self, cause: Trip, suppressed: Sequence[Trip] = ()) -> RiskOff:
         """Trip, and wait for the cascade through a shield: cancel this, not the cascade."""
@@ -154,6 +175,7 @@ class KillSwitch:
         self._hurried = True
         if self._record is not None and self.running:
             self._record.hurried = True
+            self._emit("hurried", stage=self._record.stage)
         if self._scope is not None:
             self._scope.reschedule(asyncio.get_running_loop().time())
 
@@ -167,52 +189,80 @@ class KillSwitch:
                 ("verifying", self._verify),
             ):
                 record.stage = stage
+                emit("stage", stage=stage)
                 try:
                     await step(record)
                 except Exception as error:  # a broken step must not stop the next one
                     record.errors.append(f"{stage}: {type(error).__name__}: {error}")
+                    emit("error", error=record.errors[-1])
             record.stage = "done"
+            emit("stage", stage="done")
         finally:
             record.finished_at_ns = book.now_ns()
+            emit("record", at_ns=record.finished_at_ns, record=record.to_dict())
             try:
                 book.publish(record)
             except Exception as error:
                 record.errors.append(f"publishing: {type(error).__name__}: {error}")
+                emit("error", error=record.errors[-1])
         return record
 
     async def _halt(self, record: RiskOff) -> None:
         record.trading_state = self._book.halt()
+        emit("outcome", stage="halting", trading_state=record.trading_state)
 
     async def _cancel(self, record: RiskOff) -> None:
         book = self._book
         to_cancel, kept = book.resting_orders()
         record.orders_kept = kept
         record.held_by = book.places([*to_cancel, *kept])
+        emit("plan", stage="cancelling", ids=to_cancel, kept=kept, held_by=record.held_by)
         pending = list(to_cancel)
-        for _ in range(self._policy.attempts):
+        for attempt in range(1, self._policy.attempts + 1):
             if not pending:
                 break
+            if attempt > 1:
+                emit("retry", stage="cancelling", attempt=attempt, ids=pending)
             book.cancel(pending)
-            pending = await self._settle(partial(book.open_orders_among, pending))
+            pending = await self._settle(partial(book.open_orders_among, pending), pending)
         record.orders_unconfirmed = pending
         closed = [o for o in to_cancel if o not in pending]
         record.orders_filled = book.filled_among(closed)
         record.orders_cancelled = [o for o in closed if o not in record.orders_filled]
+        emit(
+            "outcome",
+            stage="cancelling",
+            orders_cancelled=record.orders_cancelled,
+            orders_filled=record.orders_filled,
+            orders_unconfirmed=record.orders_unconfirmed,
+            orders_kept=record.orders_kept,
+        )
 
     async def _flatten(self, record: RiskOff) -> None:
         book = self._book
         asked: list[str] = []
         remaining: list[str] = []
-        for _ in range(self._policy.attempts):
+        for attempt in range(1, self._policy.attempts + 1):
             remaining, kept = book.open_positions()
             record.hedges_kept = kept
             if not remaining:
                 break
+            if attempt == 1:
+                emit("plan", stage="flattening", ids=remaining, kept=kept)
+            else:
+                emit("retry", stage="flattening", attempt=attempt, ids=remaining, kept=kept)
             asked.extend(p for p in remaining if p not in asked)
             book.flatten(remaining)
-            remaining = await self._settle(lambda: book.open_positions()[0])
+            remaining = await self._settle(lambda: book.open_positions()[0], remaining)
         record.positions_unflattened = remaining
         record.positions_closed = [p for p in asked if p not in remaining]
+        emit(
+            "outcome",
+            stage="flattening",
+            positions_closed=record.positions_closed,
+            positions_unflattened=record.positions_unflattened,
+            hedges_kept=record.hedges_kept,
+        )
 
     async def _verify(self, record: RiskOff) -> None:
         # The cascade's own tally says what it asked for; the engine says what is left,
@@ -221,10 +271,23 @@ class KillSwitch:
         record.left_live = book.live_after()
         record.orders_kept = book.resting_orders()[1]
         record.hedges_kept = book.open_positions()[1]
+        emit(
+            "outcome",
+            stage="verifying",
+            left_live=record.left_live,
+            orders_kept=record.orders_kept,
+            hedges_kept=record.hedges_kept,
+        )
 
-    async def _settle(self, still_open: Callable[[], list[str]]) -> list[str]:
-        """Wait, bounded, until ``still_open()`` is empty; return what is still open."""
+    async def _settle(
+        self, still_open: Callable[[], list[str]], asked: Sequence[str] = ()
+    ) -> list[str]:
+        """Wait, bounded, until ``still_open()`` is empty; return what is still open.
+
+        Each of ``asked`` seen leaving ``still_open()`` is logged as confirmed, as it goes.
+        """
         pending = still_open()
+        self._confirmed(asked, pending)
         if not pending or self._hurried:
             return pending
         try:
@@ -232,9 +295,29 @@ class KillSwitch:
                 self._scope = scope
                 while pending:
                     await self._book.changed()
-                    pending = still_open()
+                    before, pending = pending, still_open()
+                    self._confirmed(before, pending)
         except TimeoutError:
-            pending = still_open()
+            before, pending = pending, still_open()
+            self._confirmed(before, pending)
+            if pending:
+                emit(
+                    "timeout", stage=self._stage(), ids=pending, after=self._policy.confirm_timeout
+                )
         finally:
             self._scope = None
         return pending
+
+    def _confirmed(self, before: Sequence[str], pending: Sequence[str]) -> None:
+        """Log those of ``before`` no longer pending (an order: and whether it filled)."""
+        done = [x for x in before if x not in pending]
+        if not done:
+            return
+        stage = self._stage()
+        if stage == "cancelling":
+            emit("confirmed", stage=stage, ids=done, filled=self._book.filled_among(done))
+        else:
+            emit("confirmed", stage=stage, ids=done)
+
+    def _stage(self) -> str:
+        return self._record.stage if self._record is not None else ""

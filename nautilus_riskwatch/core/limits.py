@@ -21,7 +21,7 @@ to 28 digits, which could round a drawdown of ``99.99...9`` up to a ceiling of `
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import NoReturn, TypeVar
@@ -77,6 +77,11 @@ class TrailingDrawdownBreached(DrawdownBreached):
             "high_water": str(self.high_water),
         }
 
+    def _restore(self, described: Mapping[str, str]) -> None:
+        super()._restore(described)
+        self.drawdown = Decimal(described["drawdown"])
+        self.high_water = Decimal(described["high_water"])
+
 
 class DailyLossBreached(DrawdownBreached):
     """The loss since the last daily reset reached the daily ceiling.
@@ -100,6 +105,10 @@ class DailyLossBreached(DrawdownBreached):
 
     def describe(self) -> dict[str, str]:
         return {**super().describe(), "day_start": str(self.day_start)}
+
+    def _restore(self, described: Mapping[str, str]) -> None:
+        super()._restore(described)
+        self.day_start = float(described["day_start"])
 
 
 async def trailing_breaker(

@@ -7,8 +7,10 @@ record that says exactly how far it got.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from typing import Any
 
 from nautilus_riskwatch.core.trips import Trip
 
@@ -42,6 +44,7 @@ class RiskOff:
     finished_at_ns: int | None = None
     scope: str = "trader"
     unmarked: list[str] = field(default_factory=list)  # held, priced by nothing at the trip
+    session_id: str = ""  # the watch's session: the key to its lines in the event log
 
     @property
     def complete(self) -> bool:
@@ -55,6 +58,30 @@ class RiskOff:
             and not self.errors
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """The record as plain values (trips as their ``describe()``), for the event log."""
+        plain: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Trip):
+                value = value.describe()
+            elif isinstance(value, list):
+                value = [x.describe() if isinstance(x, Trip) else x for x in value]
+            plain[f.name] = value
+        return plain
+
+    @classmethod
+    def from_dict(cls, plain: Mapping[str, Any]) -> RiskOff:
+        """Rebuild a record from ``to_dict()`` (fields it does not know are ignored)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in plain.items() if k in known}
+        values["cause"] = Trip.restore(plain["cause"])
+        values["suppressed"] = [Trip.restore(t) for t in plain.get("suppressed", ())]
+        for name, value in values.items():
+            if isinstance(value, list) and name != "suppressed":
+                values[name] = list(value)
+        return cls(**values)
+
     def report(self) -> str:
         """The record as the text an operator reads."""
         cause = self.cause.describe()
@@ -62,6 +89,7 @@ class RiskOff:
             f"RISK-OFF: {cause['message']}",
             f"  cause          {cause['kind']}",
             f"  scope          {self.scope}",
+            f"  session        {self.session_id or '-'}",
             f"  tripped at     {_when(self.tripped_at_ns)}",
             f"  finished at    {_when(self.finished_at_ns)}",
             f"  stage reached  {self.stage}{' (complete)' if self.complete else ''}",

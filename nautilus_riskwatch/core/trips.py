@@ -8,7 +8,11 @@ them, because at 3 a.m. "stale" is useless and "EUR/USD.SIM quotes silent for 5s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+
+#: Every kind of trip by its ``kind``, so that a described trip can be restored.
+_KINDS: dict[str, type[Trip]] = {}
 
 
 class Trip(Exception):
@@ -16,9 +20,33 @@ class Trip(Exception):
 
     kind: str = "trip"
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        _KINDS.setdefault(cls.kind, cls)
+
     def describe(self) -> dict[str, str]:
         """Return the cause as plain strings, for the record and the log."""
         return {"kind": self.kind, "message": str(self)}
+
+    @staticmethod
+    def restore(described: Mapping[str, str]) -> Trip:
+        """Rebuild a trip from its ``describe()``: for a post-mortem read from a log.
+
+        The trip comes back as its own class with its own facts (a ``Decimal`` loss stays
+        exact), and describes itself as it did. A kind this version does not know comes
+        back as a plain ``Trip`` that keeps its kind and message.
+        """
+        kind = str(described.get("kind", Trip.kind))
+        cls = _KINDS.get(kind, Trip)
+        trip = cls.__new__(cls)
+        Exception.__init__(trip, str(described.get("message", "")))
+        if cls is Trip:
+            trip.kind = kind
+        trip._restore(described)
+        return trip
+
+    def _restore(self, described: Mapping[str, str]) -> None:
+        """Set this kind's facts from ``described`` (``restore`` has set the message)."""
 
 
 class StalenessError(Trip):
@@ -33,6 +61,10 @@ class StalenessError(Trip):
 
     def describe(self) -> dict[str, str]:
         return {**super().describe(), "source": self.source, "bound": f"{self.bound:g}"}
+
+    def _restore(self, described: Mapping[str, str]) -> None:
+        self.source = described["source"]
+        self.bound = float(described["bound"])
 
 
 class DrawdownBreached(Trip):
@@ -55,6 +87,11 @@ class DrawdownBreached(Trip):
             "currency": self.currency,
         }
 
+    def _restore(self, described: Mapping[str, str]) -> None:
+        self.loss = Decimal(described["loss"])
+        self.ceiling = Decimal(described["ceiling"])
+        self.currency = described.get("currency", "")
+
 
 class ManualKill(Trip):
     """An operator pulled the switch by hand."""
@@ -69,6 +106,10 @@ class ManualKill(Trip):
 
     def describe(self) -> dict[str, str]:
         return {**super().describe(), "reason": self.reason, "who": self.who}
+
+    def _restore(self, described: Mapping[str, str]) -> None:
+        self.reason = described.get("reason", "")
+        self.who = described.get("who", "")
 
 
 class WatchFailure(Trip):
@@ -88,3 +129,14 @@ class WatchFailure(Trip):
 
     def describe(self) -> dict[str, str]:
         return {**super().describe(), "error": repr(self.error), "where": self.where}
+
+    def _restore(self, described: Mapping[str, str]) -> None:
+        self.error = RecordedError(described.get("error", ""))
+        self.where = described.get("where", "")
+
+
+class RecordedError(Exception):
+    """An error known only by its ``repr``, as a log recorded it (the object is gone)."""
+
+    def __repr__(self) -> str:
+        return str(self)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import NoReturn
 
+from nautilus_riskwatch.core.event_log import emit
 from nautilus_riskwatch.core.feeds import Feed
 from nautilus_riskwatch.core.trips import StalenessError
 
@@ -34,12 +35,14 @@ async def watchdog(feed: Feed[object], bound: float) -> NoReturn:
             async with asyncio.timeout_at(deadline):
                 await feed.read_one()
         except TimeoutError:
+            emit("deadline", feed=feed.name, bound=bound, received=feed.received)
             raise StalenessError(feed.name, bound) from None
         if first is None:  # it came while we waited, so before the timeout fired
             first = feed.arrived_at
         assert first is not None
         if first >= deadline:
             # Seen after the deadline (a busy live loop woke us late): the gap was real.
+            emit("deadline", feed=feed.name, bound=bound, received=feed.received, late=True)
             raise StalenessError(feed.name, bound)
         newest = feed.arrived_at
         assert newest is not None

@@ -33,6 +33,7 @@ from nautilus_riskwatch.core import (
     trip_on,
     watchdog,
 )
+from nautilus_riskwatch.core.event_log import EventLog, JsonLinesFile
 from nautilus_riskwatch.core.supervisor import Child
 from nautilus_riskwatch.nautilus.book import NautilusBook, risk_off_topic
 from nautilus_riskwatch.nautilus.commands import (
@@ -49,6 +50,13 @@ from nautilus_riskwatch.nautilus.config import (
     settings_from,
 )
 from nautilus_riskwatch.nautilus.engine_ids import refuse_unknown, registered_strategies
+from nautilus_riskwatch.nautilus.event_log import (
+    ANSWERS,
+    LoggerSink,
+    answer,
+    fill_fields,
+    new_session_id,
+)
 from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.scope import Scope
@@ -101,6 +109,15 @@ class RiskWatch(Actor):
         self._on_bus = False  # subscribed to order, position and bar topics
         self._was_reset = False  # reset since the last start: the next start forgets the records
         self._risk_engine: Any | None = None
+        self._session_id: str | None = None  # one per run; kept by a re-arm, new after reset
+        self._event_log: EventLog | None = None
+        self._event_file: JsonLinesFile | None = None
+        self._log_sink: LoggerSink | None = None
+
+    @property
+    def session_id(self) -> str | None:
+        """This run's session id, on every line of the event log (``None`` before start)."""
+        return self._session_id
 
     # --- what operators and tests read ---------------------------------------------------
     @property
@@ -172,6 +189,7 @@ class RiskWatch(Actor):
             self._time = LiveTime(asyncio.get_running_loop(), self.clock.timestamp_ns)
         time = self._time
         clock = time.loop.time
+        self._open_event_log(time.now_ns)
         risk_engine = self._risk_engine = self._given_risk_engine or self._find_risk_engine()
         if risk_engine is None and s.trading_state is not None:
             self.log.warning(
@@ -207,6 +225,15 @@ class RiskWatch(Actor):
             clock,
             origin_ns,
             extra=children,
+            described={
+                "feeds": [{"feed": f.name, "stale_after": f.stale_after} for f in s.feeds],
+                "trading_state_on_trip": "ACTIVE"
+                if s.trading_state is None
+                else s.trading_state.name,
+                "confirm_timeout": s.confirm_timeout,
+                "confirm_attempts": s.confirm_attempts,
+            },
+            **self._logging(),
         )
         self._scopes = [self._trader]
         scoped: dict[str, list[LimitSpec]] = {}
@@ -223,7 +250,11 @@ class RiskWatch(Actor):
                 instrument_id=limits[0].instrument_id,
                 gate=self._gate,
             )
-            self._scopes.append(Scope(book, limits, policy, clock, origin_ns))
+            self._scopes.append(
+                Scope(
+                    book, limits, policy, clock, origin_ns, **self._logging(limits[0].strategy_id)
+                )
+            )
         for each in self._scopes:
             each.book.unmarked = lambda scope=each: self._unmarked_in(scope)
         self._marking = {}
@@ -280,7 +311,7 @@ class RiskWatch(Actor):
             raise RearmRefused(f"cooling down: {wait_ns / 1e9:g}s left of the rearm_cooldown")
         state = target.book.restore_trading_state()
         (self.records if target is self._trader else target.records).append(record)
-        target.arm(time.loop)
+        target.arm(time.loop, who=who, reason=reason)
         time.step()
         by = f" by {who}" if who else ""
         self.log.warning(f"Re-armed {scope}{by}: {reason or 'no reason given'}; {state}")
@@ -316,6 +347,8 @@ class RiskWatch(Actor):
         self._was_reset = True
         self._marking.clear()
         self._marks.clear()
+        self._close_event_log()
+        self._session_id = None  # the next start is a new session
         self._quote_feeds.clear()
         self._trade_feeds.clear()
         self._bar_feeds.clear()
@@ -327,6 +360,7 @@ class RiskWatch(Actor):
             self.msgbus.unsubscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
             self.msgbus.unsubscribe(topic=BARS, handler=self._on_bar_data)
             self._on_bus = False
+        self._close_event_log()
 
     # --- engine callbacks: hand over, step, never raise ------------------------------------
     def on_quote_tick(self, tick: QuoteTick) -> None:
@@ -421,6 +455,8 @@ class RiskWatch(Actor):
                 self._latecomer(strategy_id)
             if isinstance(event, OrderFilled):
                 self._book_fill(event)
+            elif isinstance(event, ANSWERS):
+                self._note_answer(event)
             for scope in self._scopes:
                 scope.book.notify()
             time.settle()
@@ -476,6 +512,79 @@ class RiskWatch(Actor):
             if scope not in marking:
                 marking.append(scope)
             scope.publish()
+            if self._event_file is not None:  # the PnL curve's points, for the picture
+                order = self.cache.order(fill.client_order_id)
+                tags = None if order is None else order.tags
+                scope.note(
+                    "fill",
+                    **fill_fields(fill, self._settings.close_tag, tags),
+                    pnl=scope.ledger.pnl,
+                )
+
+    def _note_answer(self, event: Any) -> None:
+        """After a trip, an order denied or rejected goes into the tripped scope's log.
+
+        The narrowest tripped scope that covers the order takes it (a scoped limit's block),
+        else the trader scope if it tripped (HALTED denies everyone). Before any trip such
+        answers are the strategies' own business and are not logged here.
+        """
+        tripped = [s for s in self._scopes if s.switch is not None and s.switch.record is not None]
+        if not tripped:
+            return
+        scope = next(
+            (
+                s
+                for s in tripped
+                if s is not self._trader and s.covers(event.strategy_id, event.instrument_id)
+            ),
+            tripped[0] if tripped[0] is self._trader else None,
+        )
+        if scope is not None:
+            kind, fields = answer(event)
+            scope.note(kind, **fields)
+
+    def _open_event_log(self, now_ns: Any) -> None:
+        """Start the session and its log: the node's logger, and the file if configured."""
+        s = self._settings
+        if self._session_id is None:
+            self._session_id = new_session_id(now_ns())
+        if s.event_log is not None and self._event_file is None:
+            try:
+                self._event_file = JsonLinesFile(s.event_log, fsync=s.event_log_fsync)
+            except OSError as error:
+                raise RiskWatchConfigError(
+                    "event_log", s.event_log, f"cannot open it for appending: {error}"
+                ) from None
+        self._log_sink = LoggerSink(self.log)
+        sinks: list[Any] = [self._log_sink]
+        if self._event_file is not None:
+            sinks.append(self._event_file)
+        self._event_log = EventLog(now_ns, sinks, on_failure=self._event_log_failed)
+
+    def _event_log_failed(self, error: BaseException) -> None:
+        self.log.error(
+            f"riskwatch: the event log could not be written ({type(error).__name__}: {error});"
+            " the watch goes on, later failures are counted in the 'stopped' line"
+        )
+
+    def _logging(self, strategy_id: StrategyId | None = None) -> dict[str, Any]:
+        """What a scope's event-log context needs: the log, the session, its strategies."""
+        s = self._settings
+        if strategy_id is not None:
+            strategies: list[str] | None = [str(strategy_id)]
+        else:
+            strategies = None if s.strategies is None else [str(x) for x in s.strategies]
+        return {
+            "event_log": self._event_log,
+            "session_id": self._session_id or "",
+            "strategy_ids": strategies,
+            "sample_every": s.event_log_pnl_every if s.event_log is not None else None,
+        }
+
+    def _close_event_log(self) -> None:
+        file, self._event_file = self._event_file, None
+        if file is not None:
+            file.close()
 
     def _marks_at_fill(self, fill: OrderFilled) -> Marks:
         """The instrument's marks, brought up to the newest prices in the cache.
@@ -682,6 +791,9 @@ class RiskWatch(Actor):
                     time.call(switch.hurry)
                 if watch is not None and not watch.done():
                     time.call(watch.cancel)
+                sampler = scope.sampler
+                if sampler is not None and not sampler.done():
+                    time.call(sampler.cancel)
             for scope in self._scopes:
                 scope.book.release()
             if self._gate is not None:
@@ -689,6 +801,10 @@ class RiskWatch(Actor):
             self.msgbus.deregister(endpoint=command_endpoint(self.id), handler=self._on_command)
             if isinstance(time, SimulatedTime):
                 time.close()
+            if self._trader is not None and self._event_log is not None:
+                self._trader.note("stopped", write_failures=self._event_log.failures)
+            if self._log_sink is not None:
+                self._log_sink.flush()
         except Exception as error:
             self.log.error(f"riskwatch: error while stopping: {type(error).__name__}: {error}")
         finally:

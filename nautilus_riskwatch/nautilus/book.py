@@ -29,8 +29,10 @@ from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, PositionId, StrategyId
 from nautilus_trader.model.objects import Quantity
 
+from nautilus_riskwatch.core.event_log import emit
 from nautilus_riskwatch.core.record import RiskOff
 from nautilus_riskwatch.nautilus.config import Settings
+from nautilus_riskwatch.nautilus.event_log import command_fields
 from nautilus_riskwatch.nautilus.gate import EMULATOR, EXEC_ENGINE, OrderGate
 
 if TYPE_CHECKING:
@@ -250,8 +252,7 @@ class NautilusBook:
             order = cache.order(ClientOrderId(order_id))
             if order is None or order.is_closed:
                 continue
-            endpoint = self._cancel_endpoint(order)
-            self._actor.msgbus.send(endpoint=endpoint, msg=self._cancel_of(order))
+            self._send(self._cancel_of(order), endpoint=self._cancel_endpoint(order))
 
     def open_orders_among(self, order_ids: Sequence[str]) -> list[str]:
         cache = self._actor.cache
@@ -423,14 +424,19 @@ class NautilusBook:
             tags=[self._settings.close_tag],
         )
         self._closes.setdefault(position.id, []).append(order)
-        self._actor.msgbus.send(
-            endpoint=EXEC_ENGINE,
-            msg=SubmitOrder(
+        self._send(
+            SubmitOrder(
                 trader_id=self._actor.trader_id,
                 strategy_id=position.strategy_id,
                 order=order,
                 command_id=UUID4(),
                 ts_init=self.now_ns(),
                 position_id=position.id,
-            ),
+            )
         )
+
+    def _send(self, command: object, endpoint: str = EXEC_ENGINE) -> None:
+        """Log the command, then send it: a crash between the two leaves a line saying
+        it may have gone out, never a command sent without a line."""
+        emit("command", **command_fields(command, endpoint))
+        self._actor.msgbus.send(endpoint=endpoint, msg=command)

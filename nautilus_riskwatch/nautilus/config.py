@@ -151,6 +151,17 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
         the bar's price type). A kind left out is never used nor subscribed to.
     mark_with_by_instrument : dict[str, tuple[str, ...]], optional
         ``mark_with`` for single instruments, e.g. ``{"BTCUSDT-PERP.BINANCE": ["bar"]}``.
+    event_log : str, optional
+        Path of an append-only JSON-lines file that gets every runtime event (armed, trip,
+        stages, commands, confirmations, timeouts, retries, denials, the record) as it
+        happens. The events always go to the actor's log; this also keeps them on disk,
+        line by line, so a crash mid-cascade leaves every step up to the crash.
+    event_log_fsync : bool, default False
+        Also ``fsync`` each line: it then survives a power cut or a kernel crash, not only
+        a process crash, at the cost of a disk round trip per line inside the cascade.
+    event_log_pnl_every : float, default 10.0
+        Seconds (engine clock) between PnL samples in the ``event_log`` file, for drawing
+        the trip picture from the file alone; fills and the trip are written as well.
 
     """
 
@@ -168,6 +179,9 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     limits: tuple[LossLimit, ...] = ()
     mark_with: tuple[str, ...] = MARK_SOURCES
     mark_with_by_instrument: dict[str, tuple[str, ...]] | None = None
+    event_log: str | None = None
+    event_log_fsync: bool = False
+    event_log_pnl_every: float = 10.0
 
     def __post_init__(self) -> None:
         settings_from(self)  # refuse a bad config when it is built, not at the first trip
@@ -236,6 +250,10 @@ class Settings:
     def marks_for(self, instrument_id: InstrumentId) -> tuple[str, ...]:
         """The mark sources of one instrument, best first."""
         return self.mark_with_by_instrument.get(instrument_id, self.mark_with)
+
+    event_log: str | None = None
+    event_log_fsync: bool = False
+    event_log_pnl_every: float = 10.0
 
 
 def settings_from(config: RiskWatchConfig) -> Settings:
@@ -306,6 +324,9 @@ def settings_from(config: RiskWatchConfig) -> Settings:
         limits=limits,
         mark_with=_sources("mark_with", config.mark_with),
         mark_with_by_instrument=_sources_by_instrument(config.mark_with_by_instrument),
+        event_log=None if config.event_log is None else _text("event_log", config.event_log),
+        event_log_fsync=_flag("event_log_fsync", config.event_log_fsync),
+        event_log_pnl_every=_seconds("event_log_pnl_every", config.event_log_pnl_every),
     )
 
 
@@ -500,6 +521,12 @@ def _bounded(field: str, value: float) -> float:
 def _count(field: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise RiskWatchConfigError(field, value, "expected a whole number >= 1")
+    return value
+
+
+def _flag(field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise RiskWatchConfigError(field, value, "expected true or false")
     return value
 
 

@@ -9,12 +9,14 @@ only that part while the rest keeps trading (and keeps being watched).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 
 from nautilus_riskwatch.core import CascadePolicy, Feed, KillSwitch, RiskOff, breaker, run_watch
+from nautilus_riskwatch.core.event_log import EventLog, attribute, emit_in, sample
 from nautilus_riskwatch.core.limits import daily_breaker, daily_resets, trailing_breaker
 from nautilus_riskwatch.core.supervisor import Child
 from nautilus_riskwatch.nautilus.book import NautilusBook
@@ -39,6 +41,17 @@ class Scope:
         Engine nanoseconds at loop time zero (for daily resets in a time zone).
     extra : Sequence[Child]
         More children (the trader scope's watchdogs and outside causes).
+    event_log : EventLog, optional
+        Where the scope's events go; with ``session_id`` and ``strategy_ids`` it is set in
+        the scope's ``context``, which every task of the scope runs in.
+    session_id : str
+        The watch's session.
+    strategy_ids : Iterable[str], optional
+        The strategies the scope guards (``None``: every strategy).
+    sample_every : float, optional
+        Seconds between PnL samples in the event log (``None``: no samples).
+    described : Mapping[str, Any]
+        More facts for the ``armed`` line (the feeds, the trading state on a trip, ...).
 
     """
 
@@ -50,6 +63,11 @@ class Scope:
         clock: Callable[[], float],
         origin_ns: int,
         extra: Sequence[Child] = (),
+        event_log: EventLog | None = None,
+        session_id: str = "",
+        strategy_ids: Iterable[str] | None = None,
+        sample_every: float | None = None,
+        described: Mapping[str, Any] | None = None,
     ) -> None:
         self.book = book
         self.ledger = PnlLedger()
@@ -64,6 +82,13 @@ class Scope:
         ]
         self.switch: KillSwitch | None = None
         self.task: asyncio.Task[RiskOff | None] | None = None
+        self.context = attribute(event_log, session_id, self.name, strategy_ids)
+        self._described = dict(described or {})
+        self._sample_every = sample_every
+        self._samples: Feed[Decimal] | None = None
+        if sample_every is not None and self._feeds:
+            self._samples = Feed(f"PnL samples ({self.name})", clock)
+        self.sampler: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:
@@ -76,14 +101,43 @@ class Scope:
     def covers(self, strategy_id: StrategyId, instrument_id: InstrumentId) -> bool:
         return self.book.covers(strategy_id, instrument_id)
 
-    def arm(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the children under a fresh supervisor and kill switch."""
+    def arm(self, loop: asyncio.AbstractEventLoop, who: str = "", reason: str = "") -> None:
+        """Start the children under a fresh supervisor and kill switch, in the scope's context.
+
+        The tasks run in copies of ``context``, so every task they create (the group's
+        children, the cascade) carries the scope's session, name and strategies.
+        """
+        rearm = self.switch is not None
         self.publish()  # the figures in force now: each limit measures from here
-        self.switch = KillSwitch(self.book, self._policy)
+        self.switch = KillSwitch(self.book, self._policy, context=self.context)
+        self.note(
+            "armed",
+            rearm=rearm,
+            who=who,
+            reason=reason,
+            limits=[
+                {"kind": s.kind, "ceiling": s.ceiling, "currency": s.currency}
+                for s, _ in self._feeds
+            ],
+            pnl=self.ledger.pnl if self._feeds else None,
+            **self._described,
+        )
         self.task = loop.create_task(
             run_watch([*self._extra, *self._children()], self.switch),
             name=f"riskwatch {self.name}",
+            context=self.context.copy(),
         )
+        if self._samples is not None and self.sampler is None:
+            assert self._sample_every is not None
+            self.sampler = loop.create_task(
+                sample(self._samples, self._sample_every),
+                name=f"riskwatch {self.name} PnL samples",
+                context=self.context.copy(),
+            )
+
+    def note(self, kind: str, /, **fields: object) -> None:
+        """Write an event attributed to this scope, from outside its tasks."""
+        emit_in(self.context, kind, **fields)
 
     def publish(self) -> None:
         """Hand the scope's current loss and PnL to its limits' feeds."""
@@ -91,6 +145,8 @@ class Scope:
         loss = pnl.copy_negate()
         for spec, feed in self._feeds:
             feed.put(loss if spec.kind == "max_loss" else pnl)
+        if self._samples is not None:
+            self._samples.put(pnl)
 
     def _children(self) -> list[Child]:
         children: list[Child] = []

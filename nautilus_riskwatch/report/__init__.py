@@ -3,6 +3,8 @@
 matplotlib is optional: only ``plot_trip`` (and ``write_trip_report``, which calls it)
 needs it, and imports it when called; install it with
 ``pip install 'nautilus-riskwatch[plot]'``. ``equity_curve`` needs nothing extra.
+``nautilus_riskwatch.report.postmortem`` draws the same report from an event log file
+alone, after the process is gone (also ``python -m nautilus_riskwatch.report.postmortem``).
 """
 
 from nautilus_riskwatch.report.plot import equity_curve, plot_trip, write_trip_report

@@ -14,7 +14,7 @@ from nautilus_trader.execution.messages import CancelAllOrders, CancelOrder
 from nautilus_trader.model.enums import TradingState
 from pnl import fills_of, first_breach
 
-from nautilus_riskwatch import DrawdownBreached, StalenessError
+from nautilus_riskwatch import DrawdownBreached, StalenessError, read_event_log, records_from
 from nautilus_riskwatch.demo.engine import HEDGER_ID
 from nautilus_riskwatch.demo.live import node_config, run_node
 from nautilus_riskwatch.demo.replay import ReplayDataClient, ReplayDataClientConfig
@@ -103,7 +103,7 @@ def test_a_drawdown_on_replayed_prices_trips_at_the_first_breaching_quote():
     assert seen["book"] == BOOK_AFTER
 
 
-def test_node_stop_during_the_cascade_still_leaves_the_book_flat():
+def test_node_stop_during_the_cascade_still_leaves_the_book_flat(tmp_path):
     seen = {}
 
     async def session(node):
@@ -133,6 +133,7 @@ def test_node_stop_during_the_cascade_still_leaves_the_book_flat():
             "feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 0.5}],
             "hedge_tags": HEDGE,
             "confirm_timeout": 10.0,
+            "event_log": str(tmp_path / "events.jsonl"),
         },
         replay=ReplayDataClientConfig(speed=600.0, stop_after=300, max_gap=0.1),
     )
@@ -141,9 +142,15 @@ def test_node_stop_during_the_cascade_still_leaves_the_book_flat():
     assert seen["stage_at_stop"] in ("halting", "cancelling")
     assert record.hurried and record.stage == "done"
     assert seen["book"] == BOOK_AFTER
+    # the trail says it was stopped mid-cascade, and the rest still went out and is there
+    events = read_event_log(tmp_path / "events.jsonl").events
+    kinds = [e.kind for e in events]
+    assert kinds.index("trip") < kinds.index("hurried") < kinds.index("record")
+    assert "stopped" in kinds
+    assert [r.to_dict() for r in records_from(events)] == [record.to_dict()]
 
 
-def test_a_venue_that_never_answers_cancels_is_bounded_retried_and_recorded():
+def test_a_venue_that_never_answers_cancels_is_bounded_retried_and_recorded(tmp_path):
     seen = {}
 
     async def session(node):
@@ -168,6 +175,7 @@ def test_a_venue_that_never_answers_cancels_is_bounded_retried_and_recorded():
             "hedge_tags": HEDGE,
             "confirm_timeout": 0.2,
             "confirm_attempts": 2,
+            "event_log": str(tmp_path / "events.jsonl"),
         },
         replay=ReplayDataClientConfig(speed=600.0, stop_after=300, max_gap=0.1),
     )
@@ -183,6 +191,17 @@ def test_a_venue_that_never_answers_cancels_is_bounded_retried_and_recorded():
     orders, positions = seen["book"]
     assert positions == [(HEDGER_ID, "LONG")]
     assert len(orders) == unconfirmed + 1
+    # the trail on a live node (uvloop): every command dropped, each wait that ran out, the
+    # retry, all in the watch's session
+    events = read_event_log(tmp_path / "events.jsonl").events
+    assert {e.session_id for e in events} == {seen["watch"].session_id}
+    cancels = [e for e in events if e.kind == "command" and e.fields["command"] == "CancelOrder"]
+    assert len(cancels) == seen["dropped"]
+    timeouts = [e for e in events if e.kind == "timeout" and e.fields["stage"] == "cancelling"]
+    assert [sorted(t.fields["ids"]) for t in timeouts] == [sorted(record.orders_unconfirmed)] * 2
+    (retry,) = [e for e in events if e.kind == "retry"]
+    assert retry.fields["attempt"] == 2 and timeouts[0].seq < retry.seq < timeouts[1].seq
+    assert [r.to_dict() for r in records_from(events)] == [record.to_dict()]
 
 
 def test_emulated_orders_are_cancelled_and_new_ones_denied_on_a_live_node():

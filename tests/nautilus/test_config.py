@@ -107,6 +107,11 @@ BAD = [
     ({"mark_with": []}, "mark_with", "[]"),
     ({"mark_with": ["quote", "book"]}, "mark_with[1]", "'book'"),
     ({"mark_with": ["bar", "bar"]}, "mark_with", "['bar', 'bar']"),
+    ({"event_log": ""}, "event_log", "''"),
+    ({"event_log": 3}, "event_log", "3"),
+    ({"event_log_fsync": "yes"}, "event_log_fsync", "'yes'"),
+    ({"event_log_pnl_every": 0}, "event_log_pnl_every", "0"),
+    ({"event_log_pnl_every": float("nan")}, "event_log_pnl_every", "nan"),
 ]
 
 

@@ -1,0 +1,214 @@
+"""The trip report from the event log file alone, after the process is gone.
+
+The file holds what the picture needs: the PnL when each scope armed, a PnL sample at most
+every ``event_log_pnl_every`` seconds while it moved, every fill of a guarded strategy with
+the PnL after it, the trip (with the loss that tripped), the confirmations of the cancels
+and the watch's closing fills. So the curve is the watch's own exact ledger, sampled: exact
+at each point, a step between points (not every quote, which would put the log on the hot
+path). The text report is the ``RiskOff`` rebuilt by ``records_from``.
+
+From a shell, at 3 a.m.::
+
+    python -m nautilus_riskwatch.report.postmortem events.jsonl            # timeline + report
+    python -m nautilus_riskwatch.report.postmortem events.jsonl --png trip.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from os import PathLike
+from pathlib import Path
+
+from nautilus_riskwatch.core.event_log import Event, read_event_log, utc
+from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.core.replay import records_from
+from nautilus_riskwatch.report.plot import plot_trip
+
+
+@dataclass(frozen=True)
+class Postmortem:
+    """One session and scope of an event log, ready to report and draw.
+
+    ``record`` is the last trip's (``None``: no trip); ``times_ns``/``equity`` the PnL
+    points in time order; ``skipped`` the lines of the file that could not be read.
+    """
+
+    session_id: str
+    scope: str
+    record: RiskOff | None
+    times_ns: list[int]
+    equity: list[Decimal]
+    ceiling: Decimal | None
+    currency: str | None
+    cancels_ns: list[int]
+    closes: list[tuple[int, Decimal]]
+    skipped: list[str]
+
+    def report(self) -> str:
+        """The record as text (``RiskOff.report``), or a line saying nothing tripped."""
+        if self.record is None:
+            return f"No trip in session {self.session_id} ({self.scope})."
+        return self.record.report()
+
+    def plot(self, path: str | PathLike[str], *, title: str | None = None) -> Path:
+        """Draw the trip picture (needs matplotlib) into ``path``; return the path."""
+        if not self.times_ns:
+            raise ValueError(
+                f"session {self.session_id} ({self.scope}) has no PnL points in the event log:"
+                " the scope counts no PnL (no loss limit), or event_log_pnl_every was off"
+            )
+        return plot_trip(
+            self.record,
+            self.times_ns,
+            self.equity,
+            self.ceiling,
+            path,
+            title=title,
+            cancels_ns=self.cancels_ns,
+            closes=self.closes,
+            currency=self.currency,
+        )
+
+
+def postmortem(
+    path: str | PathLike[str], *, session_id: str | None = None, scope: str = "trader"
+) -> Postmortem:
+    """Read ``path`` and gather one session's report for ``scope``.
+
+    ``session_id`` defaults to the last session in the file in which ``scope`` tripped,
+    else the last session in the file.
+    """
+    read = read_event_log(path)
+    events = [e for e in read.events if e.scope == scope]
+    if session_id is None:
+        tripped = [e.session_id for e in events if e.kind == "trip"]
+        sessions = tripped or [e.session_id for e in events] or read.sessions
+        if not sessions:
+            raise ValueError(f"{path}: no events in it")
+        session_id = sessions[-1]
+    events = [e for e in events if e.session_id == session_id]
+    records = records_from(events)
+    record = records[-1] if records else None
+    return Postmortem(
+        session_id=session_id,
+        scope=scope,
+        record=record,
+        **_curve(events),
+        **_limits(events, record),
+        **_markers(events, record),
+        skipped=read.skipped,
+    )
+
+
+def _curve(events: Sequence[Event]) -> dict[str, list]:
+    points: list[tuple[int, int, Decimal]] = []
+    for event in events:
+        f = event.fields
+        pnl = f.get("pnl")
+        if event.kind in ("armed", "pnl", "fill") and pnl is not None:
+            points.append((event.ts_ns, event.seq, Decimal(pnl)))
+        elif event.kind == "trip" and f["cause"].get("kind") == "drawdown":
+            points.append((event.ts_ns, event.seq, -Decimal(f["cause"]["loss"])))
+    points.sort()
+    last = {ts: pnl for ts, _, pnl in points}  # one point per instant: the PnL after it
+    return {"times_ns": list(last), "equity": list(last.values())}
+
+
+def _limits(events: Sequence[Event], record: RiskOff | None) -> dict[str, object]:
+    ceiling: Decimal | None = None
+    currency: str | None = None
+    for event in events:
+        if event.kind == "armed":
+            for limit in event.fields.get("limits", ()):
+                currency = limit.get("currency") or currency
+                if limit.get("kind") == "max_loss" and ceiling is None:
+                    ceiling = Decimal(limit["ceiling"])
+    if ceiling is None and record is not None:
+        ceiling = getattr(record.cause, "ceiling", None)
+    return {"ceiling": ceiling, "currency": currency}
+
+
+def _markers(events: Sequence[Event], record: RiskOff | None) -> dict[str, list]:
+    if record is None:
+        return {"cancels_ns": [], "closes": []}
+    after = [e for e in events if e.ts_ns >= record.tripped_at_ns]
+    cancelled = set(record.orders_cancelled)
+    cancels = [
+        e.ts_ns
+        for e in after
+        if e.kind == "confirmed" and e.fields.get("stage") == "cancelling"
+        for order in e.fields["ids"]
+        if order in cancelled
+    ]
+    closes = [
+        (int(e.fields["ts_event"]), Decimal(e.fields["price"]))
+        for e in after
+        if e.kind == "fill" and e.fields.get("closing")
+    ]
+    return {"cancels_ns": cancels, "closes": closes}
+
+
+# --- reading it from a shell ----------------------------------------------------------------
+def timeline(events: Sequence[Event], *, everything: bool = False) -> str:
+    """One line per event, for people: time, scope, kind, the fields that matter.
+
+    PnL samples and fills are left out unless ``everything``: they are the picture's data.
+    """
+    lines = []
+    for event in events:
+        if not everything and event.kind in ("pnl", "fill"):
+            continue
+        shown = ", ".join(
+            f"{key}={_short(value)}"
+            for key, value in event.fields.items()
+            if key not in ("record", "command_id") and value not in ("", None, [], False)
+        )
+        lines.append(f"{utc(event.ts_ns)}  {event.scope:<22} {event.kind:<15} {shown}")
+    return "\n".join(lines)
+
+
+def _short(value: object, size: int = 6) -> str:
+    if isinstance(value, list) and len(value) > size:
+        return f"[{', '.join(map(str, value[:size]))}, ... {len(value) - size} more]"
+    if isinstance(value, list):
+        return f"[{', '.join(map(str, value))}]"
+    if isinstance(value, dict):
+        return str(value.get("message", value))
+    return str(value)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m nautilus_riskwatch.report.postmortem FILE [--png OUT] ...``"""
+    parser = argparse.ArgumentParser(
+        prog="python -m nautilus_riskwatch.report.postmortem",
+        description="Read a riskwatch event log: the timeline, the trip report, the picture.",
+    )
+    parser.add_argument("path", help="the event_log file (JSON lines)")
+    parser.add_argument("--session", help="session id (default: the last one that tripped)")
+    parser.add_argument("--scope", default="trader", help="scope (default: trader)")
+    parser.add_argument("--png", help="also draw the trip picture here (needs matplotlib)")
+    parser.add_argument("--all", action="store_true", help="list PnL samples and fills too")
+    args = parser.parse_args(argv)
+    found = postmortem(args.path, session_id=args.session, scope=args.scope)
+    read = read_event_log(args.path)
+    print(f"sessions in the file: {', '.join(read.sessions) or 'none'}")
+    for problem in found.skipped:
+        print(f"skipped {problem}")
+    session = [e for e in read.events if e.session_id == found.session_id]
+    print(f"\nsession {found.session_id}:")
+    print(timeline(session, everything=args.all))
+    if session and session[-1].kind != "stopped":
+        print("\n(the log ends without a 'stopped' line: the process did not stop cleanly)")
+    print()
+    print(found.report())
+    if args.png:
+        print(f"\npicture: {found.plot(args.png)}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The trip report from the event log file alone: text, curve and picture, engine gone."""
+
+from __future__ import annotations
+
+import gc
+from bisect import bisect_right
+
+import pytest
+from pnl import fills_of, loss_at
+
+from nautilus_riskwatch import RiskWatchConfig
+from nautilus_riskwatch.demo import build_engine
+from nautilus_riskwatch.report.postmortem import main, postmortem
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+WATCH = {
+    "feeds": [{"instrument_id": "EUR/USD.SIM", "kind": "quote", "stale_after": 90.0}],
+    "max_loss": "1000 USD",
+    "hedge_tags": ["HEDGE"],
+}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A demo trip, its log, and what the engine knew, kept; the engine itself disposed."""
+    path = tmp_path_factory.mktemp("log") / "events.jsonl"
+    run = build_engine(RiskWatchConfig(**WATCH, event_log=str(path)))
+    run.engine.run()
+    known = {
+        "report": run.watch.record.report(),
+        "record": run.watch.record,
+        "fills": fills_of(run.engine.cache),
+        "quotes": run.quotes,
+    }
+    run.engine.dispose()
+    del run
+    gc.collect()
+    return path, known
+
+
+def test_the_text_report_comes_from_the_file_alone(finished):
+    path, known = finished
+    found = postmortem(path)
+    assert found.scope == "trader" and found.skipped == []
+    assert found.report() == known["report"]
+    assert found.ceiling is not None and str(found.ceiling) == "1000"
+    assert found.currency == "USD"
+    assert len(found.cancels_ns) == len(known["record"].orders_cancelled) == 6
+    assert all(t == known["record"].tripped_at_ns for t in found.cancels_ns)
+    assert len(found.closes) == 1
+
+
+def test_the_curve_in_the_file_is_the_exact_pnl_at_each_of_its_points(finished):
+    path, known = finished
+    found = postmortem(path)
+    trip = known["record"].tripped_at_ns
+    quotes = known["quotes"]
+    stamps = [q.ts_init for q in quotes]
+    before = [(t, pnl) for t, pnl in zip(found.times_ns, found.equity, strict=True) if t < trip]
+    assert len(before) > 100  # sampled, not one point per quote
+    assert len(found.times_ns) < len(quotes) / 2
+    for t, pnl in before:
+        quote = quotes[bisect_right(stamps, t) - 1]
+        assert pnl == -loss_at(known["fills"], quote), t
+    # at the trip: the loss that tripped, less the commission of the close sent at once
+    at_trip = found.equity[found.times_ns.index(trip)]
+    assert at_trip < -known["record"].cause.loss
+
+
+def test_the_picture_comes_from_the_file_alone(finished, tmp_path):
+    pytest.importorskip("matplotlib")
+    path, _ = finished
+    out = postmortem(path).plot(tmp_path / "trip.png")
+    data = out.read_bytes()
+    assert data[:8] == PNG_MAGIC and len(data) > 20_000
+
+
+def test_the_command_line_prints_the_timeline_and_the_report(finished, capsys):
+    path, known = finished
+    assert main([str(path)]) == 0
+    text = capsys.readouterr().out
+    assert known["report"] in text
+    assert "command" in text and "CancelOrder" in text and "denied" in text
+    assert " pnl " not in text  # samples only with --all
+    assert "did not stop cleanly" not in text
