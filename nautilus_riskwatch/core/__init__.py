@@ -14,6 +14,8 @@ from nautilus_riskwatch.core.record import RiskOff
 from nautilus_riskwatch.core.supervisor import run_watch, trip_on
 from nautilus_riskwatch.core.trips import (
     DrawdownBreached,
+    FirmKill,
+    FirmUnreachable,
     ManualKill,
     StalenessError,
     Trip,
@@ -27,6 +29,8 @@ __all__ = [
     "DailyLossBreached",
     "DrawdownBreached",
     "Feed",
+    "FirmKill",
+    "FirmUnreachable",
     "KillSwitch",
     "ManualKill",
     "RiskOff",

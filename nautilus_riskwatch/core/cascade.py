@@ -95,9 +95,15 @@ class KillSwitch:
     Later trips never start a second cascade: they are added to the record as suppressed.
     """
 
-    def __init__(self, book: Book, policy: CascadePolicy | None = None) -> None:
+    def __init__(
+        self,
+        book: Book,
+        policy: CascadePolicy | None = None,
+        on_trip: Callable[[RiskOff], None] | None = None,
+    ) -> None:
         self._book = book
         self._policy = policy or CascadePolicy()
+        self._on_trip = on_trip  # told of the latched trip at once (e.g. the firm switch)
         self._task: asyncio.Task[RiskOff] | None = None
         self._record: RiskOff | None = None
         self._hurried = False
@@ -126,6 +132,11 @@ class KillSwitch:
         self._task = asyncio.get_running_loop().create_task(
             self._cascade(self._record), name="riskwatch-cascade"
         )
+        if self._on_trip is not None:
+            try:
+                self._on_trip(self._record)
+            except Exception as error:  # a listener must never stop the cascade
+                self._record.errors.append(f"on_trip: {type(error).__name__}: {error}")
         return self._task
 
     async def risk_off(self, cause: Trip, suppressed: Sequence[Trip] = ()) -> RiskOff:

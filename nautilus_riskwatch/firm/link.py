@@ -111,12 +111,14 @@ class FirmStatus:
     now_ms: int
 
 
-def client_options(timeout: float) -> dict[str, Any]:
+def client_options(timeout: float, password: str | None = None) -> dict[str, Any]:
     """redis-py options: bounded socket waits and no silent retries (we retry ourselves)."""
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
+    extra = {} if password is None else {"password": password}
     return {
+        **extra,
         "decode_responses": True,
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
@@ -138,13 +140,15 @@ class FirmLink:
 
     """
 
-    def __init__(self, url: str, firm: str, *, timeout: float = 2.0) -> None:
+    def __init__(
+        self, url: str, firm: str, *, timeout: float = 2.0, password: str | None = None
+    ) -> None:
         from redis.asyncio import Redis
 
         self.keys = FirmKeys(check_firm_name(firm))
         self.url = url
         self.timeout = timeout
-        self.redis = Redis.from_url(url, **client_options(timeout))
+        self.redis = Redis.from_url(url, **client_options(timeout, password))
         self._trip = self.redis.register_script(scripts.TRIP)
         self._rearm = self.redis.register_script(scripts.REARM)
         self._heartbeat = self.redis.register_script(scripts.HEARTBEAT)
@@ -269,11 +273,11 @@ class FirmLink:
         return bool(removed)
 
 
-def read_latch_now(url: str, firm: str, timeout: float) -> Latch:
+def read_latch_now(url: str, firm: str, timeout: float, password: str | None = None) -> Latch:
     """Read the latch synchronously, bounded by ``timeout`` (a node's start check only)."""
     from redis import Redis
 
-    client = Redis.from_url(url, **client_options(timeout))
+    client = Redis.from_url(url, **client_options(timeout, password))
     try:
         return Latch.from_hash(client.hgetall(FirmKeys(check_firm_name(firm)).latch))
     finally:

@@ -179,6 +179,10 @@ local reassert = tonumber(ARGV[7]) or 0
 if reassert > 0 then
   local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
   if epoch >= reassert then return {0, epoch} end
+  if redis.call('HGET', KEYS[1], 'state') == 'tripped' then
+    redis.call('HSET', KEYS[1], 'epoch', reassert)
+    return {0, reassert}
+  end
   redis.call('HSET', KEYS[1], 'epoch', reassert - 1)
 end
 return trip(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])

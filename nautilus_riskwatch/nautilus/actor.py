@@ -48,6 +48,7 @@ from nautilus_riskwatch.nautilus.config import (
     Settings,
     settings_from,
 )
+from nautilus_riskwatch.nautilus.firm import FirmBridge
 from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.scope import Scope
 
@@ -87,6 +88,7 @@ class RiskWatch(Actor):
         self._multipliers: dict[InstrumentId, Decimal] = {}
         self._prices: dict[int, Decimal] = {}
         self._marked: set[InstrumentId] = set()
+        self._firm: FirmBridge | None = None  # the firm-wide switch, if configured
 
     # --- what operators and tests read ---------------------------------------------------
     @property
@@ -133,6 +135,13 @@ class RiskWatch(Actor):
     def on_start(self) -> None:
         self._check_against_engine()
         s = self._settings
+        if s.firm is not None and isinstance(self.clock, TestClock):
+            raise RiskWatchConfigError(
+                "firm",
+                s.firm.firm,
+                "the firm switch is for live nodes: a backtest must not touch a shared "
+                "Redis (remove `firm` from the backtest's config)",
+            )
         if isinstance(self.clock, TestClock):
             self._time = SimulatedTime(
                 self.clock,
@@ -179,6 +188,8 @@ class RiskWatch(Actor):
             extra=children,
         )
         self._scopes = [self._trader]
+        if s.firm is not None:
+            self._firm = FirmBridge(self, s.firm)
         scoped: dict[str, list[LimitSpec]] = {}
         for limit in s.limits:
             if limit.scope != "portfolio":
@@ -210,6 +221,8 @@ class RiskWatch(Actor):
         for scope in self._scopes:
             scope.arm(time.loop)
         time.step()
+        if self._firm is not None:
+            self._firm.start()  # before any strategy starts: a tripped firm halts us here
         limits = ", ".join(f"{x.kind} {x.ceiling} {x.currency} ({x.scope})" for x in s.limits)
         self.log.info(f"Watching {len(s.feeds)} feed(s); loss limits: {limits or 'none'}")
 
@@ -466,6 +479,9 @@ class RiskWatch(Actor):
         if time is None:
             return
         try:
+            if self._firm is not None:
+                self._firm.stop()
+                self._firm = None
             for scope in self._scopes:
                 switch, watch = scope.switch, scope.task
                 if switch is not None and switch.running:

@@ -129,7 +129,8 @@ class NautilusBook:
         if self._risk_engine is None:
             self._actor.log.error("No RiskEngine found: the trading state could not be set")
             return "unchanged: no RiskEngine found (degraded)"
-        self._state_before = self._risk_engine.trading_state
+        if self._state_set is None or self._risk_engine.trading_state != self._state_set:
+            self._state_before = self._risk_engine.trading_state  # halting twice keeps the first
         self._state_set = state
         self._risk_engine.set_trading_state(state)
         return state.name

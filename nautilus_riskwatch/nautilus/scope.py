@@ -63,6 +63,7 @@ class Scope:
             (spec, Feed(f"{spec.kind} ({spec.scope})", clock)) for spec in limits
         ]
         self.switch: KillSwitch | None = None
+        self.on_trip: Callable[[RiskOff], None] | None = None  # told of each latched trip
         self.task: asyncio.Task[RiskOff | None] | None = None
 
     @property
@@ -79,7 +80,7 @@ class Scope:
     def arm(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the children under a fresh supervisor and kill switch."""
         self.publish()  # the figures in force now: each limit measures from here
-        self.switch = KillSwitch(self.book, self._policy)
+        self.switch = KillSwitch(self.book, self._policy, on_trip=self.on_trip)
         self.task = loop.create_task(
             run_watch([*self._extra, *self._children()], self.switch),
             name=f"riskwatch {self.name}",

@@ -12,3 +12,13 @@ def redis_server():
     """A fresh server with append-only persistence; ``kill()``/``start()`` restart it."""
     with LocalRedis(appendonly=True) as server:
         yield server
+
+
+@pytest.fixture
+def nodes():
+    """Node processes, killed at the end of the test whatever happened."""
+    from nodes import Nodes
+
+    group = Nodes()
+    yield group
+    group.close()
