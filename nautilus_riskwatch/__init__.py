@@ -5,12 +5,16 @@ Per-feed staleness watchdogs and an exact ``Decimal`` drawdown breaker, supervis
 flattens everything but the protective hedges, and records what it did.
 """
 
+from typing import TYPE_CHECKING
+
 from nautilus_riskwatch.core import (
     Book,
     CascadePolicy,
     DailyLossBreached,
     DrawdownBreached,
     Feed,
+    FirmKill,
+    FirmUnreachable,
     KillSwitch,
     ManualKill,
     RiskOff,
@@ -22,19 +26,50 @@ from nautilus_riskwatch.core import (
     run_watch,
     watchdog,
 )
-from nautilus_riskwatch.nautilus import (
-    KillCommand,
-    LossLimit,
-    PnlLedger,
-    RearmCommand,
-    RearmRefused,
-    RiskWatch,
-    RiskWatchConfig,
-    RiskWatchConfigError,
-    WatchedFeed,
-    command_endpoint,
-    risk_off_topic,
+
+if TYPE_CHECKING:
+    from nautilus_riskwatch.nautilus import (
+        FirmConfig,
+        KillCommand,
+        LossLimit,
+        PnlLedger,
+        RearmCommand,
+        RearmRefused,
+        RiskWatch,
+        RiskWatchConfig,
+        RiskWatchConfigError,
+        WatchedFeed,
+        command_endpoint,
+        risk_off_topic,
+    )
+
+#: The adapter's names load on first use, so that ``python -m nautilus_riskwatch firm ...``
+#: (the operator's CLI, used in emergencies) does not wait for nautilus_trader to import.
+_ADAPTER = frozenset(
+    {
+        "FirmConfig",
+        "KillCommand",
+        "LossLimit",
+        "PnlLedger",
+        "RearmCommand",
+        "RearmRefused",
+        "RiskWatch",
+        "RiskWatchConfig",
+        "RiskWatchConfigError",
+        "WatchedFeed",
+        "command_endpoint",
+        "risk_off_topic",
+    }
 )
+
+
+def __getattr__(name: str) -> object:
+    if name in _ADAPTER:
+        from nautilus_riskwatch import nautilus
+
+        return getattr(nautilus, name)
+    raise AttributeError(f"module 'nautilus_riskwatch' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
@@ -44,6 +79,9 @@ __all__ = [
     "DailyLossBreached",
     "DrawdownBreached",
     "Feed",
+    "FirmConfig",
+    "FirmKill",
+    "FirmUnreachable",
     "KillCommand",
     "KillSwitch",
     "LossLimit",

@@ -219,7 +219,8 @@ return {1, 're-armed epoch ' .. epoch}
 #: KEYS: latch, events, nodes. ARGV: channel, maxlen, prefix, node, pnl, currency, state,
 #: ttl_ms, policy ("trip" | "count_last"), ceiling ("" for none), ceiling currency, info.
 #: Writes this node's heartbeat (stamped with the server's clock, so machines' clocks do
-#: not matter), then, with a ceiling and the latch not set, sums every node's figure.
+#: not matter); then, while the latch is not set, looks for expired heartbeats (policy
+#: "trip": they trip the firm, ceiling or not) and, with a ceiling, sums every figure.
 #: Returns {tripped (0/1), epoch, firm pnl or "", stale nodes (comma separated)}.
 HEARTBEAT = (
     _LIBRARY
@@ -231,7 +232,7 @@ redis.call('SADD', nodes, node)
 redis.call('HSET', prefix .. node, 'pnl', ARGV[5], 'currency', ARGV[6], 'state', ARGV[7],
   'ttl_ms', ARGV[8], 'at_ms', now, 'info', ARGV[12])
 local ceiling, currency = ARGV[10], ARGV[11]
-if ceiling == '' or redis.call('HGET', latch, 'state') == 'tripped' then
+if redis.call('HGET', latch, 'state') == 'tripped' or (ceiling == '' and ARGV[9] ~= 'trip') then
   return {0, tonumber(redis.call('HGET', latch, 'epoch') or '0'), '', ''}
 end
 local figures, named, stale = {}, {}, {}
@@ -253,7 +254,7 @@ for _, name in ipairs(redis.call('SMEMBERS', nodes)) do
       return {r[1], r[2], '', name}
     end
   end
-  if h[1] then
+  if h[1] and ceiling ~= '' then
     if h[2] ~= currency then
       local r = trip(latch, events, channel, maxlen, node, 'firm-figure',
         'node ' .. name .. ' reports ' .. tostring(h[2]) .. ', the firm ceiling is in ' ..
@@ -263,6 +264,9 @@ for _, name in ipairs(redis.call('SMEMBERS', nodes)) do
     figures[#figures + 1] = h[1]
     named[#named + 1] = name .. '=' .. h[1]
   end
+end
+if ceiling == '' then
+  return {0, tonumber(redis.call('HGET', latch, 'epoch') or '0'), '', table.concat(stale, ',')}
 end
 local total, breached = decimal_sum(figures, ceiling)
 if not total then
@@ -290,6 +294,9 @@ local ceiling = ARGV[1]
 if ceiling == '' then ceiling = nil end
 local figures = {}
 for i = 2, #ARGV do figures[#figures + 1] = ARGV[i] end
+if ceiling == '' then
+  return {0, tonumber(redis.call('HGET', latch, 'epoch') or '0'), '', table.concat(stale, ',')}
+end
 local total, breached = decimal_sum(figures, ceiling)
 if not total then return {'', tostring(breached)} end
 return {total, breached and 1 or 0}

@@ -33,7 +33,15 @@ class StartProbe(Strategy):
     """Submits a market order in ``on_start``: denied if (and only if) the node is halted
     before strategies start."""
 
+    state_at_start: str | None = None  # the RiskEngine's trading state at on_start
+
     def on_start(self) -> None:
+        from nautilus_trader.risk.engine import RiskEngine
+
+        for subscription in self.msgbus.subscriptions():
+            owner = getattr(subscription.handler, "__self__", None)
+            if isinstance(owner, RiskEngine):
+                StartProbe.state_at_start = owner.trading_state.name
         instrument = InstrumentId.from_str("EUR/USD.SIM")
         self.submit_order(
             self.order_factory.market(instrument, OrderSide.BUY, Quantity.from_int(1_000))
@@ -71,6 +79,7 @@ def report(node, watch, first_cancel_ns) -> dict:
         "records": len(watch.records),
         "loss": str(watch.loss),
         "first_cancel_ns": first_cancel_ns[0],
+        "probe_state_at_start": StartProbe.state_at_start,
     }
 
 
