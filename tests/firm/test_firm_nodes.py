@@ -189,3 +189,13 @@ def test_redis_killed_mid_session_a_trip_in_the_outage_reaches_the_others_on_ret
     assert cause["kind"] == "firm-kill" and cause["origin"] == "A"
     assert report["trading_state"] == "HALTED" and _book(report) == HEDGE_ONLY
     assert _latch(redis_server.url).origin == "A"
+
+
+def test_a_node_that_cannot_reach_redis_at_start_comes_up_halted(redis_server, nodes):
+    redis_server.kill()  # on_unreachable_at_start="halt" (the default)
+    b = nodes.start("B", redis_server.url, probe=True, firm={"timeout": 0.3})
+    running = b.wait("running")
+    report = b.wait("tripped")
+    assert running["probe_state_at_start"] == "HALTED"
+    assert report["record"]["cause"]["kind"] == "firm-unreachable"
+    assert report["trading_state"] == "HALTED" and report["statuses"] == ["DENIED"]
