@@ -146,7 +146,7 @@ def render_status(status: FirmStatus, where: str = "") -> str:
         beat = "never" if node.age_s is None else f"{node.age_s:.1f}s ago"
         if not node.fresh:
             beat += f"  LOST (ttl {node.ttl_s:g}s)"
-        pnl = "?" if node.pnl is None else f"{node.pnl} {node.currency}"
+        pnl = "-" if node.pnl is None else f"{node.pnl} {node.currency}"
         rows.append((node.name, node.state, pnl, beat, node.info))
         if node.pnl is not None:
             total += node.pnl

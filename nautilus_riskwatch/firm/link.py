@@ -194,7 +194,7 @@ class FirmLink:
     async def heartbeat(
         self,
         node: str,
-        pnl: Decimal,
+        pnl: Decimal | None,
         currency: str,
         state: str,
         ttl: float,
@@ -203,7 +203,8 @@ class FirmLink:
         ceiling: Decimal | None = None,
         info: str = "",
     ) -> Heartbeat:
-        """Write this node's figure, and check the firm ceiling (if any) in the same step."""
+        """Write this node's figure (``None``: it keeps none), and check the firm (lost
+        nodes, the ceiling if any) in the same step."""
         k = self.keys
         tripped, epoch, total, stale = await self._heartbeat(
             keys=[k.latch, k.events, k.nodes],
@@ -212,7 +213,7 @@ class FirmLink:
                 EVENTS_KEPT,
                 k.node_prefix,
                 node,
-                format(pnl, "f"),
+                "" if pnl is None else format(pnl, "f"),
                 currency,
                 state,
                 round(ttl * 1000),

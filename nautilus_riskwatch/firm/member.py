@@ -79,7 +79,7 @@ class MemberHooks:
     trip_unreachable: Callable[[str], None]  # trip locally with FirmUnreachable
     rearm: Callable[[Latch], bool]  # re-arm locally; False if the watch refused
     tripped: Callable[[], bool]  # is the node's trader scope tripped?
-    figures: Callable[[], tuple[Decimal, str]]  # (exact PnL, state) for the heartbeat
+    figures: Callable[[], tuple[Decimal | None, str]]  # (exact PnL or None, state)
     log: Callable[[str, str], None]  # (level, message)
 
 
@@ -273,7 +273,9 @@ class FirmMember:
             async with asyncio.timeout(s.timeout):
                 await self._flush(link)
                 pnl, _ = self.hooks.figures()
-                await link.heartbeat(s.node, pnl, s.currency, "stopped", s.heartbeat_ttl)
+                await link.heartbeat(
+                    s.node, pnl, s.currency, "stopped", s.heartbeat_ttl, info=_info()
+                )
         except Exception as error:
             self.hooks.log("warning", f"firm: last heartbeat not written ({_what(error)})")
         finally:

@@ -229,8 +229,13 @@ local latch, events, nodes = KEYS[1], KEYS[2], KEYS[3]
 local channel, maxlen, prefix, node = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = now_ms()
 redis.call('SADD', nodes, node)
-redis.call('HSET', prefix .. node, 'pnl', ARGV[5], 'currency', ARGV[6], 'state', ARGV[7],
-  'ttl_ms', ARGV[8], 'at_ms', now, 'info', ARGV[12])
+redis.call('HSET', prefix .. node, 'state', ARGV[7], 'ttl_ms', ARGV[8], 'at_ms', now,
+  'info', ARGV[12])
+if ARGV[5] == '' then  -- a node that keeps no PnL ledger reports no figure
+  redis.call('HDEL', prefix .. node, 'pnl', 'currency')
+else
+  redis.call('HSET', prefix .. node, 'pnl', ARGV[5], 'currency', ARGV[6])
+end
 local ceiling, currency = ARGV[10], ARGV[11]
 if redis.call('HGET', latch, 'state') == 'tripped' or (ceiling == '' and ARGV[9] ~= 'trip') then
   return {0, tonumber(redis.call('HGET', latch, 'epoch') or '0'), '', ''}

@@ -151,13 +151,16 @@ class FirmBridge:
         switch = None if trader is None else trader.switch
         return self._queued or (switch is not None and switch.record is not None)
 
-    def _figures(self) -> tuple[Decimal, str]:
+    def _figures(self) -> tuple[Decimal | None, str]:
+        """The trader scope's exact PnL (``None`` if it keeps no ledger) and its state."""
         watch = self._watch
         record = watch.record
         state = "ACTIVE" if record is None else f"TRIPPED {record.cause.kind} ({record.stage})"
         if record is None and self._queued:
             state = "TRIPPING"
-        return -watch.loss, state
+        trader = watch._trader
+        counts = trader is not None and trader.counts_pnl
+        return (-watch.loss if counts else None), state
 
     def _log(self, level: str, message: str) -> None:
         getattr(self._watch.log, level)(message)

@@ -101,6 +101,7 @@ def main() -> None:
             start_index=options.get("start", 0),
         ),
         log_level=options.get("log_level", "ERROR"),
+        reorder_every=options.get("reorder_every", 200),
     )
     config = msgspec.structs.replace(config, trader_id=TraderId(options["trader_id"]))
     if options.get("probe"):
@@ -127,11 +128,14 @@ def main() -> None:
         threading.Thread(target=read_stdin, daemon=True).start()
         msgbus, exec_engine = node.kernel.msgbus, node.kernel.exec_engine
         first_cancel_ns = [None]
+        cancels_ns: list[int] = []  # every cancel command sent, wall clock (benchmarks)
         msgbus.deregister("ExecEngine.execute", exec_engine.execute)
 
         def spy(command) -> None:
-            if first_cancel_ns[0] is None and isinstance(command, CancelOrder | CancelAllOrders):
-                first_cancel_ns[0] = time.time_ns()
+            if isinstance(command, CancelOrder | CancelAllOrders):
+                cancels_ns.append(time.time_ns())
+                if first_cancel_ns[0] is None:
+                    first_cancel_ns[0] = cancels_ns[-1]
             exec_engine.execute(command)
 
         msgbus.register("ExecEngine.execute", spy)
@@ -157,7 +161,7 @@ def main() -> None:
             if record is not None and record.stage == "done" and not told_trip:
                 await asyncio.sleep(0.2)  # let the last events land in the cache
                 told_trip, told_rearm = True, False
-                emit("tripped", **report(node, watch, first_cancel_ns))
+                emit("tripped", cancels_ns=cancels_ns, **report(node, watch, first_cancel_ns))
             if record is None and told_trip and not told_rearm:
                 told_rearm, told_trip = True, False
                 emit("rearmed", **report(node, watch, first_cancel_ns))
