@@ -53,16 +53,21 @@ def main() -> None:
     with LocalRedis() as redis:
         group = Nodes()
         try:
-            options = {"speed": 600.0, "reorder_every": 5}
+            # 60x: the recorded day lasts ~8 min of replay, enough for the resting orders
+            # the trader places every 5 quotes to be there at each trial
+            options = {"speed": 60.0, "reorder_every": 5}
             a, b, c = (group.start(name, redis.url, **options) for name in "ABC")
             for node in (a, b, c):
                 node.wait("running")
             for trial in range(1, args.trials + 1):
                 for node in (b, c):  # something resting to cancel
+                    deadline = time.monotonic() + 30
                     while True:
                         node.send("report")
                         if len(node.wait("report")["open_orders"]) > 1:
                             break
+                        if time.monotonic() > deadline:
+                            raise RuntimeError(f"node {node.name}: no resting orders in 30 s")
                         time.sleep(0.02)
                 a.send(f"kill trial {trial}")
                 tripped = {node.name: node.wait("tripped") for node in (a, b, c)}
