@@ -273,9 +273,18 @@ class NautilusBook:
         return list(seen.values())
 
     def _closing_qty(self, position: Position) -> Decimal:
-        """What our closing orders still in flight for ``position`` will take off."""
+        """What our closing orders still in flight for ``position`` will take off.
+
+        Ours in memory, and (after a restart, when that memory is gone) those the cache
+        links to the position and that carry our close tag: a flatten repeated across
+        restarts must never double a close.
+        """
+        orders = {order.client_order_id: order for order in self._closes.get(position.id, ())}
+        for order in self._actor.cache.orders_for_position(position.id):
+            if self._is_ours(order):
+                orders.setdefault(order.client_order_id, order)
         total = Decimal(0)
-        for order in self._closes.get(position.id, ()):
+        for order in orders.values():
             if not order.is_closed:
                 total += order.leaves_qty.as_decimal()
         return total
