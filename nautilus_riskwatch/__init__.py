@@ -13,6 +13,8 @@ from nautilus_riskwatch.core import (
     DailyLossBreached,
     DrawdownBreached,
     Feed,
+    FirmKill,
+    FirmUnreachable,
     KillSwitch,
     ManualKill,
     RiskOff,
@@ -29,6 +31,7 @@ from nautilus_riskwatch.core import (
 
 if TYPE_CHECKING:
     from nautilus_riskwatch.nautilus import (
+        FirmConfig,
         KillCommand,
         LossLimit,
         PnlLedger,
@@ -42,10 +45,12 @@ if TYPE_CHECKING:
         risk_off_topic,
     )
 
-#: The NautilusTrader adapter's names, imported on first use: ``nautilus_riskwatch.core``
-#: (and ``clock``) must import without nautilus_trader installed.
+#: The adapter's names load on first use: ``nautilus_riskwatch.core`` (and ``clock``) must
+#: import without nautilus_trader installed, and ``python -m nautilus_riskwatch firm ...``
+#: (the operator's CLI, used in emergencies) must not wait for nautilus_trader to import.
 _ADAPTER = frozenset(
     {
+        "FirmConfig",
         "KillCommand",
         "LossLimit",
         "PnlLedger",
@@ -77,6 +82,9 @@ __all__ = [
     "DailyLossBreached",
     "DrawdownBreached",
     "Feed",
+    "FirmConfig",
+    "FirmKill",
+    "FirmUnreachable",
     "KillCommand",
     "KillSwitch",
     "LossLimit",

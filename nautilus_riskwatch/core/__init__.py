@@ -23,6 +23,8 @@ from nautilus_riskwatch.core.replay import records_from
 from nautilus_riskwatch.core.supervisor import run_watch, trip_on
 from nautilus_riskwatch.core.trips import (
     DrawdownBreached,
+    FirmKill,
+    FirmUnreachable,
     ManualKill,
     StalenessError,
     Trip,
@@ -38,6 +40,8 @@ __all__ = [
     "Event",
     "EventLog",
     "Feed",
+    "FirmKill",
+    "FirmUnreachable",
     "JsonLinesFile",
     "KillSwitch",
     "ManualKill",

@@ -113,10 +113,12 @@ class KillSwitch:
         book: Book,
         policy: CascadePolicy | None = None,
         context: contextvars.Context | None = None,
+        on_trip: Callable[[RiskOff], None] | None = None,
     ) -> None:
         self._book = book
         self._policy = policy or CascadePolicy()
         self._context = context if context is not None else contextvars.copy_context()
+        self._on_trip = on_trip  # told of the latched trip at once (e.g. the firm switch)
         self._task: asyncio.Task[RiskOff] | None = None
         self._record: RiskOff | None = None
         self._hurried = False
@@ -151,6 +153,11 @@ class KillSwitch:
         self._task = asyncio.get_running_loop().create_task(
             self._cascade(self._record), name="riskwatch-cascade", context=self._context.copy()
         )
+        if self._on_trip is not None:
+            try:
+                self._on_trip(self._record)
+            except Exception as error:  # a listener must never stop the cascade
+                self._record.errors.append(f"on_trip: {type(error).__name__}: {error}")
         return self._task
 
     def _emit(self, kind: str, /, **fields: object) -> None:

@@ -140,3 +140,49 @@ class RecordedError(Exception):
 
     def __repr__(self) -> str:
         return str(self)
+
+
+class FirmKill(Trip):
+    """The firm latch is set: another node (or an operator, or the firm loss ceiling)
+    tripped the firm, and every node comes down with it."""
+
+    kind = "firm-kill"
+
+    def __init__(self, origin: str, epoch: int, reason: str, cause: str = "") -> None:
+        super().__init__(f"firm kill (epoch {epoch}) from {origin or '?'}: {reason}")
+        self.origin = origin
+        self.epoch = epoch
+        self.reason = reason
+        self.cause = cause  # the origin's own cause kind ("stale", "firm-loss", ...)
+
+    def describe(self) -> dict[str, str]:
+        return {
+            **super().describe(),
+            "origin": self.origin,
+            "epoch": str(self.epoch),
+            "reason": self.reason,
+            "origin_cause": self.cause,
+        }
+
+    def _restore(self, described: Mapping[str, str]) -> None:
+        self.origin = described.get("origin", "")
+        self.epoch = int(described.get("epoch", "0") or 0)
+        self.reason = described.get("reason", "")
+        self.cause = described.get("origin_cause", "")
+
+
+class FirmUnreachable(Trip):
+    """The firm latch could not be read (at start, or for too long) and the configured
+    policy is to fail closed: a node that cannot know whether the firm is tripped stops."""
+
+    kind = "firm-unreachable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"firm latch unreachable: {reason}")
+        self.reason = reason
+
+    def describe(self) -> dict[str, str]:
+        return {**super().describe(), "reason": self.reason}
+
+    def _restore(self, described: Mapping[str, str]) -> None:
+        self.reason = described.get("reason", "")

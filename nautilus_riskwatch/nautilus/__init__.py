@@ -9,6 +9,7 @@ from nautilus_riskwatch.nautilus.commands import (
     command_endpoint,
 )
 from nautilus_riskwatch.nautilus.config import (
+    FirmConfig,
     LossLimit,
     RiskWatchConfig,
     RiskWatchConfigError,
@@ -17,6 +18,7 @@ from nautilus_riskwatch.nautilus.config import (
 from nautilus_riskwatch.nautilus.ledger import PnlLedger
 
 __all__ = [
+    "FirmConfig",
     "KillCommand",
     "LossLimit",
     "NautilusBook",

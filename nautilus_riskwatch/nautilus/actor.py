@@ -57,6 +57,7 @@ from nautilus_riskwatch.nautilus.event_log import (
     fill_fields,
     new_session_id,
 )
+from nautilus_riskwatch.nautilus.firm import FirmBridge
 from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.scope import Scope
@@ -113,6 +114,7 @@ class RiskWatch(Actor):
         self._event_log: EventLog | None = None
         self._event_file: JsonLinesFile | None = None
         self._log_sink: LoggerSink | None = None
+        self._firm: FirmBridge | None = None  # the firm-wide switch, if configured
 
     @property
     def session_id(self) -> str | None:
@@ -177,6 +179,13 @@ class RiskWatch(Actor):
             self._was_reset = False
             self.records.clear()
         s = self._settings
+        if s.firm is not None and isinstance(self.clock, TestClock):
+            raise RiskWatchConfigError(
+                "firm",
+                s.firm.firm,
+                "the firm switch is for live nodes: a backtest must not touch a shared "
+                "Redis (remove `firm` from the backtest's config)",
+            )
         if isinstance(self.clock, TestClock):
             self._time = SimulatedTime(
                 self.clock,
@@ -236,6 +245,8 @@ class RiskWatch(Actor):
             **self._logging(),
         )
         self._scopes = [self._trader]
+        if s.firm is not None:
+            self._firm = FirmBridge(self, s.firm)
         scoped: dict[str, list[LimitSpec]] = {}
         for limit in s.limits:
             if limit.scope != "portfolio":
@@ -277,6 +288,8 @@ class RiskWatch(Actor):
         for cause, where in pending:
             self.log.warning(f"Tripping at start on a {where} made before the watch ran")
             time.call(lambda c=cause, w=where: self._trip_now(c, w))
+        if self._firm is not None:
+            self._firm.start()  # before any strategy starts: a tripped firm halts us here
         limits = ", ".join(f"{x.kind} {x.ceiling} {x.currency} ({x.scope})" for x in s.limits)
         self.log.info(f"Watching {len(s.feeds)} feed(s); loss limits: {limits or 'none'}")
 
@@ -782,6 +795,9 @@ class RiskWatch(Actor):
         if time is None:
             return
         try:
+            if self._firm is not None:
+                self._firm.stop()
+                self._firm = None
             for scope in self._scopes:
                 switch, watch = scope.switch, scope.task
                 if switch is not None and switch.running:

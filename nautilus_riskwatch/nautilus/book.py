@@ -208,7 +208,8 @@ class NautilusBook:
         if self._risk_engine is None:
             self._actor.log.error("No RiskEngine found: the trading state could not be set")
             return f"unchanged: no RiskEngine found (degraded; the order gate is {state.name})"
-        self._state_before = self._risk_engine.trading_state
+        if self._state_set is None or self._risk_engine.trading_state != self._state_set:
+            self._state_before = self._risk_engine.trading_state  # halting twice keeps the first
         self._state_set = state
         self._risk_engine.set_trading_state(state)
         return state.name
@@ -397,9 +398,18 @@ class NautilusBook:
         )
 
     def _closing_qty(self, position: Position) -> Decimal:
-        """What our closing orders still in flight for ``position`` will take off."""
+        """What our closing orders still in flight for ``position`` will take off.
+
+        Ours in memory, and (after a restart, when that memory is gone) those the cache
+        links to the position and that carry our close tag: a flatten repeated across
+        restarts must never double a close.
+        """
+        orders = {order.client_order_id: order for order in self._closes.get(position.id, ())}
+        for order in self._actor.cache.orders_for_position(position.id):
+            if self._is_ours(order):
+                orders.setdefault(order.client_order_id, order)
         total = _ZERO
-        for order in self._closes.get(position.id, ()):
+        for order in orders.values():
             if not order.is_closed:
                 total += order.leaves_qty.as_decimal()
         return total

@@ -23,6 +23,13 @@ from nautilus_trader.model.enums import TradingState
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Currency
 
+from nautilus_riskwatch.firm.link import check_firm_name, redact
+from nautilus_riskwatch.firm.member import (
+    HEARTBEAT_POLICIES,
+    LINK_LOST_POLICIES,
+    START_POLICIES,
+    FirmSettings,
+)
 from nautilus_riskwatch.nautilus.marks import MARK_SOURCES
 
 FEED_KINDS = ("quote", "trade", "bar")
@@ -107,6 +114,68 @@ class LossLimit(NautilusConfig, frozen=True, forbid_unknown_fields=True):
     instrument_id: str | None = None
 
 
+class FirmConfig(NautilusConfig, frozen=True, forbid_unknown_fields=True):
+    """
+    The firm-wide kill switch: one latch in Redis shared by every node (live only).
+
+    Parameters
+    ----------
+    url : str
+        The Redis (>= 6.2) the nodes share: ``redis://[user:password@]host:port/db``, or
+        ``rediss://`` for TLS. The password is never logged.
+    name : str
+        The firm's name: every key is ``riskwatch:{name}:...``.
+    node : str, optional
+        This node's name in the firm (default: the trader id).
+    heartbeat : float, default 0.5
+        Seconds between this node's heartbeats (its PnL and state; the ceiling check; a
+        fresh read of the latch, which is how a missed message is caught up).
+    heartbeat_ttl : float, optional
+        Seconds of silence after which a node counts as lost (default 4 heartbeats).
+    max_loss : str, optional
+        The firm-wide loss ceiling, e.g. ``"20000 USD"``: the sum of every node's exact PnL
+        (realized + unrealized since its start). Needs this node's own portfolio-wide loss
+        limit in the same currency: the node reports the figure its ledger keeps for it.
+    on_heartbeat_lost : str, default "trip"
+        A node whose heartbeat expired: ``"trip"`` the firm (fail closed: its book is
+        unwatched) or ``"count_last"`` (count its last figure).
+    on_link_lost : str, default "trade_on"
+        Redis gone mid-session: ``"trade_on"`` (local trips work as before; the trip is
+        told when Redis returns) or ``"halt"`` after ``link_lost_after`` seconds.
+    link_lost_after : float, default 5.0
+        Seconds without Redis before ``on_link_lost="halt"`` trips this node.
+    on_unreachable_at_start : str, default "halt"
+        Redis does not answer the start check: ``"halt"`` (come up tripped: a node that
+        cannot know whether the firm is tripped must not trade) or ``"trade_on"``.
+    timeout : float, default 1.0
+        Seconds for one Redis connect or command (also the bound of the start check).
+    secret_env : str, default "RISKWATCH_FIRM_SECRET"
+        The environment variable holding the operator secret that re-arms are signed with.
+    secret_file : str, optional
+        A file holding the secret instead (first line). Without a secret a firm re-arm
+        cannot be verified, and this node stays halted after a firm trip until restarted.
+    password_env : str, optional
+        An environment variable holding the Redis password, to keep it out of the URL and
+        so out of any config NautilusTrader logs.
+
+    """
+
+    url: str
+    name: str
+    node: str | None = None
+    heartbeat: float = 0.5
+    heartbeat_ttl: float | None = None
+    max_loss: str | None = None
+    on_heartbeat_lost: str = "trip"
+    on_link_lost: str = "trade_on"
+    link_lost_after: float = 5.0
+    on_unreachable_at_start: str = "halt"
+    timeout: float = 1.0
+    secret_env: str = "RISKWATCH_FIRM_SECRET"
+    secret_file: str | None = None
+    password_env: str | None = None
+
+
 class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     """
     Configuration for ``RiskWatch``.
@@ -162,6 +231,8 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     event_log_pnl_every : float, default 10.0
         Seconds (engine clock) between PnL samples in the ``event_log`` file, for drawing
         the trip picture from the file alone; fills and the trip are written as well.
+    firm : FirmConfig, optional
+        Join a firm-wide kill switch in Redis (live nodes only; off by default).
 
     """
 
@@ -182,6 +253,7 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     event_log: str | None = None
     event_log_fsync: bool = False
     event_log_pnl_every: float = 10.0
+    firm: FirmConfig | None = None
 
     def __post_init__(self) -> None:
         settings_from(self)  # refuse a bad config when it is built, not at the first trip
@@ -254,6 +326,7 @@ class Settings:
     event_log: str | None = None
     event_log_fsync: bool = False
     event_log_pnl_every: float = 10.0
+    firm: FirmSettings | None = None  # node "" until the actor names it (its trader id)
 
 
 def settings_from(config: RiskWatchConfig) -> Settings:
@@ -280,7 +353,7 @@ def settings_from(config: RiskWatchConfig) -> Settings:
         currency = limits[0].currency
     if ceiling is not None:  # the top-level max_loss is the first portfolio-wide limit
         limits = (LimitSpec("max_loss", ceiling, currency or ""), *limits)
-    if not feeds and ceiling is None and not limits:
+    if not feeds and ceiling is None and not limits and config.firm is None:
         raise RiskWatchConfigError(
             "feeds/max_loss", None, "nothing to watch: give at least one feed or a loss limit"
         )
@@ -327,6 +400,63 @@ def settings_from(config: RiskWatchConfig) -> Settings:
         event_log=None if config.event_log is None else _text("event_log", config.event_log),
         event_log_fsync=_flag("event_log_fsync", config.event_log_fsync),
         event_log_pnl_every=_seconds("event_log_pnl_every", config.event_log_pnl_every),
+        firm=None if config.firm is None else _firm(config.firm, currency, limits),
+    )
+
+
+def _firm(raw: object, currency: str | None, limits: tuple[LimitSpec, ...]) -> FirmSettings:
+    """Check the firm section; the secret is read at start, never kept in the config."""
+    raw = _struct("firm", raw, FirmConfig)
+    url = _text("firm.url", raw.url)
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise RiskWatchConfigError("firm.url", redact(url), "expected redis://, rediss://, unix://")
+    try:
+        name = check_firm_name(_text("firm.name", raw.name))
+    except ValueError as error:
+        raise RiskWatchConfigError("firm.name", raw.name, str(error)) from None
+    heartbeat = _seconds("firm.heartbeat", raw.heartbeat)
+    ttl = 4 * heartbeat if raw.heartbeat_ttl is None else _seconds("firm.ttl", raw.heartbeat_ttl)
+    if ttl <= heartbeat:
+        raise RiskWatchConfigError("firm.heartbeat_ttl", ttl, "must be longer than a heartbeat")
+    ceiling, firm_currency = _money("firm.max_loss", raw.max_loss)
+    if ceiling is not None:
+        if not any(limit.scope == "portfolio" for limit in limits):
+            raise RiskWatchConfigError(
+                "firm.max_loss",
+                raw.max_loss,
+                "needs this node's own portfolio-wide loss limit (max_loss) in the same "
+                "currency: the node reports the exact PnL its ledger keeps",
+            )
+        if firm_currency != currency:
+            raise RiskWatchConfigError(
+                "firm.max_loss", raw.max_loss, f"the node's loss limits are in {currency}"
+            )
+    if raw.node is not None:
+        _text("firm.node", raw.node)
+    if raw.secret_file is not None:
+        _text("firm.secret_file", raw.secret_file)
+    return FirmSettings(
+        url=url,
+        firm=name,
+        node=raw.node or "",
+        heartbeat=heartbeat,
+        heartbeat_ttl=ttl,
+        max_loss=ceiling,
+        currency=firm_currency or currency or "",
+        on_heartbeat_lost=_choice(
+            "firm.on_heartbeat_lost", raw.on_heartbeat_lost, HEARTBEAT_POLICIES
+        ),
+        on_link_lost=_choice("firm.on_link_lost", raw.on_link_lost, LINK_LOST_POLICIES),
+        link_lost_after=_seconds("firm.link_lost_after", raw.link_lost_after),
+        on_unreachable_at_start=_choice(
+            "firm.on_unreachable_at_start", raw.on_unreachable_at_start, START_POLICIES
+        ),
+        timeout=_seconds("firm.timeout", raw.timeout),
+        secret_env=_text("firm.secret_env", raw.secret_env),
+        secret_file=raw.secret_file,
+        password_env=None
+        if raw.password_env is None
+        else _text("firm.password_env", raw.password_env),
     )
 
 

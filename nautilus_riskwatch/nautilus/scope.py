@@ -81,6 +81,7 @@ class Scope:
             (spec, Feed(f"{spec.kind} ({spec.scope})", clock)) for spec in limits
         ]
         self.switch: KillSwitch | None = None
+        self.on_trip: Callable[[RiskOff], None] | None = None  # told of each latched trip
         self.task: asyncio.Task[RiskOff | None] | None = None
         self.context = attribute(event_log, session_id, self.name, strategy_ids)
         self._described = dict(described or {})
@@ -109,7 +110,9 @@ class Scope:
         """
         rearm = self.switch is not None
         self.publish()  # the figures in force now: each limit measures from here
-        self.switch = KillSwitch(self.book, self._policy, context=self.context)
+        self.switch = KillSwitch(
+            self.book, self._policy, context=self.context, on_trip=self.on_trip
+        )
         self.note(
             "armed",
             rearm=rearm,

