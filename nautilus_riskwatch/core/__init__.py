@@ -18,7 +18,7 @@ from nautilus_riskwatch.core.limits import (
     daily_resets,
     trailing_breaker,
 )
-from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.core.record import RiskOff, Stage
 from nautilus_riskwatch.core.replay import records_from
 from nautilus_riskwatch.core.supervisor import run_watch, trip_on
 from nautilus_riskwatch.core.trips import (
@@ -46,6 +46,7 @@ __all__ = [
     "KillSwitch",
     "ManualKill",
     "RiskOff",
+    "Stage",
     "StalenessError",
     "TrailingDrawdownBreached",
     "Trip",

@@ -20,7 +20,7 @@ from functools import partial
 from typing import Protocol
 
 from nautilus_riskwatch.core.event_log import SESSION_ID, emit
-from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.core.record import RiskOff, Stage
 from nautilus_riskwatch.core.trips import Trip
 
 
@@ -190,20 +190,20 @@ class KillSwitch:
         book = self._book
         try:
             for stage, step in (
-                ("halting", self._halt),
-                ("cancelling", self._cancel),
-                ("flattening", self._flatten),
-                ("verifying", self._verify),
+                (Stage.HALTING, self._halt),
+                (Stage.CANCELLING, self._cancel),
+                (Stage.FLATTENING, self._flatten),
+                (Stage.VERIFYING, self._verify),
             ):
-                record.stage = stage
+                record.enter(stage)
                 emit("stage", stage=stage)
                 try:
                     await step(record)
                 except Exception as error:  # a broken step must not stop the next one
                     record.errors.append(f"{stage}: {type(error).__name__}: {error}")
                     emit("error", error=record.errors[-1])
-            record.stage = "done"
-            emit("stage", stage="done")
+            record.enter(Stage.DONE)
+            emit("stage", stage=Stage.DONE)
         finally:
             record.finished_at_ns = book.now_ns()
             emit("record", at_ns=record.finished_at_ns, record=record.to_dict())
@@ -216,20 +216,20 @@ class KillSwitch:
 
     async def _halt(self, record: RiskOff) -> None:
         record.trading_state = self._book.halt()
-        emit("outcome", stage="halting", trading_state=record.trading_state)
+        emit("outcome", stage=Stage.HALTING, trading_state=record.trading_state)
 
     async def _cancel(self, record: RiskOff) -> None:
         book = self._book
         to_cancel, kept = book.resting_orders()
         record.orders_kept = kept
         record.held_by = book.places([*to_cancel, *kept])
-        emit("plan", stage="cancelling", ids=to_cancel, kept=kept, held_by=record.held_by)
+        emit("plan", stage=Stage.CANCELLING, ids=to_cancel, kept=kept, held_by=record.held_by)
         pending = list(to_cancel)
         for attempt in range(1, self._policy.attempts + 1):
             if not pending:
                 break
             if attempt > 1:
-                emit("retry", stage="cancelling", attempt=attempt, ids=pending)
+                emit("retry", stage=Stage.CANCELLING, attempt=attempt, ids=pending)
             book.cancel(pending)
             pending = await self._settle(partial(book.open_orders_among, pending), pending)
         record.orders_unconfirmed = pending
@@ -238,7 +238,7 @@ class KillSwitch:
         record.orders_cancelled = [o for o in closed if o not in record.orders_filled]
         emit(
             "outcome",
-            stage="cancelling",
+            stage=Stage.CANCELLING,
             orders_cancelled=record.orders_cancelled,
             orders_filled=record.orders_filled,
             orders_unconfirmed=record.orders_unconfirmed,
@@ -255,9 +255,9 @@ class KillSwitch:
             if not remaining:
                 break
             if attempt == 1:
-                emit("plan", stage="flattening", ids=remaining, kept=kept)
+                emit("plan", stage=Stage.FLATTENING, ids=remaining, kept=kept)
             else:
-                emit("retry", stage="flattening", attempt=attempt, ids=remaining, kept=kept)
+                emit("retry", stage=Stage.FLATTENING, attempt=attempt, ids=remaining, kept=kept)
             asked.extend(p for p in remaining if p not in asked)
             book.flatten(remaining)
             remaining = await self._settle(lambda: book.open_positions()[0], remaining)
@@ -265,7 +265,7 @@ class KillSwitch:
         record.positions_closed = [p for p in asked if p not in remaining]
         emit(
             "outcome",
-            stage="flattening",
+            stage=Stage.FLATTENING,
             positions_closed=record.positions_closed,
             positions_unflattened=record.positions_unflattened,
             hedges_kept=record.hedges_kept,
@@ -280,7 +280,7 @@ class KillSwitch:
         record.hedges_kept = book.open_positions()[1]
         emit(
             "outcome",
-            stage="verifying",
+            stage=Stage.VERIFYING,
             left_live=record.left_live,
             orders_kept=record.orders_kept,
             hedges_kept=record.hedges_kept,
@@ -321,7 +321,7 @@ class KillSwitch:
         if not done:
             return
         stage = self._stage()
-        if stage == "cancelling":
+        if stage is Stage.CANCELLING:
             emit("confirmed", stage=stage, ids=done, filled=self._book.filled_among(done))
         else:
             emit("confirmed", stage=stage, ids=done)

@@ -10,12 +10,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from nautilus_riskwatch.core.trips import Trip
 
-#: The cascade's stages, in order. ``stage`` holds the last one entered.
-STAGES = ("latched", "halting", "cancelling", "flattening", "verifying", "done")
+
+class Stage(StrEnum):
+    """The cascade's stages, in the order they run (``RiskOff.stage``: the last entered).
+
+    A ``str`` so that the record, the event log and the report carry the plain word; moved
+    only forward, by ``RiskOff.enter`` (as CPython's ``asyncio.timeouts`` guards its state),
+    so a record can never claim to be earlier than it was.
+    """
+
+    LATCHED = "latched"
+    HALTING = "halting"
+    CANCELLING = "cancelling"
+    FLATTENING = "flattening"
+    VERIFYING = "verifying"
+    DONE = "done"
+
+    @property
+    def order(self) -> int:
+        return _ORDER[self]
+
+
+_ORDER = {stage: i for i, stage in enumerate(Stage)}
 
 
 @dataclass
@@ -27,7 +48,7 @@ class RiskOff:
 
     cause: Trip
     tripped_at_ns: int
-    stage: str = "latched"
+    stage: Stage = Stage.LATCHED
     trading_state: str = ""
     orders_cancelled: list[str] = field(default_factory=list)
     orders_filled: list[str] = field(default_factory=list)
@@ -46,12 +67,18 @@ class RiskOff:
     unmarked: list[str] = field(default_factory=list)  # held, priced by nothing at the trip
     session_id: str = ""  # the watch's session: the key to its lines in the event log
 
+    def enter(self, stage: Stage) -> None:
+        """Move to ``stage``: forward only (a stage is entered once, in order)."""
+        if stage.order <= self.stage.order:
+            raise RuntimeError(f"the cascade cannot go from {self.stage} back to {stage}")
+        self.stage = stage
+
     @property
     def complete(self) -> bool:
         """True when every stage ran, everything asked for was confirmed, and the engine,
         read back at the end, holds nothing live of the book but what is protective."""
         return (
-            self.stage == "done"
+            self.stage is Stage.DONE
             and not self.orders_unconfirmed
             and not self.positions_unflattened
             and not self.left_live
@@ -77,6 +104,7 @@ class RiskOff:
         values = {k: v for k, v in plain.items() if k in known}
         values["cause"] = Trip.restore(plain["cause"])
         values["suppressed"] = [Trip.restore(t) for t in plain.get("suppressed", ())]
+        values["stage"] = Stage(plain.get("stage", Stage.LATCHED))
         for name, value in values.items():
             if isinstance(value, list) and name != "suppressed":
                 values[name] = list(value)

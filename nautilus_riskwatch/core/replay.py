@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
 from nautilus_riskwatch.core.event_log import Event
-from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.core.record import RiskOff, Stage
 from nautilus_riskwatch.core.trips import Trip
 
 _RECORD_FIELDS = frozenset(f.name for f in fields(RiskOff))
@@ -39,7 +39,7 @@ class _Cascade:
         if kind == "suppressed":
             record.suppressed.append(Trip.restore(f["cause"]))
         elif kind == "stage":
-            record.stage = str(stage)
+            record.stage = Stage(str(stage))
         elif kind == "hurried":
             record.hurried = True
         elif kind == "error":

@@ -19,6 +19,7 @@ from nautilus_riskwatch.core import (
     Feed,
     KillSwitch,
     ManualKill,
+    RiskOff,
     StalenessError,
     WatchFailure,
     breaker,
@@ -353,3 +354,17 @@ def test_the_record_says_where_each_order_was_held():
     report = record.report()
     assert "cancelled 2 [O-1 (emulator), O-2]" in report
     assert "protective kept 1 [HEDGE-STOP (exec algorithm TWAP)]" in report
+
+
+def test_the_stage_only_moves_forward_and_reads_as_its_word():
+    from nautilus_riskwatch.core.record import Stage
+
+    record = RiskOff(cause=ManualKill("test"), tripped_at_ns=1)
+    assert record.stage is Stage.LATCHED and f"{record.stage}" == "latched"
+    record.enter(Stage.CANCELLING)  # a stage may be skipped (a broken step) ...
+    with pytest.raises(RuntimeError, match="from cancelling back to halting"):
+        record.enter(Stage.HALTING)  # ... but never re-entered or gone back to
+    with pytest.raises(RuntimeError):
+        record.enter(Stage.CANCELLING)
+    record.enter(Stage.DONE)
+    assert RiskOff.from_dict(record.to_dict()).stage is Stage.DONE
