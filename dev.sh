@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for people and CI: creates its own virtualenv, then runs what you ask.
 #   bash dev.sh demo   run the backtest demo (real EUR/USD quotes, offline)
-#   bash dev.sh test   lint, then the whole test suite
+#   bash dev.sh test   lint, type-check, then the whole test suite
 # PYTHON picks the interpreter (default python3), VENV the environment folder (.venv).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -31,6 +31,10 @@ case "${1:-}" in
     "$VENV/bin/python" -c 'import sys, nautilus_trader; print(f"python {sys.version.split()[0]}, nautilus_trader {nautilus_trader.__version__}")'
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .
+    # types: the pure parts (core, clock, firm) strictly, the whole package by default
+    "$VENV/bin/mypy" --strict --follow-imports=silent nautilus_riskwatch/core \
+      nautilus_riskwatch/clock nautilus_riskwatch/firm
+    "$VENV/bin/mypy" nautilus_riskwatch
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   *)

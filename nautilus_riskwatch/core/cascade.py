@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
-from nautilus_riskwatch.core.event_log import SESSION_ID, emit
+from nautilus_riskwatch.core.event_log import SESSION_ID, emit, emit_in
 from nautilus_riskwatch.core.record import RiskOff, Stage
 from nautilus_riskwatch.core.trips import Trip
 
@@ -162,7 +162,7 @@ class KillSwitch:
 
     def _emit(self, kind: str, /, **fields: object) -> None:
         """``emit`` in the switch's context: ``trip`` and ``hurry`` come from anywhere."""
-        self._context.copy().run(emit, kind, **fields)
+        emit_in(self._context, kind, **fields)
 
     async def risk_off(self, cause: Trip, suppressed: Sequence[Trip] = ()) -> RiskOff:
         """Trip, and wait for the cascade through a shield: cancel this, not the cascade."""

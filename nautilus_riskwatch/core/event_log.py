@@ -217,7 +217,23 @@ def emit_in(context: contextvars.Context, kind: str, /, **fields: object) -> Non
     context, not a scope's; this writes their line with the scope's attribution. The
     context is copied first, so it works even while a task of the scope is running in it.
     """
-    context.copy().run(emit, kind, **fields)
+    context.copy().run(_emit_fields, kind, fields)
+
+
+def _emit_fields(kind: str, fields: Mapping[str, object]) -> None:
+    """``emit`` with its fields as one mapping (``at_ns`` among them, if given)."""
+    log = EVENT_LOG.get()
+    if log is None:
+        return
+    at_ns = fields.get("at_ns")
+    try:
+        log.write(
+            kind,
+            {k: v for k, v in fields.items() if k != "at_ns"},
+            at_ns if isinstance(at_ns, int) else None,
+        )
+    except Exception:  # pragma: no cover - write() already shields its sinks
+        pass
 
 
 async def sample(feed: Feed[Decimal], every: float) -> NoReturn:

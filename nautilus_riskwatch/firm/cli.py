@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TextIO
 
 from nautilus_riskwatch.firm.latch import SECRET_ENV, load_secret
@@ -141,7 +142,7 @@ def render_status(status: FirmStatus, where: str = "") -> str:
         )
     lines.append("")
     rows = [("NODE", "STATE", "PNL", "HEARTBEAT", "HOST")]
-    total, currencies = 0, set()
+    total, currencies = Decimal(0), set()
     for node in status.nodes:
         beat = "never" if node.age_s is None else f"{node.age_s:.1f}s ago"
         if not node.fresh:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 #: The environment variable the CLI and the nodes read the operator secret from by default.
 SECRET_ENV = "RISKWATCH_FIRM_SECRET"
@@ -71,7 +73,7 @@ class Latch:
     rearm_sig: str = ""
 
     @classmethod
-    def from_hash(cls, raw: dict[str, str]) -> Latch:
+    def from_hash(cls, raw: Mapping[Any, Any]) -> Latch:
         """From ``HGETALL`` (decoded); an empty hash is a latch that never tripped."""
         if not raw:
             return cls("never")

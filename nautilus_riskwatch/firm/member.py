@@ -316,7 +316,7 @@ class FirmMember:
     def _backoff(self) -> float:
         """Exponential backoff with jitter, from 50 ms to the heartbeat (at most 2 s)."""
         cap = min(2.0, max(self.settings.heartbeat, 0.05))
-        return min(cap, 0.05 * 2 ** min(self._failures, 10)) * random.uniform(0.5, 1.0)
+        return float(min(cap, 0.05 * 2 ** min(self._failures, 10)) * random.uniform(0.5, 1.0))
 
 
 def _what(error: BaseException | None) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from nautilus_trader.common.actor import Actor
@@ -219,9 +220,10 @@ class RiskWatch(Actor):
             else:
                 self._bar_feeds[spec.bar_type] = feed
                 self.subscribe_bars(spec.bar_type)
-            children.append(lambda f=feed, b=spec.stale_after: watchdog(f, b))
-        self._outside = outside = Feed("outside causes", clock)
-        children.append(lambda: trip_on(outside.read_one))
+            children.append(partial(watchdog, feed, spec.stale_after))
+        outside: Feed[Trip] = Feed("outside causes", clock)
+        self._outside = outside
+        children.append(partial(trip_on, outside.read_one))
         # One gate per engine, shared by every watch: after a trip it denies the book's new
         # orders on every path to a venue (RiskEngine, emulator, algorithms, ExecEngine).
         self._gate = OrderGate.for_bus(self.msgbus, self.clock, self.cache, self.log)
@@ -267,7 +269,7 @@ class RiskWatch(Actor):
                 )
             )
         for each in self._scopes:
-            each.book.unmarked = lambda scope=each: self._unmarked_in(scope)
+            each.book.unmarked = partial(self._unmarked_in, each)
         self._marking = {}
         if any(scope.counts_pnl for scope in self._scopes):
             self._seed_ledgers()
@@ -287,11 +289,11 @@ class RiskWatch(Actor):
         pending, self._pending = self._pending, []
         for cause, where in pending:
             self.log.warning(f"Tripping at start on a {where} made before the watch ran")
-            time.call(lambda c=cause, w=where: self._trip_now(c, w))
+            time.call(partial(self._trip_now, cause, where))
         if self._firm is not None:
             self._firm.start()  # before any strategy starts: a tripped firm halts us here
-        limits = ", ".join(f"{x.kind} {x.ceiling} {x.currency} ({x.scope})" for x in s.limits)
-        self.log.info(f"Watching {len(s.feeds)} feed(s); loss limits: {limits or 'none'}")
+        described = ", ".join(f"{x.kind} {x.ceiling} {x.currency} ({x.scope})" for x in s.limits)
+        self.log.info(f"Watching {len(s.feeds)} feed(s); loss limits: {described or 'none'}")
 
     def rearm(self, who: str = "", reason: str = "", scope: str = "trader") -> str:
         """Re-arm after a trip, on the watch's loop thread; return what became of the state.
@@ -629,10 +631,10 @@ class RiskWatch(Actor):
             marks.bar(bar.bar_type.spec.price_type, bar.close.as_decimal(), bar.ts_init)
         if not marks.priced and instrument_id not in self._unmarked:
             self._unmarked.add(instrument_id)
-            kinds = ", ".join(self._settings.marks_for(instrument_id))
+            sources = ", ".join(self._settings.marks_for(instrument_id))
             self.log.warning(
                 f"{fill.strategy_id} filled on {instrument_id}, which nothing prices yet "
-                f"(mark_with: {kinds}): its PnL is held at the fill price "
+                f"(mark_with: {sources}): its PnL is held at the fill price "
                 f"{fill.last_px} until a price arrives"
             )
         return marks

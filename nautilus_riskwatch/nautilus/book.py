@@ -236,7 +236,8 @@ class NautilusBook:
         return before.name
 
     def resting_orders(self) -> tuple[list[str], list[str]]:
-        cancel, kept = [], []
+        cancel: list[str] = []
+        kept: list[str] = []
         for order in self._live_orders():
             (kept if self._keeps(order) else cancel).append(order.client_order_id.value)
         return cancel, kept

@@ -347,7 +347,7 @@ def settings_from(config: RiskWatchConfig) -> Settings:
     currencies.discard(None)
     if len(currencies) > 1:
         raise RiskWatchConfigError(
-            "limits", sorted(currencies), "all loss limits must be in one currency"
+            "limits", sorted(c for c in currencies if c), "all loss limits must be in one currency"
         )
     if currency is None and limits:
         currency = limits[0].currency

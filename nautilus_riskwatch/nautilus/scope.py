@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
@@ -156,18 +157,23 @@ class Scope:
         start = self.ledger.pnl
         for spec, feed in self._feeds:
             if spec.kind == "max_loss":
-                children.append(lambda f=feed, s=spec: breaker(f.read_one, s.ceiling, s.currency))
+                children.append(partial(breaker, feed.read_one, spec.ceiling, spec.currency))
             elif spec.kind == "trailing":
                 children.append(
-                    lambda f=feed, s=spec: trailing_breaker(
-                        f.read_one, s.ceiling, s.currency, start=start
+                    partial(
+                        trailing_breaker, feed.read_one, spec.ceiling, spec.currency, start=start
                     )
                 )
             else:
                 resets = daily_resets(self._origin_ns, spec.daily_reset, spec.daily_tz)
                 children.append(
-                    lambda f=feed, s=spec, r=resets: daily_breaker(
-                        f.read_one, s.ceiling, r, self._clock, s.currency
+                    partial(
+                        daily_breaker,
+                        feed.read_one,
+                        spec.ceiling,
+                        resets,
+                        self._clock,
+                        spec.currency,
                     )
                 )
         return children

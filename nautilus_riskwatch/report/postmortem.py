@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 from nautilus_riskwatch.core.event_log import Event, read_event_log, utc
 from nautilus_riskwatch.core.record import RiskOff
@@ -104,7 +105,7 @@ def postmortem(
     )
 
 
-def _curve(events: Sequence[Event]) -> dict[str, list]:
+def _curve(events: Sequence[Event]) -> dict[str, Any]:
     points: list[tuple[int, int, Decimal]] = []
     for event in events:
         f = event.fields
@@ -118,7 +119,7 @@ def _curve(events: Sequence[Event]) -> dict[str, list]:
     return {"times_ns": list(last), "equity": list(last.values())}
 
 
-def _limits(events: Sequence[Event], record: RiskOff | None) -> dict[str, object]:
+def _limits(events: Sequence[Event], record: RiskOff | None) -> dict[str, Any]:
     ceiling: Decimal | None = None
     currency: str | None = None
     for event in events:
@@ -132,7 +133,7 @@ def _limits(events: Sequence[Event], record: RiskOff | None) -> dict[str, object
     return {"ceiling": ceiling, "currency": currency}
 
 
-def _markers(events: Sequence[Event], record: RiskOff | None) -> dict[str, list]:
+def _markers(events: Sequence[Event], record: RiskOff | None) -> dict[str, Any]:
     if record is None:
         return {"cancels_ns": [], "closes": []}
     after = [e for e in events if e.ts_ns >= record.tripped_at_ns]
