@@ -28,7 +28,7 @@ def run_one_node(name: str, url: str) -> None:
     from nautilus_trader.live.node import TradingNode
     from nautilus_trader.model.identifiers import TraderId
 
-    from nautilus_riskwatch import RiskOff, risk_off_topic
+    from nautilus_riskwatch import next_record
     from nautilus_riskwatch.demo.live import node_config, run_node
     from nautilus_riskwatch.demo.replay import ReplayDataClientConfig
 
@@ -46,14 +46,7 @@ def run_one_node(name: str, url: str) -> None:
     async def session(node: TradingNode) -> None:
         watch = node.trader.actors()[0]
         # the record is published on the bus when the cascade ends: wait for it there
-        published: asyncio.Future[RiskOff] = asyncio.get_running_loop().create_future()
-
-        def on_record(record: object) -> None:
-            if isinstance(record, RiskOff) and not published.done():
-                published.set_result(record)
-
-        node.kernel.msgbus.subscribe(topic=risk_off_topic(watch.id), handler=on_record)
-        record = await asyncio.wait_for(published, timeout=60)
+        record = await asyncio.wait_for(next_record(node.kernel.msgbus, watch.id), timeout=60)
         await asyncio.sleep(0.3)
         print(record.report())
         state = node.kernel.risk_engine.trading_state.name

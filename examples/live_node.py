@@ -15,7 +15,7 @@ import asyncio
 
 from nautilus_trader.live.node import TradingNode
 
-from nautilus_riskwatch import RiskOff, risk_off_topic
+from nautilus_riskwatch import next_record
 from nautilus_riskwatch.demo.live import node_config, run_node
 from nautilus_riskwatch.demo.replay import ReplayDataClient, ReplayDataClientConfig
 
@@ -32,15 +32,8 @@ async def session(node: TradingNode) -> None:
     watch = node.trader.actors()[0]
     # The watch publishes its record on the message bus when the cascade ends: wait for it
     # there, as any other component of the node would (no polling).
-    published: asyncio.Future[RiskOff] = asyncio.get_running_loop().create_future()
-
-    def on_record(record: object) -> None:
-        if isinstance(record, RiskOff) and not published.done():
-            published.set_result(record)
-
-    node.kernel.msgbus.subscribe(topic=risk_off_topic(watch.id), handler=on_record)
     try:
-        await asyncio.wait_for(published, timeout=30)
+        await asyncio.wait_for(next_record(node.kernel.msgbus, watch.id), timeout=30)
     except TimeoutError:
         pass
     await asyncio.sleep(0.5)  # the node runs on, halted

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         RiskWatchConfigError,
         WatchedFeed,
         command_endpoint,
+        next_record,
         risk_off_topic,
     )
 
@@ -61,6 +62,7 @@ _ADAPTER = frozenset(
         "RiskWatchConfigError",
         "WatchedFeed",
         "command_endpoint",
+        "next_record",
         "risk_off_topic",
     }
 )
@@ -103,6 +105,7 @@ __all__ = [
     "WatchedFeed",
     "breaker",
     "command_endpoint",
+    "next_record",
     "read_event_log",
     "records_from",
     "risk_off_topic",

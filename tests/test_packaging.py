@@ -39,9 +39,19 @@ def test_the_core_and_clock_import_without_nautilus_trader():
 
 
 def test_the_wheel_installed_outside_the_repository_runs_the_quick_start(tmp_path):
+    # build from a copy of the sources: pip builds in the tree, and a stale build/ from an
+    # earlier build would slip files that no longer exist into the wheel
+    source = tmp_path / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", "build", "dist", "out", "*.egg-info", "__pycache__", ".*_cache"
+        ),
+    )
     dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
         check=True,
         capture_output=True,
     )

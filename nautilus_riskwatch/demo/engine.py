@@ -40,6 +40,34 @@ class DemoRun:
     quotes: list[QuoteTick]
 
 
+def sim_engine(
+    trader_id: str,
+    quotes: list[QuoteTick],
+    *,
+    oms_type: str = "HEDGING",
+    latency_model: LatencyModel | None = None,
+    log_level: str = "ERROR",
+) -> BacktestEngine:
+    """An engine with the SIM venue (margin, 10M USD), EUR/USD and ``quotes``: no actors."""
+    engine = BacktestEngine(
+        BacktestEngineConfig(
+            trader_id=TraderId(trader_id),
+            logging=LoggingConfig(log_level=log_level),
+        )
+    )
+    engine.add_venue(
+        venue=Venue("SIM"),
+        oms_type=OmsType[oms_type],
+        account_type=AccountType.MARGIN,
+        base_currency=USD,
+        starting_balances=[Money(10_000_000, USD)],
+        latency_model=latency_model,
+    )
+    engine.add_instrument(eurusd_instrument())
+    engine.add_data(quotes)
+    return engine
+
+
 def build_engine(
     watch_config: RiskWatchConfig | None,
     *,
@@ -53,25 +81,16 @@ def build_engine(
     log_level: str = "ERROR",
 ) -> DemoRun:
     """Build a backtest on the real EUR/USD quotes with a trader, a hedger and the watch."""
-    engine = BacktestEngine(
-        BacktestEngineConfig(
-            trader_id=TraderId("DEMO-001"),
-            logging=LoggingConfig(log_level=log_level),
-        )
-    )
     instrument = eurusd_instrument()
-    engine.add_venue(
-        venue=Venue("SIM"),
-        oms_type=OmsType[oms_type],
-        account_type=AccountType.MARGIN,
-        base_currency=USD,
-        starting_balances=[Money(10_000_000, USD)],
+    quotes = quotes if quotes is not None else eurusd_quotes(instrument)
+    engine = sim_engine(
+        "DEMO-001",
+        quotes,
+        oms_type=oms_type,
         latency_model=latency_model
         or (LatencyModel(latency_ms * 1_000_000) if latency_ms else None),
+        log_level=log_level,
     )
-    engine.add_instrument(instrument)
-    quotes = quotes if quotes is not None else eurusd_quotes(instrument)
-    engine.add_data(quotes)
     watch = None
     if watch_config is not None:
         watch = RiskWatch(watch_config)

@@ -28,13 +28,42 @@ def write_catalog(path: str) -> None:
     catalog.write_data(eurusd_quotes(instrument))
 
 
-def backtest_run_config(catalog_path: str, watch: dict[str, Any]) -> BacktestRunConfig:
-    """The demo (trader, hedger, the watch configured by ``watch``) as a run config."""
+def backtest_run_config(
+    catalog_path: str,
+    watch: dict[str, Any] | None,
+    *,
+    strategies: list[ImportableStrategyConfig] | None = None,
+    oms_type: str = "HEDGING",
+) -> BacktestRunConfig:
+    """The demo as a run config: the watch configured by ``watch`` (``None``: no watch)
+    beside ``strategies`` (default: the demo trader and hedger)."""
+    actors = []
+    if watch is not None:
+        actors.append(
+            ImportableActorConfig(
+                actor_path="nautilus_riskwatch:RiskWatch",
+                config_path="nautilus_riskwatch:RiskWatchConfig",
+                config=watch,
+            )
+        )
+    if strategies is None:
+        strategies = [
+            ImportableStrategyConfig(
+                strategy_path="nautilus_riskwatch.demo:DemoTrader",
+                config_path="nautilus_riskwatch.demo:DemoTraderConfig",
+                config={"instrument_id": "EUR/USD.SIM", "order_id_tag": "001"},
+            ),
+            ImportableStrategyConfig(
+                strategy_path="nautilus_riskwatch.demo:DemoHedger",
+                config_path="nautilus_riskwatch.demo:DemoHedgerConfig",
+                config={"instrument_id": "EUR/USD.SIM", "order_id_tag": "002"},
+            ),
+        ]
     return BacktestRunConfig(
         venues=[
             BacktestVenueConfig(
                 name="SIM",
-                oms_type="HEDGING",
+                oms_type=oms_type,
                 account_type="MARGIN",
                 base_currency="USD",
                 starting_balances=["10000000 USD"],
@@ -48,26 +77,7 @@ def backtest_run_config(catalog_path: str, watch: dict[str, Any]) -> BacktestRun
             )
         ],
         engine=BacktestEngineConfig(
-            logging=LoggingConfig(log_level="ERROR"),
-            actors=[
-                ImportableActorConfig(
-                    actor_path="nautilus_riskwatch:RiskWatch",
-                    config_path="nautilus_riskwatch:RiskWatchConfig",
-                    config=watch,
-                )
-            ],
-            strategies=[
-                ImportableStrategyConfig(
-                    strategy_path="nautilus_riskwatch.demo:DemoTrader",
-                    config_path="nautilus_riskwatch.demo:DemoTraderConfig",
-                    config={"instrument_id": "EUR/USD.SIM", "order_id_tag": "001"},
-                ),
-                ImportableStrategyConfig(
-                    strategy_path="nautilus_riskwatch.demo:DemoHedger",
-                    config_path="nautilus_riskwatch.demo:DemoHedgerConfig",
-                    config={"instrument_id": "EUR/USD.SIM", "order_id_tag": "002"},
-                ),
-            ],
+            logging=LoggingConfig(log_level="ERROR"), actors=actors, strategies=strategies
         ),
         dispose_on_completion=False,
     )

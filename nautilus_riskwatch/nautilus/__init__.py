@@ -1,12 +1,14 @@
 """The thin NautilusTrader adapter: the actor, its config, the book and the ledger."""
 
 from nautilus_riskwatch.nautilus.actor import RiskWatch
-from nautilus_riskwatch.nautilus.book import NautilusBook, risk_off_topic
+from nautilus_riskwatch.nautilus.book import NautilusBook
 from nautilus_riskwatch.nautilus.commands import (
     KillCommand,
     RearmCommand,
     RearmRefused,
     command_endpoint,
+    next_record,
+    risk_off_topic,
 )
 from nautilus_riskwatch.nautilus.config import (
     FirmConfig,
@@ -30,5 +32,6 @@ __all__ = [
     "RiskWatchConfigError",
     "WatchedFeed",
     "command_endpoint",
+    "next_record",
     "risk_off_topic",
 ]

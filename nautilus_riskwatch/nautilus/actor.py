@@ -36,12 +36,13 @@ from nautilus_riskwatch.core import (
 )
 from nautilus_riskwatch.core.event_log import EventLog, JsonLinesFile
 from nautilus_riskwatch.core.supervisor import Child
-from nautilus_riskwatch.nautilus.book import NautilusBook, risk_off_topic
+from nautilus_riskwatch.nautilus.book import NautilusBook
 from nautilus_riskwatch.nautilus.commands import (
     KillCommand,
     RearmCommand,
     RearmRefused,
     command_endpoint,
+    risk_off_topic,
 )
 from nautilus_riskwatch.nautilus.config import (
     LimitSpec,

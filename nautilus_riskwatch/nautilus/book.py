@@ -31,6 +31,7 @@ from nautilus_trader.model.objects import Quantity
 
 from nautilus_riskwatch.core.event_log import emit
 from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.nautilus.commands import risk_off_topic
 from nautilus_riskwatch.nautilus.config import Settings
 from nautilus_riskwatch.nautilus.event_log import command_fields
 from nautilus_riskwatch.nautilus.gate import EMULATOR, EXEC_ENGINE, OrderGate
@@ -41,11 +42,6 @@ if TYPE_CHECKING:
     from nautilus_trader.model.position import Position
 
 _ZERO = Decimal(0)
-
-
-def risk_off_topic(actor_id: object) -> str:
-    """The message-bus topic a watch publishes its ``RiskOff`` record on."""
-    return f"events.riskwatch.{actor_id}"
 
 
 def held_by(order: Order) -> str:

@@ -7,7 +7,35 @@ the record is attributable.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from typing import Any
+
+from nautilus_riskwatch.core.record import RiskOff
+
+
+def risk_off_topic(actor_id: object) -> str:
+    """The message-bus topic a watch publishes its ``RiskOff`` record on."""
+    return f"events.riskwatch.{actor_id}"
+
+
+def next_record(msgbus: Any, actor_id: object) -> asyncio.Future[RiskOff]:
+    """A future that the watch's next published ``RiskOff`` resolves (on a live node).
+
+    The record is published when a cascade ends: wait on this instead of polling the
+    watch, as any other component of the node would (``await asyncio.wait_for(...)``).
+    Must be called on the node's event loop.
+    """
+    published: asyncio.Future[RiskOff] = asyncio.get_running_loop().create_future()
+    topic = risk_off_topic(actor_id)
+
+    def on_record(record: object) -> None:
+        if isinstance(record, RiskOff) and not published.done():
+            published.set_result(record)
+            msgbus.unsubscribe(topic=topic, handler=on_record)
+
+    msgbus.subscribe(topic=topic, handler=on_record)
+    return published
 
 
 def command_endpoint(actor_id: object) -> str:

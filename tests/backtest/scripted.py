@@ -10,19 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+from nautilus_trader.backtest.engine import BacktestEngine
 from nautilus_trader.backtest.models import LatencyModel
-from nautilus_trader.config import LoggingConfig, StrategyConfig
-from nautilus_trader.model.currencies import USD
+from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import QuoteTick
-from nautilus_trader.model.enums import AccountType, OmsType
 from nautilus_trader.model.events import OrderDenied, OrderFilled
-from nautilus_trader.model.identifiers import InstrumentId, TraderId, Venue
-from nautilus_trader.model.objects import Money
+from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.trading.strategy import Strategy
 
 from nautilus_riskwatch import RiskWatch, RiskWatchConfig
 from nautilus_riskwatch.demo import eurusd_instrument, eurusd_quotes
+from nautilus_riskwatch.demo.engine import sim_engine
 
 EURUSD = "EUR/USD.SIM"
 Step = Callable[["Scripted", QuoteTick], None]
@@ -103,23 +101,13 @@ def build(
     Strategies are ``Scripted-001``, ``Scripted-002`` ... in script order; only the first ``quotes``
     quotes are replayed (enough for every script, and quick).
     """
-    engine = BacktestEngine(
-        BacktestEngineConfig(
-            trader_id=TraderId("TEST-001"), logging=LoggingConfig(log_level="ERROR")
-        )
-    )
-    instrument = eurusd_instrument()
-    engine.add_venue(
-        venue=Venue("SIM"),
-        oms_type=OmsType[oms_type],
-        account_type=AccountType.MARGIN,
-        base_currency=USD,
-        starting_balances=[Money(10_000_000, USD)],
+    data = eurusd_quotes(eurusd_instrument())
+    engine = sim_engine(
+        "TEST-001",
+        data[:quotes] if quotes else data,
+        oms_type=oms_type,
         latency_model=LatencyModel(latency_ms * 1_000_000) if latency_ms else None,
     )
-    engine.add_instrument(instrument)
-    data = eurusd_quotes(instrument)
-    engine.add_data(data[:quotes] if quotes else data)
     for algorithm in algorithms:
         engine.add_exec_algorithm(algorithm)
     run = Run(engine, None)

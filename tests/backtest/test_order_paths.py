@@ -291,60 +291,29 @@ def test_a_hedge_grown_by_untagged_orders_keeps_only_the_hedge_quantity(oms_type
 # --- 7. NautilusTrader's own example, unchanged, guarded through configuration only ------
 def _ema_cross_bracket_run(catalog: str, watch: dict | None):
     from nautilus_trader.backtest.node import BacktestNode
-    from nautilus_trader.config import (
-        BacktestDataConfig,
-        BacktestEngineConfig,
-        BacktestRunConfig,
-        BacktestVenueConfig,
-        ImportableActorConfig,
-        ImportableStrategyConfig,
-        LoggingConfig,
-    )
-    from nautilus_trader.model.data import QuoteTick
+    from nautilus_trader.config import ImportableStrategyConfig
 
-    actors = []
-    if watch is not None:
-        actors.append(
-            ImportableActorConfig(
-                actor_path="nautilus_riskwatch:RiskWatch",
-                config_path="nautilus_riskwatch:RiskWatchConfig",
-                config=watch,
-            )
-        )
-    config = BacktestRunConfig(
-        venues=[
-            BacktestVenueConfig(
-                name="SIM",
-                oms_type="NETTING",
-                account_type="MARGIN",
-                base_currency="USD",
-                starting_balances=["10000000 USD"],
-            )
-        ],
-        data=[
-            BacktestDataConfig(
-                catalog_path=catalog, data_cls=QuoteTick, instrument_id="EUR/USD.SIM"
+    from nautilus_riskwatch.demo.node import backtest_run_config
+
+    example = "nautilus_trader.examples.strategies.ema_cross_bracket"
+    config = backtest_run_config(
+        catalog,
+        watch,
+        oms_type="NETTING",
+        strategies=[
+            ImportableStrategyConfig(
+                strategy_path=f"{example}:EMACrossBracket",
+                config_path=f"{example}:EMACrossBracketConfig",
+                config={
+                    "instrument_id": "EUR/USD.SIM",
+                    "bar_type": "EUR/USD.SIM-1-MINUTE-BID-INTERNAL",
+                    "trade_size": "100000",
+                    "bracket_distance_atr": 1.0,
+                    "emulation_trigger": "BID_ASK",
+                    "order_id_tag": "001",
+                },
             )
         ],
-        engine=BacktestEngineConfig(
-            logging=LoggingConfig(log_level="ERROR"),
-            actors=actors,
-            strategies=[
-                ImportableStrategyConfig(
-                    strategy_path="nautilus_trader.examples.strategies.ema_cross_bracket:EMACrossBracket",
-                    config_path="nautilus_trader.examples.strategies.ema_cross_bracket:EMACrossBracketConfig",
-                    config={
-                        "instrument_id": "EUR/USD.SIM",
-                        "bar_type": "EUR/USD.SIM-1-MINUTE-BID-INTERNAL",
-                        "trade_size": "100000",
-                        "bracket_distance_atr": 1.0,
-                        "emulation_trigger": "BID_ASK",
-                        "order_id_tag": "001",
-                    },
-                )
-            ],
-        ),
-        dispose_on_completion=False,
     )
     node = BacktestNode(configs=[config])
     node.run()
