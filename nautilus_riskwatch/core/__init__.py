@@ -15,6 +15,7 @@ from nautilus_riskwatch.core.supervisor import run_watch, trip_on
 from nautilus_riskwatch.core.trips import (
     DrawdownBreached,
     ManualKill,
+    NoExchangeRate,
     StalenessError,
     Trip,
     WatchFailure,
@@ -29,6 +30,7 @@ __all__ = [
     "Feed",
     "KillSwitch",
     "ManualKill",
+    "NoExchangeRate",
     "RiskOff",
     "StalenessError",
     "TrailingDrawdownBreached",

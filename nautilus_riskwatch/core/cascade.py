@@ -101,10 +101,18 @@ class KillSwitch:
     """Latches the first trip and runs one risk-off cascade for it.
 
     Later trips never start a second cascade: they are added to the record as suppressed.
+    ``on_latch(record)``, if given, fills in the facts of the trip's instant (how the loss
+    was valued, say) before anything of the cascade runs.
     """
 
-    def __init__(self, book: Book, policy: CascadePolicy | None = None) -> None:
+    def __init__(
+        self,
+        book: Book,
+        policy: CascadePolicy | None = None,
+        on_latch: Callable[[RiskOff], None] | None = None,
+    ) -> None:
         self._book = book
+        self._on_latch = on_latch
         self._policy = policy or CascadePolicy()
         self._task: asyncio.Task[RiskOff] | None = None
         self._record: RiskOff | None = None
@@ -131,6 +139,11 @@ class KillSwitch:
             self._record.suppressed.append(cause)
             return self._task
         self._record = RiskOff(cause=cause, tripped_at_ns=self._book.now_ns())
+        if self._on_latch is not None:
+            try:
+                self._on_latch(self._record)
+            except Exception as error:  # a record short of detail still takes the book down
+                self._record.errors.append(f"latching: {type(error).__name__}: {error}")
         self._task = asyncio.get_running_loop().create_task(
             self._cascade(self._record), name="riskwatch-cascade"
         )

@@ -15,11 +15,11 @@ from decimal import Decimal
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 
 from nautilus_riskwatch.core import CascadePolicy, Feed, KillSwitch, RiskOff, breaker, run_watch
+from nautilus_riskwatch.core.ledger import PnlLedger
 from nautilus_riskwatch.core.limits import daily_breaker, daily_resets, trailing_breaker
 from nautilus_riskwatch.core.supervisor import Child
 from nautilus_riskwatch.nautilus.book import NautilusBook
 from nautilus_riskwatch.nautilus.config import LimitSpec
-from nautilus_riskwatch.nautilus.ledger import PnlLedger
 
 
 class Scope:
