@@ -205,7 +205,7 @@ class Converter:
         return _EXACT.multiply(Decimal(steps), self.quantum)
 
 
-def share_of(base: Decimal, percent: Decimal, quantum: Decimal) -> Decimal:
+def share_of(base: Decimal | Fraction, percent: Decimal, quantum: Decimal) -> Decimal:
     """``percent`` % of ``base``, rounded down to ``quantum``: a smaller ceiling is the one
     toward the trip. (Exact when ``base * percent / 100`` falls on the quantum.)"""
     steps = Fraction(base) * Fraction(percent) / 100 / Fraction(quantum)
