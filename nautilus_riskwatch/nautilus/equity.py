@@ -60,7 +60,7 @@ def account_equity(
     total = Fraction(0)
     parts: list[str] = []
     for account in sorted(accounts, key=lambda a: str(a.id)):
-        venue = account.id.get_issuer()
+        venue = Venue(account.id.get_issuer())
         amounts: dict[str, Decimal] = {}
         for code, money in _balances(account):
             amounts[code] = amounts.get(code, Decimal(0)) + money
