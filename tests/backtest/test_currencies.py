@@ -33,7 +33,7 @@ from market import (
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.config import LoggingConfig
-from nautilus_trader.model.currencies import BTC, USD
+from nautilus_trader.model.currencies import BTC, JPY, USD
 from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import AccountType, OmsType, OrderSide, TradingState
 from nautilus_trader.model.identifiers import TraderId, Venue
@@ -321,3 +321,31 @@ def test_a_percent_trailing_limit_on_the_inverse_perpetual_follows_the_rounded_b
     got = record.cause
     assert (record.tripped_at_ns, Fraction(got.drawdown), Fraction(got.high_water)) == expected
     _ended_flat(engine, record)
+
+
+def test_a_percent_limit_whose_equity_has_a_balance_with_no_rate_cannot_arm_and_trips():
+    # A multi-currency account holding JPY, and no USD/JPY price before the first bar: the
+    # equity at start cannot be measured in USD, so the limit is not armed on a guess; the
+    # watch trips at start, naming the currency, before anything trades.
+    engine = _engine("SIM", [Money(START_USD, USD), Money(50_000_000, JPY)])
+    for pair in ("GBP/USD", "USD/JPY"):
+        engine.add_instrument(fx_pair(pair))
+    for side in ("BID", "ASK"):
+        bar_type = BarType.from_str(f"USD/JPY.SIM-1-MINUTE-{side}-EXTERNAL")
+        engine.add_data(list(usdjpy_bars(bar_type, 30)))
+    trader = OneShotConfig(
+        instrument_id="USD/JPY.SIM",
+        bar_type="USD/JPY.SIM-1-MINUTE-BID-EXTERNAL",
+        side="SELL",
+        quantity="1000000",
+        skip=1,
+    )
+    watch, _ = _run(engine, RiskWatchConfig(max_loss="1%", currency="USD"), [trader])
+    record = watch.record
+    first_bar = usdjpy_bars(BarType.from_str("USD/JPY.SIM-1-MINUTE-BID-EXTERNAL"), 30)[0]
+    assert record.tripped_at_ns <= first_bar.ts_init
+    assert "no JPY->USD rate" in str(record.cause)
+    assert "no JPY->USD rate" in record.limit_bases["max_loss (portfolio)"]
+    orders = engine.cache.orders()
+    assert orders and all(o.status.name == "DENIED" for o in orders)  # the trader's one order
+    assert engine.cache.positions() == []
