@@ -29,6 +29,13 @@ GBPUSD_BARS_CSV = {
     "BID": DATA / "fxcm_gbpusd-m1-bid-2012.csv",
     "ASK": DATA / "fxcm_gbpusd-m1-ask-2012.csv",
 }
+USDJPY_BARS_CSV = {
+    "BID": DATA / "fxcm_usdjpy-m1-bid-2013.csv",
+    "ASK": DATA / "fxcm_usdjpy-m1-ask-2013.csv",
+}
+#: USD/JPY (Feb 2013) moved onto the GBP/USD dates (Feb 2012): back 52 weeks (364 days), so
+#: that a Friday stays a Friday and the weekend gaps of the two files line up.
+USDJPY_SHIFT_NS = -364 * 86_400 * 1_000_000_000
 
 
 def need(path: Path) -> Path:
@@ -91,6 +98,52 @@ def gbpusd_bars(bar_type: BarType, limit: int) -> tuple[Bar, ...]:
             if len(bars) >= limit:
                 break
     return tuple(bars)
+
+
+@functools.cache
+def usdjpy_bars(bar_type: BarType, limit: int) -> tuple[Bar, ...]:
+    """The recorded FXCM USD/JPY 1-minute bars of the bar type's side, shifted by
+    ``USDJPY_SHIFT_NS`` onto the GBP/USD dates."""
+    bars = []
+    side = bar_type.spec.price_type.name
+    with need(USDJPY_BARS_CSV[side]).open() as lines:
+        for row in csv.DictReader(lines):
+            ts = _ns(row["timestamp"]) + USDJPY_SHIFT_NS
+            prices = (Price.from_str(row[k]) for k in ("open", "high", "low", "close"))
+            bars.append(Bar(bar_type, *prices, _FX_VOLUME, ts, ts))
+            if len(bars) >= limit:
+                break
+    return tuple(bars)
+
+
+def raw_closes(path: Path, shift_ns: int = 0) -> dict[int, str]:
+    """A bar file's closes as written (text), by timestamp: for brute forces that share
+    nothing with the engine's parsing."""
+    with need(path).open() as lines:
+        return {_ns(row["timestamp"]) + shift_ns: row["close"] for row in csv.DictReader(lines)}
+
+
+def fx_pair(symbol: str) -> Instrument:
+    """A currency pair on SIM as NautilusTrader's test kit makes it (JPY pairs: 3 decimals)."""
+    from nautilus_trader.model.identifiers import Venue
+
+    return TestInstrumentProvider.default_fx_ccy(symbol, Venue("SIM"))
+
+
+def btc_inverse(multiplier: int = 10) -> Instrument:
+    """BTC/USD.BITMEX, NautilusTrader's inverse perpetual (contracts of ``multiplier`` USD,
+    PnL in BTC), at price (and size) precision 3 so the recorded BTC bars fit exactly."""
+    perp = TestInstrumentProvider.xbtusd_bitmex()
+    return type(perp).from_dict(
+        {
+            **type(perp).to_dict(perp),
+            "price_precision": 3,
+            "price_increment": "0.001",
+            "size_precision": 3,
+            "size_increment": "0.001",
+            "multiplier": str(multiplier),
+        }
+    )
 
 
 def btc_trades(instrument: Instrument) -> list[TradeTick]:

@@ -39,4 +39,6 @@ async def breaker(
     while True:
         loss = await read_loss(until=reached)
         if reached(loss):
-            raise DrawdownBreached(loss, ceiling, currency)
+            breach = DrawdownBreached(loss, ceiling, currency)
+            breach.valuation = getattr(loss, "valuation", None)  # a converted figure's story
+            raise breach

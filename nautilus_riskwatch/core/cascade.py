@@ -106,6 +106,9 @@ class KillSwitch:
     ``context`` is the scope's (``event_log.attribute``): the cascade runs in a copy of it
     and its events are attributed to it, whoever pulls the switch (default: the current
     context when the switch is made).
+
+    ``on_latch(record)``, if given, fills in the facts of the trip's instant (how the loss
+    was valued, say) before anything of the cascade runs.
     """
 
     def __init__(
@@ -114,8 +117,10 @@ class KillSwitch:
         policy: CascadePolicy | None = None,
         context: contextvars.Context | None = None,
         on_trip: Callable[[RiskOff], None] | None = None,
+        on_latch: Callable[[RiskOff], None] | None = None,
     ) -> None:
         self._book = book
+        self._on_latch = on_latch
         self._policy = policy or CascadePolicy()
         self._context = context if context is not None else contextvars.copy_context()
         self._on_trip = on_trip  # told of the latched trip at once (e.g. the firm switch)
@@ -149,6 +154,11 @@ class KillSwitch:
             tripped_at_ns=self._book.now_ns(),
             session_id=self._context.get(SESSION_ID, ""),
         )
+        if self._on_latch is not None:
+            try:
+                self._on_latch(self._record)
+            except Exception as error:  # a record short of detail still takes the book down
+                self._record.errors.append(f"latching: {type(error).__name__}: {error}")
         self._emit("trip", at_ns=self._record.tripped_at_ns, cause=cause.describe())
         self._task = asyncio.get_running_loop().create_task(
             self._cascade(self._record), name="riskwatch-cascade", context=self._context.copy()

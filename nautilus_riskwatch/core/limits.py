@@ -16,6 +16,10 @@ handed to the breaker task, which raises it, and the supervisor turns that into 
 
 All money arithmetic is exact ``Decimal`` in an unbounded context: the default context rounds
 to 28 digits, which could round a drawdown of ``99.99...9`` up to a ceiling of ``100``.
+
+A figure converted from several currencies (``convert.Bounded``) is the PnL rounded down; its
+``other`` bound, rounded up, is what a high-water mark or a daily baseline is taken from, so
+both ends of the comparison lean toward the trip. An exact figure is its own other bound.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOpera
 from typing import NoReturn, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from nautilus_riskwatch.core.convert import upper
 from nautilus_riskwatch.core.trips import DrawdownBreached
 
 _Breach = TypeVar("_Breach")
@@ -133,13 +138,14 @@ async def trailing_breaker(
 
     def judge(pnl: Decimal) -> tuple[Decimal, Decimal] | None:
         nonlocal high_water
-        if pnl > high_water:
-            high_water = pnl
+        best = upper(pnl)
+        if best > high_water:
+            high_water = best
         drawdown = _EXACT.subtract(high_water, pnl)
         return (drawdown, high_water) if drawdown >= ceiling else None
 
-    drawdown, mark = await _first_breach(read_pnl, judge)
-    raise TrailingDrawdownBreached(drawdown, ceiling, mark, currency)
+    (drawdown, mark), figure = await _first_breach(read_pnl, judge)
+    raise _with_valuation(TrailingDrawdownBreached(drawdown, ceiling, mark, currency), figure)
 
 
 async def daily_breaker(
@@ -148,6 +154,7 @@ async def daily_breaker(
     next_reset: Callable[[float], float],
     clock: Callable[[], float],
     currency: str = "",
+    rebase: Callable[[], Decimal] | None = None,
 ) -> NoReturn:
     """Raise ``DailyLossBreached`` when the loss since the last reset reaches ``ceiling``.
 
@@ -159,6 +166,9 @@ async def daily_breaker(
     The day is rolled when a figure arrives, not by a timer: the loss can only change with
     a figure, so that is the first moment the roll can matter. A figure arriving exactly at
     the reset time belongs to the new day.
+
+    ``rebase()``, if given, is asked for the new day's ceiling when the day rolls (a limit
+    in percent of the equity then); what it raises trips the watch.
     """
     _check_ceiling(ceiling)
     day_start = clock()
@@ -166,21 +176,24 @@ async def daily_breaker(
     baseline: Decimal | None = None
     last: Decimal | None = None
 
-    def judge(pnl: Decimal) -> tuple[Decimal, float] | None:
-        nonlocal day_start, reset_at, baseline, last
+    def judge(pnl: Decimal) -> tuple[Decimal, float, Decimal] | None:
+        nonlocal day_start, reset_at, baseline, last, ceiling
         now = clock()
         if now >= reset_at:
             baseline = last  # the PnL as it stood when the day rolled
             while now >= reset_at:  # walk every reset passed, to date the day right
                 day_start, reset_at = reset_at, _reset_after(next_reset, reset_at)
+            if rebase is not None:
+                ceiling = rebase()
+                _check_ceiling(ceiling)
         if baseline is None:
-            baseline = pnl
-        last = pnl
+            baseline = upper(pnl)
+        last = upper(pnl)
         loss = _EXACT.subtract(baseline, pnl)
-        return (loss, day_start) if loss >= ceiling else None
+        return (loss, day_start, ceiling) if loss >= ceiling else None
 
-    loss, began = await _first_breach(read_pnl, judge)
-    raise DailyLossBreached(loss, ceiling, began, currency)
+    (loss, began, limit), figure = await _first_breach(read_pnl, judge)
+    raise _with_valuation(DailyLossBreached(loss, limit, began, currency), figure)
 
 
 def daily_resets(origin_ns: int, time_of_day: str, tz: str) -> Callable[[float], float]:
@@ -228,8 +241,8 @@ def daily_resets(origin_ns: int, time_of_day: str, tz: str) -> Callable[[float],
 async def _first_breach(
     read_pnl: Callable[..., Awaitable[Decimal]],
     judge: Callable[[Decimal], _Breach | None],
-) -> _Breach:
-    """Read PnL figures until ``judge`` returns a breach, and return it.
+) -> tuple[_Breach, Decimal]:
+    """Read PnL figures until ``judge`` returns a breach; return it and the figure judged.
 
     ``judge`` runs inside ``Feed.put`` (the engine's callback), once per figure and in
     order, so it may keep state. The first breach is kept: later figures cannot change what
@@ -238,13 +251,15 @@ async def _first_breach(
     """
     breach: _Breach | None = None
     failure: Exception | None = None
+    judged: Decimal = Decimal(0)
 
     def breached(pnl: Decimal) -> bool:
-        nonlocal breach, failure
+        nonlocal breach, failure, judged
         if breach is None and failure is None:
             try:
                 _check_figure(pnl)
                 breach = judge(pnl)
+                judged = pnl
             except Exception as error:
                 failure = error
         return breach is not None or failure is not None
@@ -254,7 +269,13 @@ async def _first_breach(
         if failure is not None:
             raise failure
         if breach is not None:
-            return breach
+            return breach, judged
+
+
+def _with_valuation(breach: DrawdownBreached, figure: Decimal) -> DrawdownBreached:
+    """Hand on how a converted figure was made (currencies, rates), for the record."""
+    breach.valuation = getattr(figure, "valuation", None)
+    return breach
 
 
 def _check_ceiling(ceiling: Decimal) -> None:

@@ -66,6 +66,11 @@ class RiskOff:
     scope: str = "trader"
     unmarked: list[str] = field(default_factory=list)  # held, priced by nothing at the trip
     session_id: str = ""  # the watch's session: the key to its lines in the event log
+    # Several currencies (or an inverse instrument): how the loss was valued at the trip.
+    pnl_by_currency: dict[str, str] = field(default_factory=dict)  # currency -> exact PnL
+    rates: list[str] = field(default_factory=list)  # each conversion: rate, source, time
+    unconverted: list[str] = field(default_factory=list)  # held, with no rate at the trip
+    limit_bases: dict[str, str] = field(default_factory=dict)  # percent limit -> base, amount
 
     def enter(self, stage: Stage) -> None:
         """Move to ``stage``: forward only (a stage is entered once, in order)."""
@@ -134,6 +139,13 @@ class RiskOff:
             lines.append(f"  still live     {_ids(self.left_live)} (INCOMPLETE)")
         if self.unmarked:
             lines.append(f"  unmarked       {_ids(self.unmarked)}: valued at their fill prices")
+        if self.pnl_by_currency:
+            figures = ", ".join(f"{v} {k}" for k, v in self.pnl_by_currency.items())
+            lines.append(f"  PnL by currency {figures}")
+        lines.extend(f"  converted      {rate}" for rate in self.rates)
+        if self.unconverted:
+            lines.append(f"  NO RATE        {', '.join(self.unconverted)}")
+        lines.extend(f"  limit          {k}: {v}" for k, v in self.limit_bases.items())
         if self.suppressed:
             lines.append(f"  suppressed     {'; '.join(str(t) for t in self.suppressed)}")
         if self.hurried:

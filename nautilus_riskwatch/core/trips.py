@@ -71,6 +71,9 @@ class DrawdownBreached(Trip):
     """Realized plus unrealized loss reached the ceiling (exact ``Decimal`` comparison)."""
 
     kind = "drawdown"
+    #: How the figure was valued when several currencies (or an inverse instrument) made it
+    #: a conversion: a ``convert.Valuation``, for the record; ``None`` for an exact figure.
+    valuation: object | None = None
 
     def __init__(self, loss: Decimal, ceiling: Decimal, currency: str = "") -> None:
         unit = f" {currency}" if currency else ""
@@ -91,6 +94,28 @@ class DrawdownBreached(Trip):
         self.loss = Decimal(described["loss"])
         self.ceiling = Decimal(described["ceiling"])
         self.currency = described.get("currency", "")
+
+
+class NoExchangeRate(Trip):
+    """A currency is held and no exchange rate to the ceiling's currency exists.
+
+    Its figure cannot be compared with the ceiling, and the watch was told not to guess
+    (``on_missing_rate="trip"``): a loss it cannot measure is a loss it cannot cap.
+    """
+
+    kind = "no-exchange-rate"
+
+    def __init__(self, currency: str, target: str, figure: str = "") -> None:
+        held = f" (holding {figure} {currency})" if figure else ""
+        super().__init__(
+            f"no exchange rate from {currency} to {target}{held}: the loss cannot be measured"
+        )
+        self.currency = currency
+        self.target = target
+        self.figure = figure
+
+    def describe(self) -> dict[str, str]:
+        return {**super().describe(), "currency": self.currency, "target": self.target}
 
 
 class ManualKill(Trip):

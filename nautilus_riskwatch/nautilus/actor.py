@@ -10,6 +10,7 @@ failure inside the watch is itself a trip.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -20,7 +21,7 @@ from nautilus_trader.model.data import Bar, QuoteTick, TradeTick
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
-from nautilus_trader.model.objects import Price
+from nautilus_trader.model.objects import Currency, Price
 from nautilus_trader.risk.engine import RiskEngine
 
 from nautilus_riskwatch.clock import LiveTime, SimulatedTime
@@ -52,6 +53,7 @@ from nautilus_riskwatch.nautilus.config import (
     settings_from,
 )
 from nautilus_riskwatch.nautilus.engine_ids import refuse_unknown, registered_strategies
+from nautilus_riskwatch.nautilus.equity import account_equity
 from nautilus_riskwatch.nautilus.event_log import (
     ANSWERS,
     LoggerSink,
@@ -62,7 +64,9 @@ from nautilus_riskwatch.nautilus.event_log import (
 from nautilus_riskwatch.nautilus.firm import FirmBridge
 from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.marks import Marks
-from nautilus_riskwatch.nautilus.scope import Scope
+from nautilus_riskwatch.nautilus.rates import RateBook
+from nautilus_riskwatch.nautilus.scope import Scope, Valuing
+from nautilus_riskwatch.nautilus.settlement import Settlement, settlement_of
 
 ORDER_EVENTS = "events.order.*"
 POSITION_EVENTS = "events.position.*"
@@ -101,7 +105,11 @@ class RiskWatch(Actor):
         self._bar_feeds: dict[object, Feed[object]] = {}
         self._outside: Feed[Trip] | None = None
         self.records: list[RiskOff] = []  # earlier trips of the trader scope, when re-armed
-        self._multipliers: dict[InstrumentId, Decimal] = {}
+        self._settlements: dict[
+            InstrumentId, Settlement
+        ] = {}  # how each instrument's PnL is booked
+        self._rates: RateBook | None = None  # exchange rates into the ceiling currency
+        self._rated: dict[InstrumentId, object] = {}  # pairs a rate depends on (hot-path test)
         self._prices: dict[int, Decimal] = {}
         self._marks: dict[InstrumentId, Marks] = {}  # instruments a guarded fill touched
         self._subscribed: set[tuple[str, InstrumentId]] = set()
@@ -142,7 +150,7 @@ class RiskWatch(Actor):
     def loss(self) -> Decimal:
         """The guarded strategies' exact session loss now (negative while in profit)."""
         trader = self._trader
-        return Decimal(0) if trader is None else trader.ledger.loss
+        return Decimal(0) if trader is None else trader.loss
 
     @property
     def denied(self) -> dict[str, int]:
@@ -229,7 +237,11 @@ class RiskWatch(Actor):
         # orders on every path to a venue (RiskEngine, emulator, algorithms, ExecEngine).
         self._gate = OrderGate.for_bus(self.msgbus, self.clock, self.cache, self.log)
         self._gate.attach(self)
-        portfolio = [limit for limit in s.limits if limit.scope == "portfolio"]
+        valuing = self._valuing() if s.limits else None
+        limits = s.limits
+        if valuing is not None:  # percent limits take the ceiling currency found at start
+            limits = tuple(replace(x, currency=valuing.currency) for x in limits)
+        portfolio = [limit for limit in limits if limit.scope == "portfolio"]
         self._trader = Scope(
             NautilusBook(self, s, risk_engine, time.now_ns, gate=self._gate),
             portfolio,
@@ -246,27 +258,34 @@ class RiskWatch(Actor):
                 "confirm_attempts": s.confirm_attempts,
             },
             **self._logging(),
+            valuing=valuing,
         )
         self._scopes = [self._trader]
         if s.firm is not None:
             self._firm = FirmBridge(self, s.firm)
         scoped: dict[str, list[LimitSpec]] = {}
-        for limit in s.limits:
+        for limit in limits:
             if limit.scope != "portfolio":
                 scoped.setdefault(limit.scope, []).append(limit)
-        for limits in scoped.values():
+        for group in scoped.values():
             book = NautilusBook(
                 self,
                 s,
                 risk_engine,
                 time.now_ns,
-                strategy_id=limits[0].strategy_id,
-                instrument_id=limits[0].instrument_id,
+                strategy_id=group[0].strategy_id,
+                instrument_id=group[0].instrument_id,
                 gate=self._gate,
             )
             self._scopes.append(
                 Scope(
-                    book, limits, policy, clock, origin_ns, **self._logging(limits[0].strategy_id)
+                    book,
+                    group,
+                    policy,
+                    clock,
+                    origin_ns,
+                    valuing=valuing,
+                    **self._logging(group[0].strategy_id),
                 )
             )
         for each in self._scopes:
@@ -293,7 +312,7 @@ class RiskWatch(Actor):
             time.call(partial(self._trip_now, cause, where))
         if self._firm is not None:
             self._firm.start()  # before any strategy starts: a tripped firm halts us here
-        described = ", ".join(f"{x.kind} {x.ceiling} {x.currency} ({x.scope})" for x in s.limits)
+        described = ", ".join(f"{x.kind} {x.describe()} ({x.scope})" for x in limits)
         self.log.info(f"Watching {len(s.feeds)} feed(s); loss limits: {described or 'none'}")
 
     def rearm(self, who: str = "", reason: str = "", scope: str = "trader") -> str:
@@ -361,6 +380,7 @@ class RiskWatch(Actor):
                 state = scope.book.restore_trading_state()
                 self.log.info(f"Reset: trading state after the {scope.name} trip: {state}")
         self._was_reset = True
+        self._rates, self._rated = None, {}
         self._marking.clear()
         self._marks.clear()
         self._close_event_log()
@@ -387,6 +407,11 @@ class RiskWatch(Actor):
             feed = self._quote_feeds.get(instrument_id)
             if feed is not None:
                 feed.put(tick)
+            rated = self._rated
+            if rated and instrument_id in rated:  # a pair some exchange rate is made of
+                self._rate_quote(tick)
+                time.settle()  # type: ignore[union-attr]
+                return
             scopes = self._marking.get(instrument_id)
             if scopes:
                 marks = self._marks[instrument_id]
@@ -397,15 +422,45 @@ class RiskWatch(Actor):
         except Exception as error:
             self._fail(error, "on_quote_tick")
 
-    def _remark(self, instrument_id: InstrumentId, marks: Marks, scopes: list[Scope]) -> None:
-        """Revalue an instrument's exposure in every scope that holds it at its marks."""
+    def _remark(
+        self,
+        instrument_id: InstrumentId,
+        marks: Marks,
+        scopes: list[Scope],
+        rate_moved: bool = False,
+    ) -> None:
+        """Revalue an instrument's exposure in every scope that holds it at its marks; if an
+        exchange rate moved too, every scope whose figures are converted publishes (once)."""
         bid, ask = marks.bid, marks.ask
+        published: list[Scope] = []
         for scope in scopes:
             if scope.ledger.mark(instrument_id, bid, ask):  # type: ignore[arg-type]
                 scope.publish()
+                published.append(scope)
+        if rate_moved:
+            self._reconvert(published)
         if self._unmarked and instrument_id in self._unmarked:
             self._unmarked.discard(instrument_id)
             self.log.info(f"{instrument_id} is marked from now on ({marks.source} prices)")
+
+    def _rate_quote(self, tick: QuoteTick) -> None:
+        """A quote of a pair an exchange rate is made of: the rate first, then the marks,
+        so that no figure is ever published with one moved and the other not."""
+        instrument_id = tick.instrument_id
+        bid, ask = self._decimal(tick.bid_price), self._decimal(tick.ask_price)
+        moved = self._rates.quote(instrument_id, bid, ask, tick.ts_init)  # type: ignore[union-attr]
+        scopes = self._marking.get(instrument_id)
+        marks = self._marks.get(instrument_id)
+        if scopes and marks is not None and marks.quote(bid, ask, tick.ts_init):
+            self._remark(instrument_id, marks, scopes, rate_moved=moved)
+        elif moved:
+            self._reconvert([])
+
+    def _reconvert(self, done: list[Scope]) -> None:
+        """An exchange rate moved: every scope holding converted figures publishes anew."""
+        for scope in self._scopes:
+            if scope.converting and scope not in done:
+                scope.publish()
 
     def _decimal(self, price: Price) -> Decimal:
         """``price.as_decimal()``, remembered: quotes repeat a few prices over and over,
@@ -446,16 +501,21 @@ class RiskWatch(Actor):
             feed = self._bar_feeds.get(bar_type)
             instrument_id = bar_type.instrument_id
             scopes = self._marking.get(instrument_id)
-            if time is None or (feed is None and not scopes):
+            rated = self._rated and instrument_id in self._rated
+            if time is None or (feed is None and not scopes and not rated):
                 return
             time.sync()
             if feed is not None:
                 feed.put(bar)
-            if scopes:
-                marks = self._marks[instrument_id]
-                close = self._decimal(bar.close)
-                if marks.bar(bar_type.spec.price_type, close, bar.ts_init):
-                    self._remark(instrument_id, marks, scopes)
+            price_type = bar_type.spec.price_type
+            close = self._decimal(bar.close)
+            moved = bool(rated) and self._rates.bar(  # type: ignore[union-attr]
+                instrument_id, price_type, close, bar.ts_init
+            )
+            if scopes and self._marks[instrument_id].bar(price_type, close, bar.ts_init):
+                self._remark(instrument_id, self._marks[instrument_id], scopes, rate_moved=moved)
+            elif moved:
+                self._reconvert([])
             time.settle()
         except Exception as error:
             self._fail(error, "a bar")
@@ -499,16 +559,16 @@ class RiskWatch(Actor):
         ]
         if not scopes:
             return
-        multiplier = self._multipliers.get(instrument_id)
-        if multiplier is None:
-            multiplier = self._multipliers[instrument_id] = self._check_instrument(
+        settles = self._settlements.get(instrument_id)
+        if settles is None:
+            settles = self._settlements[instrument_id] = self._check_instrument(
                 instrument_id, "a fill"
             )
-        if fill.commission.currency.code != self._settings.currency:
-            raise ValueError(
-                f"commission of {fill.client_order_id} is in {fill.commission.currency.code}, "
-                f"the loss limits are in {self._settings.currency}: no exact conversion"
-            )
+        fee_currency = fill.commission.currency.code
+        rates = self._rates
+        if rates is not None:  # where the rates of a currency other than the ceiling's come from
+            rates.booked(settles.currency, settles.venue)
+            rates.booked(fee_currency, settles.venue)
         marks = self._marks_at_fill(fill)
         mark = (marks.bid, marks.ask) if marks.priced else None
         qty = fill.last_qty.as_decimal()
@@ -519,9 +579,12 @@ class RiskWatch(Actor):
                 instrument=instrument_id,
                 signed_qty=qty if fill.order_side == OrderSide.BUY else qty.copy_negate(),
                 price=fill.last_px.as_decimal(),
-                multiplier=multiplier,
+                multiplier=settles.multiplier,
                 commission=fill.commission.as_decimal(),
                 mark=mark,  # type: ignore[arg-type]
+                currency=settles.currency,
+                commission_currency=fee_currency,
+                inverse=settles.inverse,
             )
             if mark is not None:  # an exposure held before: revalue it at the newest marks
                 scope.ledger.mark(instrument_id, *mark)  # type: ignore[arg-type]
@@ -678,20 +741,47 @@ class RiskWatch(Actor):
             for event in position.events:
                 self._book_fill(event)
 
-    def _check_instrument(self, instrument_id: InstrumentId, what: str) -> Decimal:
-        """Return the multiplier, or raise if its PnL cannot be compared with the ceiling."""
+    def _check_instrument(self, instrument_id: InstrumentId, what: str) -> Settlement:
+        """Return how its PnL is booked, or raise if the ledger cannot book it."""
         instrument = self.cache.instrument(instrument_id)
         if instrument is None:
             raise ValueError(f"{what} on {instrument_id}: the engine does not know it")
-        if instrument.is_inverse:
-            raise ValueError(f"{instrument_id} is inverse: its PnL is not in the quote currency")
-        settles = instrument.quote_currency.code
-        if self._settings.currency is not None and settles != self._settings.currency:
-            raise ValueError(
-                f"{instrument_id} settles in {settles}, the max_loss ceiling is in "
-                f"{self._settings.currency}: no exact conversion"
-            )
-        return instrument.multiplier.as_decimal()
+        return settlement_of(instrument)
+
+    def _valuing(self) -> Valuing:
+        """The ceiling currency (found at start if every limit is in percent), its rates
+        from the engine's own prices, and the accounts' equity for percent limits."""
+        s = self._settings
+        code = s.currency
+        if code is None:
+            bases = {
+                a.base_currency.code if a.base_currency is not None else None
+                for a in self.cache.accounts()
+            }
+            if len(bases) != 1 or None in bases:
+                raise RiskWatchConfigError(
+                    "currency",
+                    None,
+                    "every loss limit is in percent, and the ceiling currency cannot be taken "
+                    "from the accounts (their base currencies: "
+                    f"{', '.join(sorted(str(b) for b in bases)) or 'no account'}): "
+                    "set currency, e.g. 'USD'",
+                )
+            code = bases.pop()
+        assert code is not None
+        quantum = Decimal(1).scaleb(-Currency.from_str(code).precision)
+        rates = self._rates = RateBook(
+            self.cache, code, follow=lambda instrument_id: self._subscribe("quote", instrument_id)
+        )
+        self._rated = rates.followed  # type: ignore[assignment]
+        return Valuing(
+            currency=code,
+            quantum=quantum,
+            rate=rates.rate,
+            equity=lambda: account_equity(self.cache, self.portfolio, code, rates.rate),
+            on_missing_rate=s.on_missing_rate,
+            warn=self.log.warning,
+        )
 
     def _check_against_engine(self) -> None:
         """Refuse every id the config names that the engine does not know (see
@@ -733,15 +823,13 @@ class RiskWatch(Actor):
                         field, value, f"the engine has no instrument {spec.instrument_id}"
                     )
                 refuse_unknown(field, value, instruments, "instrument")
-            if s.currency is not None:
+            if s.limits:
                 try:
-                    self._multipliers[spec.instrument_id] = self._check_instrument(
+                    self._settlements[spec.instrument_id] = self._check_instrument(
                         spec.instrument_id, "a feed"
                     )
                 except ValueError as error:
-                    raise RiskWatchConfigError(
-                        "max_loss", f"{s.ceiling} {s.currency}", str(error)
-                    ) from None
+                    raise RiskWatchConfigError(field, value, str(error)) from None
         for i, instrument_id in enumerate(sorted(s.hedge_instruments, key=str)):
             if instrument_id not in instruments:
                 refuse_unknown(f"hedge_instruments[{i}]", instrument_id, instruments, "instrument")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
@@ -42,8 +42,11 @@ _HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 #: (``1e-400``), no ``_`` or ``,`` separators, no sign; bounded so the ledger stays exact.
 _MAX_DIGITS, _MAX_DECIMALS = 30, 16
 _AMOUNT = re.compile(r"[0-9]{1,30}(\.[0-9]{1,16})?")
+#: A share of the account equity: ``"2%"``, ``"0.5%"`` (more than 0, at most 100).
+_PERCENT = re.compile(r"([0-9]{1,3}(\.[0-9]{1,16})?)\s*%")
 _S = TypeVar("_S", bound=NautilusConfig)
 TRIP_STATES = ("HALTED", "REDUCING", "ACTIVE")
+MISSING_RATE_CHOICES = ("trip", "hold")
 
 
 class RiskWatchConfigError(ValueError):
@@ -88,10 +91,13 @@ class LossLimit(NautilusConfig, frozen=True, forbid_unknown_fields=True):
     ----------
     max_loss : str, optional
         Session loss ceiling, e.g. ``"5000 USD"``: realized plus unrealized since start.
+        Or a share of the account equity when the limit arms, e.g. ``"2%"``.
     trailing : str, optional
-        Trailing drawdown ceiling from the PnL high-water mark, e.g. ``"2000 USD"``.
+        Trailing drawdown ceiling from the PnL high-water mark, e.g. ``"2000 USD"`` or
+        ``"1.5%"`` (of the equity when it arms).
     daily : str, optional
-        Daily loss ceiling, e.g. ``"3000 USD"``: the loss since the last daily reset.
+        Daily loss ceiling, e.g. ``"3000 USD"``: the loss since the last daily reset. In
+        percent (``"1%"``), of the equity when it arms, re-based at each daily reset.
     daily_reset : str, default "17:00"
         The time of day (``HH:MM``) the daily loss starts again from zero.
     daily_tz : str, default "UTC"
@@ -187,7 +193,9 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     max_loss : str, optional
         The loss ceiling as a money string, e.g. ``"5000 USD"``: realized plus unrealized
         PnL of the guarded strategies since the watch started, commissions included. It is
-        compared exactly, as a ``Decimal``; the trip is at ``loss >= ceiling``.
+        compared exactly, as a ``Decimal``; the trip is at ``loss >= ceiling``. Or
+        ``"2%"``: that share of the account equity (every account, in the ceiling currency)
+        when the watch arms.
     strategies : tuple[str, ...], optional
         Strategy ids the watch guards (their orders are cancelled, positions flattened, PnL
         counted). ``None`` (default) guards every strategy.
@@ -233,6 +241,13 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
         the trip picture from the file alone; fills and the trip are written as well.
     firm : FirmConfig, optional
         Join a firm-wide kill switch in Redis (live nodes only; off by default).
+    currency : str, optional
+        The ceiling currency. Needed only when every limit is in percent and the accounts do
+        not share one base currency; if limits name money, it must be theirs.
+    on_missing_rate : str, default "trip"
+        A currency is held and there is no exchange rate to the ceiling currency yet:
+        ``"trip"`` (fail closed: a loss that cannot be measured is not capped) or
+        ``"hold"`` (count its last converted figure, zero if none, and warn).
 
     """
 
@@ -254,6 +269,8 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     event_log_fsync: bool = False
     event_log_pnl_every: float = 10.0
     firm: FirmConfig | None = None
+    currency: str | None = None
+    on_missing_rate: str = "trip"
 
     def __post_init__(self) -> None:
         settings_from(self)  # refuse a bad config when it is built, not at the first trip
@@ -280,13 +297,23 @@ class LimitSpec:
     """A checked loss limit: its kind, ceiling, scope and (daily) reset."""
 
     kind: str  # "max_loss", "trailing" or "daily"
-    ceiling: Decimal
-    currency: str
+    ceiling: Decimal  # the amount; for a percent limit, resolved when it arms (0 until then)
+    currency: str  # "" for a percent limit until the ceiling currency is known (at start)
     strategy_id: StrategyId | None = None
     instrument_id: InstrumentId | None = None
     daily_reset: str = "17:00"
     daily_tz: str = "UTC"
     index: int = -1  # its place in ``limits`` (-1: the top-level ``max_loss``)
+    percent: Decimal | None = None  # "2%": a share of the equity, the ceiling set at arming
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind} ({self.scope})"
+
+    def describe(self) -> str:
+        if self.percent is not None:
+            return f"{self.percent}% of the equity ({self.currency or 'currency at start'})"
+        return f"{self.ceiling} {self.currency}"
 
     @property
     def scope(self) -> str:
@@ -318,6 +345,7 @@ class Settings:
     mark_with_by_instrument: Mapping[InstrumentId, tuple[str, ...]] = dataclass_field(
         default_factory=dict
     )
+    on_missing_rate: str = "trip"
 
     def marks_for(self, instrument_id: InstrumentId) -> tuple[str, ...]:
         """The mark sources of one instrument, best first."""
@@ -339,21 +367,36 @@ def settings_from(config: RiskWatchConfig) -> Settings:
                 f"feeds[{i}]", feed.name, f"duplicate feed (same as feeds[{seen[feed.name]}])"
             )
         seen[feed.name] = i
-    ceiling, currency = _money("max_loss", config.max_loss)
+    ceiling, currency, percent = _money("max_loss", config.max_loss)
     limits = tuple(
         spec for i, raw in enumerate(_seq("limits", config.limits)) for spec in _limits(i, raw)
     )
     currencies = {currency} | {spec.currency for spec in limits}
     currencies.discard(None)
+    currencies.discard("")  # percent limits: in whatever the ceiling currency is
     if len(currencies) > 1:
         raise RiskWatchConfigError(
             "limits", sorted(c for c in currencies if c), "all loss limits must be in one currency"
         )
-    if currency is None and limits:
-        currency = limits[0].currency
-    if ceiling is not None:  # the top-level max_loss is the first portfolio-wide limit
-        limits = (LimitSpec("max_loss", ceiling, currency or ""), *limits)
-    if not feeds and ceiling is None and not limits and config.firm is None:
+    named = None if config.currency is None else _currency("currency", config.currency)
+    if named is not None and currencies and named not in currencies:
+        raise RiskWatchConfigError(
+            "currency",
+            config.currency,
+            f"differs from the loss limits' currency {sorted(c for c in currencies if c)[0]}",
+        )
+    currency = named or (currencies.pop() if currencies else None)
+    if currency is not None:  # percent limits take the ceiling currency
+        limits = tuple(
+            replace(spec, currency=currency) if spec.percent is not None else spec
+            for spec in limits
+        )
+    if ceiling is not None or percent is not None:  # the first portfolio-wide limit
+        limits = (
+            LimitSpec("max_loss", ceiling or Decimal(0), currency or "", percent=percent),
+            *limits,
+        )
+    if not feeds and not limits and config.firm is None:
         raise RiskWatchConfigError(
             "feeds/max_loss", None, "nothing to watch: give at least one feed or a loss limit"
         )
@@ -401,6 +444,7 @@ def settings_from(config: RiskWatchConfig) -> Settings:
         event_log_fsync=_flag("event_log_fsync", config.event_log_fsync),
         event_log_pnl_every=_seconds("event_log_pnl_every", config.event_log_pnl_every),
         firm=None if config.firm is None else _firm(config.firm, currency, limits),
+        on_missing_rate=_choice("on_missing_rate", config.on_missing_rate, MISSING_RATE_CHOICES),
     )
 
 
@@ -418,7 +462,13 @@ def _firm(raw: object, currency: str | None, limits: tuple[LimitSpec, ...]) -> F
     ttl = 4 * heartbeat if raw.heartbeat_ttl is None else _seconds("firm.ttl", raw.heartbeat_ttl)
     if ttl <= heartbeat:
         raise RiskWatchConfigError("firm.heartbeat_ttl", ttl, "must be longer than a heartbeat")
-    ceiling, firm_currency = _money("firm.max_loss", raw.max_loss)
+    ceiling, firm_currency, firm_percent = _money("firm.max_loss", raw.max_loss)
+    if firm_percent is not None:
+        raise RiskWatchConfigError(
+            "firm.max_loss",
+            raw.max_loss,
+            "the firm ceiling is an amount (e.g. '50000 USD'): nodes' equities are not summed",
+        )
     if ceiling is not None:
         if not any(limit.scope == "portfolio" for limit in limits):
             raise RiskWatchConfigError(
@@ -553,18 +603,19 @@ def _limits(index: int, raw: object) -> list[LimitSpec]:
     daily_tz = _zone(f"{field}.daily_tz", raw.daily_tz)
     specs = []
     for kind in ("max_loss", "trailing", "daily"):
-        amount, currency = _money(f"{field}.{kind}", getattr(raw, kind))
-        if amount is not None:
+        amount, currency, percent = _money(f"{field}.{kind}", getattr(raw, kind))
+        if amount is not None or percent is not None:
             specs.append(
                 LimitSpec(
                     kind,
-                    amount,
+                    amount or Decimal(0),
                     currency or "",
                     strategy,
                     instrument,
                     daily_reset,
                     daily_tz,
                     index,
+                    percent,
                 )
             )
     if not specs:
@@ -592,13 +643,27 @@ def _zone(field: str, value: object) -> str:
     return text
 
 
-def _money(field: str, value: object) -> tuple[Decimal | None, str | None]:
+def _money(field: str, value: object) -> tuple[Decimal | None, str | None, Decimal | None]:
+    """``"5000 USD"`` -> (amount, currency, None); ``"2%"`` -> (None, None, percent)."""
     if value is None:
-        return None, None
+        return None, None, None
     text = _text(field, value)
+    if text.endswith("%"):
+        share = _PERCENT.fullmatch(text)
+        percent = Decimal(share[1]) if share is not None else None
+        if percent is None or not 0 < percent <= 100:
+            raise RiskWatchConfigError(
+                field,
+                value,
+                "a share of the equity is written as a number more than 0 and at most 100 "
+                "followed by '%', e.g. '2%' or '0.5%'",
+            )
+        return None, None, percent
     parts = text.split()
     if len(parts) != 2:
-        raise RiskWatchConfigError(field, value, "expected '<amount> <currency>', e.g. '5000 USD'")
+        raise RiskWatchConfigError(
+            field, value, "expected '<amount> <currency>' (e.g. '5000 USD') or a share '2%'"
+        )
     if _AMOUNT.fullmatch(parts[0]) is None:
         raise RiskWatchConfigError(
             field,
@@ -612,13 +677,22 @@ def _money(field: str, value: object) -> tuple[Decimal | None, str | None]:
         raise RiskWatchConfigError(field, value, f"{parts[0]!r} is not a number") from None
     if not amount.is_finite() or amount <= 0:
         raise RiskWatchConfigError(field, value, "the ceiling must be a positive, finite amount")
+    return amount, _currency(field, parts[1], value), None
+
+
+def _currency(field: str, code: object, value: object = None) -> str:
+    """A currency code NautilusTrader knows (strictly: no made-up codes)."""
     try:
-        currency = Currency.from_str(parts[1], strict=True)
+        currency = Currency.from_str(_text(field, code), strict=True)
+    except RiskWatchConfigError:
+        raise
     except Exception:
         currency = None
     if currency is None:
-        raise RiskWatchConfigError(field, value, f"unknown currency {parts[1]!r}")
-    return amount, currency.code
+        raise RiskWatchConfigError(
+            field, code if value is None else value, f"unknown currency {code!r}"
+        )
+    return currency.code
 
 
 def _seconds(field: str, value: object) -> float:

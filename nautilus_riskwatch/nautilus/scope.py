@@ -4,25 +4,62 @@ The whole guarded book is the trader scope: the feeds' watchdogs, outside causes
 portfolio-wide limits trip it, and its cascade takes everything down. A limit scoped to one
 strategy or one instrument gets a scope of its own, so that its trip flattens and blocks
 only that part while the rest keeps trading (and keeps being watched).
+
+A scope hands its limits one figure per change. While everything it holds settles in the
+ceiling currency (linear instruments), that is the ledger's exact ``Decimal``, as cheap as
+ever. Once another currency (or an inverse instrument) is booked, it is the ledger's
+per-currency figures valued in the ceiling currency (``core.convert``), rounded toward the
+trip, carrying how it was made for the record.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 
-from nautilus_riskwatch.core import CascadePolicy, Feed, KillSwitch, RiskOff, breaker, run_watch
+from nautilus_riskwatch.core import (
+    CascadePolicy,
+    Feed,
+    KillSwitch,
+    NoExchangeRate,
+    RiskOff,
+    Trip,
+    breaker,
+    run_watch,
+    trip_on,
+)
+from nautilus_riskwatch.core.convert import Converter, Rate, Valuation, bounded, share_of
 from nautilus_riskwatch.core.event_log import EventLog, attribute, emit_in, sample
+from nautilus_riskwatch.core.ledger import PnlLedger
 from nautilus_riskwatch.core.limits import daily_breaker, daily_resets, trailing_breaker
 from nautilus_riskwatch.core.supervisor import Child
 from nautilus_riskwatch.nautilus.book import NautilusBook
 from nautilus_riskwatch.nautilus.config import LimitSpec
-from nautilus_riskwatch.nautilus.ledger import PnlLedger
+from nautilus_riskwatch.nautilus.equity import Equity
+
+
+@dataclass(frozen=True)
+class Valuing:
+    """How every scope of a watch values its figures: shared, set at start.
+
+    ``currency`` is the ceiling currency, ``quantum`` its precision (what a converted figure
+    is rounded to), ``rate(code)`` the current rate into it, ``equity()`` the accounts'
+    equity (for percent limits), ``on_missing_rate`` ``"trip"`` or ``"hold"``, ``warn`` the
+    actor's logger.
+    """
+
+    currency: str
+    quantum: Decimal
+    rate: Callable[[str], Rate | None]
+    equity: Callable[[], Equity]
+    on_missing_rate: str
+    warn: Callable[[str], None]
 
 
 class Scope:
@@ -42,6 +79,8 @@ class Scope:
         Engine nanoseconds at loop time zero (for daily resets in a time zone).
     extra : Sequence[Child]
         More children (the trader scope's watchdogs and outside causes).
+    valuing : Valuing, optional
+        The ceiling currency, its rates and the equity (needed once the scope has a limit).
     event_log : EventLog, optional
         Where the scope's events go; with ``session_id`` and ``strategy_ids`` it is set in
         the scope's ``context``, which every task of the scope runs in.
@@ -64,6 +103,7 @@ class Scope:
         clock: Callable[[], float],
         origin_ns: int,
         extra: Sequence[Child] = (),
+        valuing: Valuing | None = None,
         event_log: EventLog | None = None,
         session_id: str = "",
         strategy_ids: Iterable[str] | None = None,
@@ -91,6 +131,16 @@ class Scope:
         if sample_every is not None and self._feeds:
             self._samples = Feed(f"PnL samples ({self.name})", clock)
         self.sampler: asyncio.Task[None] | None = None
+        self._valuing = valuing
+        self._converter = (
+            None if valuing is None else Converter(valuing.currency, valuing.quantum, valuing.rate)
+        )
+        self.valuation: Valuation | None = None  # the last converted figure's story
+        self._high = Decimal(0)  # the last PnL, rounded away from the trip
+        self._no_rate: Feed[Trip] = Feed(f"exchange rates ({book.scope_name})", clock)
+        self._unrated: set[str] = set()  # held currencies told about while they had no rate
+        self._ceilings: dict[LimitSpec, Decimal | Exception] = {}
+        self.bases: dict[str, str] = {}  # percent limit -> its base and amount (the record)
 
     @property
     def name(self) -> str:
@@ -100,6 +150,20 @@ class Scope:
     def counts_pnl(self) -> bool:
         return bool(self._feeds)
 
+    @property
+    def converting(self) -> bool:
+        """True once the ledger holds figures that need converting (rates move them)."""
+        converter = self._converter
+        return converter is not None and not self.ledger.plain_in(converter.currency)
+
+    @property
+    def loss(self) -> Decimal:
+        """The scope's loss now, in the ceiling currency (rounded up when converted)."""
+        converter = self._converter
+        if converter is None or self.ledger.plain_in(converter.currency):
+            return self.ledger.loss
+        return converter.value(self.ledger.pnl_by_currency()).low.copy_negate()
+
     def covers(self, strategy_id: StrategyId, instrument_id: InstrumentId) -> bool:
         return self.book.covers(strategy_id, instrument_id)
 
@@ -107,12 +171,20 @@ class Scope:
         """Start the children under a fresh supervisor and kill switch, in the scope's context.
 
         The tasks run in copies of ``context``, so every task they create (the group's
-        children, the cascade) carries the scope's session, name and strategies.
+        children, the cascade) carries the scope's session, name and strategies. Percent
+        limits take their ceilings from the equity now (a re-arm re-bases them).
         """
         rearm = self.switch is not None
+        self._ceilings = {
+            spec: self._percent_ceiling(spec) for spec, _ in self._feeds if spec.percent is not None
+        }
         self.publish()  # the figures in force now: each limit measures from here
         self.switch = KillSwitch(
-            self.book, self._policy, context=self.context, on_trip=self.on_trip
+            self.book,
+            self._policy,
+            context=self.context,
+            on_trip=self.on_trip,
+            on_latch=self._at_latch,
         )
         self.note(
             "armed",
@@ -123,6 +195,7 @@ class Scope:
                 {"kind": s.kind, "ceiling": s.ceiling, "currency": s.currency}
                 for s, _ in self._feeds
             ],
+            limit_bases=dict(self.bases),
             pnl=self.ledger.pnl if self._feeds else None,
             **self._described,
         )
@@ -145,35 +218,112 @@ class Scope:
 
     def publish(self) -> None:
         """Hand the scope's current loss and PnL to its limits' feeds."""
-        pnl = self.ledger.pnl
-        loss = pnl.copy_negate()
+        ledger = self.ledger
+        converter = self._converter
+        if converter is None or ledger.plain_in(converter.currency):
+            pnl = ledger.pnl  # exact: the hot path of a single-currency book
+            loss = pnl.copy_negate()
+            self._high = pnl
+        else:
+            valuation = self.valuation = converter.value(ledger.pnl_by_currency())
+            if valuation.missing or self._unrated:
+                self._rates_missing(valuation)
+            # the judged figure rounded toward the trip, the other bound kept beside it
+            pnl = bounded(valuation.low, valuation.high, valuation)
+            loss = bounded(valuation.low.copy_negate(), valuation.high.copy_negate(), valuation)
+            self._high = valuation.high
         for spec, feed in self._feeds:
             feed.put(loss if spec.kind == "max_loss" else pnl)
         if self._samples is not None:
             self._samples.put(pnl)
 
-    def _children(self) -> list[Child]:
-        children: list[Child] = []
-        start = self.ledger.pnl
-        for spec, feed in self._feeds:
-            if spec.kind == "max_loss":
-                children.append(partial(breaker, feed.read_one, spec.ceiling, spec.currency))
-            elif spec.kind == "trailing":
-                children.append(
-                    partial(
-                        trailing_breaker, feed.read_one, spec.ceiling, spec.currency, start=start
-                    )
-                )
+    def _rates_missing(self, valuation: Valuation) -> None:
+        """A held currency has no rate: warn once, and trip if told to fail closed."""
+        valuing = self._valuing
+        assert valuing is not None
+        self._unrated &= set(valuation.missing)  # a currency priced again may warn again
+        for part in valuation.parts:
+            if not part.held or part.currency in self._unrated:
+                continue
+            self._unrated.add(part.currency)
+            held = f"{part.figure} {part.currency}"
+            unrated = f"{self.name}: holding {held} with no {part.currency}->{valuing.currency}"
+            if valuing.on_missing_rate == "trip":
+                valuing.warn(f"{unrated} exchange rate: tripping (on_missing_rate='trip')")
+                self._no_rate.put(NoExchangeRate(part.currency, valuing.currency, held))
             else:
-                resets = daily_resets(self._origin_ns, spec.daily_reset, spec.daily_tz)
-                children.append(
-                    partial(
-                        daily_breaker,
-                        feed.read_one,
-                        spec.ceiling,
-                        resets,
-                        self._clock,
-                        spec.currency,
-                    )
+                valuing.warn(
+                    f"{unrated} exchange rate: counted as {part.low}..{part.high} "
+                    f"{valuing.currency} (its last converted figure, zero if none; "
+                    "on_missing_rate='hold') until a rate arrives"
                 )
+
+    def _percent_ceiling(self, spec: LimitSpec) -> Decimal | Exception:
+        """``spec.percent`` % of the equity now, rounded down (toward the trip); the error
+        if the equity cannot be measured (raised by the limit's child: a trip)."""
+        valuing = self._valuing
+        assert valuing is not None and spec.percent is not None
+        try:
+            equity = valuing.equity()
+            ceiling = share_of(equity.value, spec.percent, valuing.quantum)
+            if not ceiling > 0:
+                raise ValueError(
+                    f"{spec.percent}% of {equity.describe(valuing.quantum)} rounds to "
+                    f"{ceiling} {valuing.currency}: no ceiling to hold"
+                )
+        except Exception as error:
+            self.bases[spec.name] = f"{spec.percent}% of the equity: {error}"
+            return error
+        self.bases[spec.name] = (
+            f"{spec.percent}% of the equity {equity.describe(valuing.quantum)}"
+            f" = {ceiling} {valuing.currency}"
+        )
+        return ceiling
+
+    def _ceiling(self, spec: LimitSpec) -> Decimal:
+        """The limit's ceiling now: its amount, or its share of the equity at arming."""
+        if spec.percent is None:
+            return spec.ceiling
+        ceiling = self._ceilings[spec]
+        if isinstance(ceiling, Exception):
+            raise ceiling
+        return ceiling
+
+    def _rebase(self, spec: LimitSpec) -> Decimal:
+        """A daily percent limit's new day: its share of the equity now."""
+        self._ceilings[spec] = self._percent_ceiling(spec)
+        return self._ceiling(spec)
+
+    def _at_latch(self, record: RiskOff) -> None:
+        """The facts of the trip's instant: how the loss was valued, the percent bases."""
+        valuation = getattr(record.cause, "valuation", None)
+        if valuation is None and self.converting:
+            valuation = self.valuation
+        if isinstance(valuation, Valuation):
+            record.pnl_by_currency = valuation.by_currency()
+            record.rates = valuation.rates()
+            record.unconverted = list(valuation.missing)
+        record.limit_bases = dict(self.bases)
+
+    def _children(self) -> list[Child]:
+        children: list[Child] = [partial(trip_on, self._no_rate.read_one)]
+        children.extend(partial(self._limit, spec, feed, self._high) for spec, feed in self._feeds)
         return children
+
+    async def _limit(self, spec: LimitSpec, feed: Feed[Decimal], start: Decimal) -> None:
+        """One limit's breaker; a percent ceiling that could not be set raises here, in the
+        child, where the supervisor makes it a trip."""
+        ceiling = self._ceiling(spec)
+        if spec.kind == "max_loss":
+            await breaker(feed.read_one, ceiling, spec.currency)
+        elif spec.kind == "trailing":
+            await trailing_breaker(feed.read_one, ceiling, spec.currency, start=start)
+        else:
+            await daily_breaker(
+                feed.read_one,
+                ceiling,
+                daily_resets(self._origin_ns, spec.daily_reset, spec.daily_tz),
+                self._clock,
+                spec.currency,
+                rebase=None if spec.percent is None else partial(self._rebase, spec),
+            )

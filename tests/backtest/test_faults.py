@@ -6,19 +6,22 @@ hedge), or the record says exactly what could not be done; nothing raises into t
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import nautilus_trader
 import pytest
 from nautilus_trader.backtest.models import LatencyModel
 from nautilus_trader.model.enums import OrderSide, OrderStatus, TimeInForce
-from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import CurrencyPair
 from nautilus_trader.model.objects import Price, Quantity
+from pnl import fills_of, first_breach
 from venue import Venue, is_cancel, is_watch_close
 
 import nautilus_riskwatch.nautilus.actor as actor_module
 from nautilus_riskwatch import (
     DrawdownBreached,
     ManualKill,
+    NoExchangeRate,
     RiskWatchConfig,
     StalenessError,
     WatchFailure,
@@ -282,32 +285,65 @@ def test_without_a_risk_engine_the_record_names_the_degraded_mode(monkeypatch):
     )
 
 
-def test_a_fill_in_another_currency_trips_the_watch_with_a_clear_failure():
-    # EUR/GBP settles in GBP; the ceiling is in USD. The prices are the recorded EUR/USD
-    # quotes relabelled: only the currency matters here.
-    eurgbp = CurrencyPair.from_dict(
+def _run_with_an_unconvertible_currency(on_missing_rate: str):
+    """A second trader on XAU/GBP, which settles in GBP; the ceiling is in USD and the venue
+    has no pair that leads from GBP to USD (EUR/USD and XAU/GBP only). The prices are the
+    recorded EUR/USD quotes relabelled: only the currency matters here."""
+    xaugbp = CurrencyPair.from_dict(
         {
             **CurrencyPair.to_dict(eurusd_instrument()),
-            "id": "EUR/GBP.SIM",
-            "raw_symbol": "EUR/GBP",
+            "id": "XAU/GBP.SIM",
+            "raw_symbol": "XAU/GBP",
+            "base_currency": "XAU",
             "quote_currency": "GBP",
         }
     )
-    quotes = eurusd_quotes(eurusd_instrument()) + eurusd_quotes(eurgbp)
+    quotes = eurusd_quotes(eurusd_instrument()) + eurusd_quotes(xaugbp)
     quotes.sort(key=lambda q: q.ts_init)
-    run = build_engine(RiskWatchConfig(**WATCH), quotes=quotes)
-    run.engine.add_instrument(eurgbp)
+    run = build_engine(RiskWatchConfig(**WATCH, on_missing_rate=on_missing_rate), quotes=quotes)
+    run.engine.add_instrument(xaugbp)
     run.engine.add_strategy(
-        DemoTrader(DemoTraderConfig(instrument_id="EUR/GBP.SIM", order_id_tag="004"))
+        DemoTrader(DemoTraderConfig(instrument_id="XAU/GBP.SIM", order_id_tag="004"))
     )
     run.engine.run()
+    return run, xaugbp
+
+
+def test_a_currency_with_no_exchange_rate_trips_by_default_naming_it():
+    # Before issue 13 a fill in another currency was a WatchFailure trip, whatever the rates.
+    # Now a currency is converted at the venue's rates, and only one that has none trips
+    # (fail closed, the default): at the first fill in it, naming it.
+    run, xaugbp = _run_with_an_unconvertible_currency("trip")
     record = run.watch.record
-    assert isinstance(record.cause, WatchFailure)
-    assert "EUR/GBP.SIM settles in GBP, the max_loss ceiling is in USD" in str(record.cause)
+    assert isinstance(record.cause, NoExchangeRate)
+    assert (record.cause.currency, record.cause.target) == ("GBP", "USD")
+    first_gbp_fill = min(
+        e.ts_event
+        for o in run.engine.cache.orders(instrument_id=xaugbp.id)
+        for e in o.events
+        if type(e).__name__ == "OrderFilled"
+    )
+    assert record.tripped_at_ns == first_gbp_fill
+    assert record.unconverted == ["GBP"] and "GBP" in record.pnl_by_currency
     assert record.complete
     open_positions = [str(p.strategy_id) for p in run.engine.cache.positions_open()]
     assert open_positions == [HEDGER_ID]
-    assert InstrumentId.from_str("EUR/GBP.SIM") == eurgbp.id
+
+
+def test_a_currency_with_no_exchange_rate_is_held_when_told_and_the_usd_loss_still_trips():
+    # on_missing_rate="hold": the GBP figure, never converted, counts as zero (warned, and
+    # named in the record); the USD book alone trips the ceiling, where a brute force over
+    # its own fills and quotes says.
+    run, _ = _run_with_an_unconvertible_currency("hold")
+    record = run.watch.record
+    assert isinstance(record.cause, DrawdownBreached)
+    eurusd = [q for q in run.quotes if str(q.instrument_id) == "EUR/USD.SIM"]
+    fills = [f for f in fills_of(run.engine.cache) if str(f.instrument_id) == "EUR/USD.SIM"]
+    quote, loss = first_breach(fills, eurusd, Decimal(1000))
+    assert (record.tripped_at_ns, record.cause.loss) == (quote.ts_init, loss)
+    assert record.unconverted == ["GBP"]
+    assert record.complete
+    assert [str(p.strategy_id) for p in run.engine.cache.positions_open()] == [HEDGER_ID]
 
 
 def test_a_feed_that_never_delivers_its_first_message_trips_one_bound_after_start():

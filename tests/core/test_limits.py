@@ -501,3 +501,50 @@ def test_daily_resets_refuses_values_of_the_wrong_type():
         daily_resets(ORIGIN_NS, 1700, "UTC")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="tz must be a str"):
         daily_resets(ORIGIN_NS, "17:00", None)  # type: ignore[arg-type]
+
+
+def test_a_daily_limit_given_rebase_takes_a_new_ceiling_when_the_day_rolls():
+    # a percent daily limit: the new day's ceiling is asked for when the day rolls
+    asked: list[float] = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        pnl: Feed[Decimal] = Feed("pnl", loop.time)
+
+        def rebase() -> Decimal:
+            asked.append(loop.time())
+            return D("30")
+
+        task = asyncio.create_task(
+            daily_breaker(
+                pnl.read_one, D("100"), lambda t: (t // 10 + 1) * 10, loop.time, "USD", rebase
+            )
+        )
+        await put_and_check_quiet(pnl, task, ["0", "-90"])  # 90 < 100: yesterday's ceiling
+        await asyncio.sleep(10)
+        await put_and_check_quiet(pnl, task, ["-100", "-119.99"])  # from -90: 29.99 < 30
+        pnl.put(D("-120"))
+        return await tripped(task, DailyLossBreached)
+
+    error = run_virtual(main())
+    assert asked == [10.0]  # once, at the first figure of the new day
+    assert (error.loss, error.ceiling) == (D("30"), D("30"))
+
+
+def test_a_rebase_that_fails_trips_with_its_error():
+    async def main():
+        loop = asyncio.get_running_loop()
+        pnl: Feed[Decimal] = Feed("pnl", loop.time)
+
+        def rebase() -> Decimal:
+            raise ValueError("the equity cannot be measured")
+
+        task = asyncio.create_task(
+            daily_breaker(pnl.read_one, D("100"), lambda t: t + 5, loop.time, "USD", rebase)
+        )
+        pnl.put(D("0"))
+        await asyncio.sleep(6)
+        pnl.put(D("1"))
+        return await tripped(task, ValueError)
+
+    assert "cannot be measured" in str(run_virtual(main()))

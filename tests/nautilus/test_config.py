@@ -104,6 +104,15 @@ BAD = [
         "feeds[0].instrument_id",
         "'GBP/USD.SIM'",
     ),
+    ({"max_loss": "0%"}, "max_loss", "'0%'"),
+    ({"max_loss": "100.5%"}, "max_loss", "'100.5%'"),
+    ({"max_loss": "-2%"}, "max_loss", "'-2%'"),
+    ({"max_loss": "2%%"}, "max_loss", "'2%%'"),
+    ({"max_loss": "2% USD"}, "max_loss", "'2% USD'"),
+    ({"limits": [{"trailing": "1e1%"}]}, "limits[0].trailing", "'1e1%'"),
+    ({"currency": "ZZZ"}, "currency", "'ZZZ'"),
+    ({"currency": "EUR"}, "currency", "'EUR'"),  # the limits name USD
+    ({"on_missing_rate": "ignore"}, "on_missing_rate", "'ignore'"),
     ({"mark_with": []}, "mark_with", "[]"),
     ({"mark_with": ["quote", "book"]}, "mark_with[1]", "'book'"),
     ({"mark_with": ["bar", "bar"]}, "mark_with", "['bar', 'bar']"),
@@ -227,7 +236,6 @@ def test_money_keeps_every_digit_written():
             "hedge_instruments[0]",
             "USD/JPY.SIM",
         ),
-        ({"feeds": [FEED], "max_loss": "100 EUR"}, "max_loss", "100 EUR"),
         ({**OK, "strategies": ["DemoTrader-01"]}, "strategies[0]", "DemoTrader-01"),
         ({**OK, "hedge_strategies": ["DemoHedger-02"]}, "hedge_strategies[0]", "DemoHedger-02"),
         (
@@ -265,7 +273,6 @@ def test_money_keeps_every_digit_written():
         "unknown instrument",
         "unknown bar type",
         "unknown hedge instrument",
-        "ceiling currency",
         "strategy typo",
         "hedge strategy typo",
         "limit strategy typo",
@@ -290,3 +297,60 @@ def test_an_unknown_id_is_refused_with_the_known_ids_and_a_near_match():
     message = str(caught.value)
     assert "did you mean 'DemoTrader-001'?" in message
     assert "(it has: DemoHedger-002, DemoTrader-001)" in message
+
+
+def test_percent_limits_take_the_ceiling_currency_from_the_limits_or_the_config():
+    settings = settings_from(
+        RiskWatchConfig(max_loss="2%", limits=[{"daily": "900 USD"}, {"trailing": "0.5 %"}])
+    )
+    assert [(x.kind, x.percent, x.currency) for x in settings.limits] == [
+        ("max_loss", Decimal(2), "USD"),
+        ("daily", None, "USD"),
+        ("trailing", Decimal("0.5"), "USD"),
+    ]
+    alone = settings_from(RiskWatchConfig(max_loss="2%"))
+    assert alone.currency is None  # found at start, from the accounts
+    named = settings_from(RiskWatchConfig(max_loss="2%", currency="JPY"))
+    assert named.currency == "JPY" and named.limits[0].currency == "JPY"
+
+
+def test_a_ceiling_in_another_currency_than_the_book_is_converted_not_refused():
+    # Before issue 13 a EUR ceiling over a USD book was refused at start (no exact
+    # conversion). Now the USD loss is converted at the venue's EUR/USD mid and rounded up
+    # to the cent (toward the trip): the watch trips on the first quote where that reaches
+    # 100 EUR, by a brute force over the engine's fills and the recorded quotes.
+    from fractions import Fraction
+    from math import ceil
+
+    from pnl import fills_of, loss_at
+
+    run = build_engine(RiskWatchConfig(feeds=[FEED], max_loss="100 EUR"), hedger=False)
+    run.engine.run()
+    record = run.watch.record
+    fills = fills_of(run.engine.cache)
+    expected = None
+    for quote in run.quotes:
+        mid = (Fraction(quote.bid_price.as_decimal()) + Fraction(quote.ask_price.as_decimal())) / 2
+        eur = Fraction(loss_at(fills, quote)) / mid
+        cents = ceil(eur * 100)
+        if cents >= 100 * 100:
+            expected = (quote.ts_init, Decimal(cents) / 100)
+            break
+    assert expected is not None
+    assert (record.tripped_at_ns, record.cause.loss) == expected
+    assert record.cause.currency == "EUR" and "EUR/USD.SIM" in record.rates[0]
+    assert run.engine.cache.positions_open() == []
+
+
+def test_percent_limits_with_no_currency_and_accounts_without_one_base_are_refused_at_start():
+    from market import binance_engine, btc_bars, btc_perp
+    from nautilus_trader.model.data import BarType
+
+    perp = btc_perp()
+    engine = binance_engine(perp)  # a margin account with no base currency
+    engine.add_data(list(btc_bars(BarType.from_str(f"{perp.id}-1-MINUTE-LAST-EXTERNAL"), 10)))
+    engine.add_actor(RiskWatch(RiskWatchConfig(max_loss="2%")))
+    with pytest.raises(RiskWatchConfigError) as caught:
+        engine.run()
+    assert caught.value.field == "currency" and "set currency" in str(caught.value)
+    assert engine.cache.orders() == []
