@@ -49,6 +49,10 @@ class Scripted(Strategy):
         if step is not None:
             step(self, tick)
 
+    def on_reset(self) -> None:  # a re-run plays the same script again
+        self.quotes = 0
+        self.denied = []
+
     def on_order_denied(self, event: OrderDenied) -> None:
         self.denied.append(event)
 

@@ -467,3 +467,31 @@ def test_a_kept_emulated_protective_stop_still_fires_after_the_trip():
     stop = [o for o in run.cache.orders(strategy_id=h.id) if str(o.client_order_id) == stop_id]
     assert stop[0].status.name == "FILLED" and run.fills_after(record.tripped_at_ns, h)
     assert run.open_positions(h) == [] and run.open_positions(t) == [] and h.denied == []
+
+
+def test_after_a_reset_the_next_run_trades_on_every_path_again():
+    # a parameter sweep: run 1 trips (the gate blocks the strategy), the engine is reset,
+    # run 2 must start unblocked: its emulated stop is accepted and fills, nothing denied
+    def stop(s: Scripted, _tick) -> None:
+        s.submit_order(
+            s.order_factory.stop_market(
+                s.instrument_id,
+                OrderSide.BUY,
+                _qty(100_000),
+                _px("1.12200"),
+                emulation_trigger=TriggerType.BID_ASK,
+            )
+        )
+
+    run = build(RiskWatchConfig(max_loss="1000000 USD"), [{1: market("BUY"), LATER: stop}])
+    [s] = run.strategies
+    s.steps[TRIP] = lambda s, t: run.watch.kill("run 1 only") if run.watch.record is None else None
+    run.engine.run()
+    assert run.watch.record is not None and len(s.denied) == 1  # run 1: the stop was denied
+    run.engine.reset()
+    del s.steps[TRIP]
+    run.engine.run()
+    assert run.watch.record is None and s.denied == []
+    filled = [o for o in run.cache.orders(strategy_id=s.id) if o.status.name == "FILLED"]
+    assert any(any(type(e).__name__ == "OrderReleased" for e in o.events) for o in filled)
+    assert run.watch.denied == {}
