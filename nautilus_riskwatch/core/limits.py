@@ -1,25 +1,31 @@
-"""Two more drawdown breakers: trailing (from the high-water mark) and daily (since the reset).
+"""The drawdown breakers, one family: fixed, trailing and daily.
 
 The fixed breaker caps the loss from zero. A desk that has made money wants to keep most of
 it (trailing: the ceiling follows the best PnL seen), and a desk that trades every day wants
 each day's loss capped on its own, without yesterday's counting against today (daily).
 
-Both read PnL figures (profit positive) the way the fixed breaker reads losses: the test is a
-predicate handed to the feed, so the breaker task sleeps through every harmless figure. Here
-the predicate keeps state (the mark, the day's baseline), which is why it records the facts of
-the breach the moment it sees it: whatever arrives after cannot change what is reported.
+All three share one way of reading figures and one set of rules, so that none can drift:
 
-The predicate runs inside ``Feed.put``, which must never raise into an engine callback. So a
-figure it cannot judge (a float, a NaN) or a broken reset schedule is not raised there: it is
-handed to the breaker task, which raises it, and the supervisor turns that into a trip
-(a watch that cannot judge the loss must not keep trading unguarded).
+- **A predicate handed to the feed.** Every new figure (marks and fills both move it) is
+  judged inside ``Feed.put`` (``read(until=...)``), so the breaker task sleeps through every
+  harmless figure instead of being woken a million times to say "not yet". The judge may
+  keep state (a high-water mark, the day's baseline), which is why the facts of the breach
+  are recorded the moment it is seen: whatever arrives after cannot change what is reported.
+- **Exact, or refused.** A ceiling is a positive, finite ``Decimal`` (checked before the
+  breaker waits); a figure is a finite ``Decimal`` (a float or a NaN is refused, never
+  compared). The comparison is ``>=`` on Decimals: a ceiling of ``5000.00`` trips at a loss
+  of ``5000.00``, not at ``4999.999999``. Differences are taken in the one exact context
+  (``money.EXACT``), never rounded.
+- **Nothing raises into the engine.** ``Feed.put`` runs in an engine callback, so a figure
+  the judge cannot judge (a float, a NaN) or a broken reset schedule is not raised there: it
+  is handed to the breaker task, which raises it, and the supervisor turns that into a trip
+  (a watch that cannot judge the loss must not keep trading unguarded).
 
-All money arithmetic is exact ``Decimal`` in an unbounded context: the default context rounds
-to 28 digits, which could round a drawdown of ``99.99...9`` up to a ceiling of ``100``.
-
-A figure converted from several currencies (``convert.Bounded``) is the PnL rounded down; its
-``other`` bound, rounded up, is what a high-water mark or a daily baseline is taken from, so
-both ends of the comparison lean toward the trip. An exact figure is its own other bound.
+The fixed breaker reads losses (positive = money lost); the trailing and daily breakers read
+PnL figures (profit positive). A figure converted from several currencies
+(``convert.Bounded``) is the PnL rounded down; its ``other`` bound, rounded up, is what a
+high-water mark or a daily baseline is taken from, so both ends of the comparison lean toward
+the trip. An exact figure is its own other bound.
 """
 
 from __future__ import annotations
@@ -27,11 +33,12 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import NoReturn, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nautilus_riskwatch.core.convert import upper
+from nautilus_riskwatch.core.money import EXACT
 from nautilus_riskwatch.core.trips import DrawdownBreached
 
 _Breach = TypeVar("_Breach")
@@ -39,14 +46,11 @@ _Breach = TypeVar("_Breach")
 __all__ = [
     "DailyLossBreached",
     "TrailingDrawdownBreached",
+    "breaker",
     "daily_breaker",
     "daily_resets",
     "trailing_breaker",
 ]
-
-# Subtraction of two finite Decimals is exact here (the result takes the digits it needs);
-# an invalid operation still raises rather than yielding a NaN that compares as nothing.
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation])
 
 _HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -116,6 +120,25 @@ class DailyLossBreached(DrawdownBreached):
         self.day_start = float(described["day_start"])
 
 
+async def breaker(
+    read_loss: Callable[..., Awaitable[Decimal]],
+    ceiling: Decimal,
+    currency: str = "",
+) -> NoReturn:
+    """Raise ``DrawdownBreached`` on the first loss that reaches ``ceiling``.
+
+    ``read_loss(until=predicate)`` returns the newest loss (positive = money lost) for
+    which the predicate holds, waiting for one: ``Feed.read_one`` has that signature.
+    """
+    _check_ceiling(ceiling)
+
+    def judge(loss: Decimal) -> Decimal | None:
+        return loss if loss >= ceiling else None
+
+    loss, figure = await _first_breach(read_loss, judge, what="loss")
+    raise _with_valuation(DrawdownBreached(loss, ceiling, currency), figure)
+
+
 async def trailing_breaker(
     read_pnl: Callable[..., Awaitable[Decimal]],
     ceiling: Decimal,
@@ -141,7 +164,7 @@ async def trailing_breaker(
         best = upper(pnl)
         if best > high_water:
             high_water = best
-        drawdown = _EXACT.subtract(high_water, pnl)
+        drawdown = EXACT.subtract(high_water, pnl)
         return (drawdown, high_water) if drawdown >= ceiling else None
 
     (drawdown, mark), figure = await _first_breach(read_pnl, judge)
@@ -189,7 +212,7 @@ async def daily_breaker(
         if baseline is None:
             baseline = upper(pnl)
         last = upper(pnl)
-        loss = _EXACT.subtract(baseline, pnl)
+        loss = EXACT.subtract(baseline, pnl)
         return (loss, day_start, ceiling) if loss >= ceiling else None
 
     (loss, began, limit), figure = await _first_breach(read_pnl, judge)
@@ -241,8 +264,9 @@ def daily_resets(origin_ns: int, time_of_day: str, tz: str) -> Callable[[float],
 async def _first_breach(
     read_pnl: Callable[..., Awaitable[Decimal]],
     judge: Callable[[Decimal], _Breach | None],
+    what: str = "PnL",
 ) -> tuple[_Breach, Decimal]:
-    """Read PnL figures until ``judge`` returns a breach; return it and the figure judged.
+    """Read figures until ``judge`` returns a breach; return it and the figure judged.
 
     ``judge`` runs inside ``Feed.put`` (the engine's callback), once per figure and in
     order, so it may keep state. The first breach is kept: later figures cannot change what
@@ -257,7 +281,7 @@ async def _first_breach(
         nonlocal breach, failure, judged
         if breach is None and failure is None:
             try:
-                _check_figure(pnl)
+                _check_figure(pnl, what)
                 breach = judge(pnl)
                 judged = pnl
             except Exception as error:
@@ -285,11 +309,13 @@ def _check_ceiling(ceiling: Decimal) -> None:
         raise ValueError(f"ceiling must be positive, got {ceiling}")
 
 
-def _check_figure(pnl: Decimal) -> None:
-    if not isinstance(pnl, Decimal):
-        raise TypeError(f"a PnL figure must be a Decimal, got {type(pnl).__name__} {pnl!r}")
-    if not pnl.is_finite():
-        raise ValueError(f"a PnL figure must be finite, got {pnl}")
+def _check_figure(figure: Decimal, what: str) -> None:
+    if not isinstance(figure, Decimal):
+        raise TypeError(
+            f"a {what} figure must be a Decimal, got {type(figure).__name__} {figure!r}"
+        )
+    if not figure.is_finite():
+        raise ValueError(f"a {what} figure must be finite, got {figure}")
 
 
 def _reset_after(next_reset: Callable[[float], float], t: float) -> float:
