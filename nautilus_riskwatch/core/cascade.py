@@ -5,7 +5,7 @@ collapsing) and must survive further cancellations, say the actor stopping while
 are in flight. So it runs as its own task, held by the ``KillSwitch``, and whoever awaits
 it does so through ``asyncio.shield``: cancelling the waiter never cancels the cascade.
 
-Every wait is bounded on the watch's clock and retried; what stays unconfirmed goes into
+Every wait is bounded in loop time and retried; what stays unconfirmed goes into
 the record instead of blocking the next stage, because a flat book matters more than a
 tidy sequence. Each stage runs even if the one before it failed.
 """
@@ -83,7 +83,7 @@ class CascadePolicy:
     Parameters
     ----------
     confirm_timeout : float
-        Seconds, on the watch's clock, to wait for the cancels (or the closes) of one
+        Seconds of loop time to wait for the cancels (or the closes) of one
         attempt to be confirmed.
     attempts : int
         How many times to send cancels (and closes) before recording what is left.

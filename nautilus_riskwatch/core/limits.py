@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from nautilus_riskwatch.core.convert import upper
 from nautilus_riskwatch.core.money import EXACT
 from nautilus_riskwatch.core.trips import DrawdownBreached
+from nautilus_riskwatch.looptime.origin import NS_PER_SECOND, LoopOrigin, utc
 
 _Breach = TypeVar("_Breach")
 
@@ -55,7 +56,6 @@ __all__ = [
 _HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_NS_PER_S = 1_000_000_000
 
 
 class TrailingDrawdownBreached(DrawdownBreached):
@@ -95,29 +95,43 @@ class TrailingDrawdownBreached(DrawdownBreached):
 class DailyLossBreached(DrawdownBreached):
     """The loss since the last daily reset reached the daily ceiling.
 
-    ``day_start`` is when the day being judged began, on the watch's clock: the reset time,
-    or the breaker's start if no reset has passed yet.
+    ``day_start`` is when the day being judged began, in loop time: the reset time, or the
+    breaker's start if no reset has passed yet. ``day_start_ns`` is the same instant in
+    engine nanoseconds (``None`` if the breaker was not told the loop's origin), and the
+    message gives it in UTC: "since 17:00:00 UTC" tells an operator which day is meant.
     """
 
     kind = "daily-loss"
 
     def __init__(
-        self, loss: Decimal, ceiling: Decimal, day_start: float, currency: str = ""
+        self,
+        loss: Decimal,
+        ceiling: Decimal,
+        day_start: float,
+        currency: str = "",
+        day_start_ns: int | None = None,
     ) -> None:
         super().__init__(loss, ceiling, currency)
         unit = f" {currency}" if currency else ""
+        began = f"loop time {day_start}" if day_start_ns is None else utc(day_start_ns)
         self.args = (
-            f"loss {loss}{unit} since the day began at loop time {day_start}"
+            f"loss {loss}{unit} since the day began at {began}"
             f" reached the daily ceiling {ceiling}{unit}",
         )
         self.day_start = day_start
+        self.day_start_ns = day_start_ns
 
     def describe(self) -> dict[str, str]:
-        return {**super().describe(), "day_start": str(self.day_start)}
+        described = {**super().describe(), "day_start": str(self.day_start)}
+        if self.day_start_ns is not None:
+            described["day_start_ns"] = str(self.day_start_ns)
+        return described
 
     def _restore(self, described: Mapping[str, str]) -> None:
         super()._restore(described)
         self.day_start = float(described["day_start"])
+        ns = described.get("day_start_ns")
+        self.day_start_ns = None if ns is None else int(ns)
 
 
 async def breaker(
@@ -175,16 +189,19 @@ async def daily_breaker(
     read_pnl: Callable[..., Awaitable[Decimal]],
     ceiling: Decimal,
     next_reset: Callable[[float], float],
-    clock: Callable[[], float],
+    loop_time: Callable[[], float],
     currency: str = "",
     rebase: Callable[[], Decimal] | None = None,
+    origin: LoopOrigin | None = None,
 ) -> NoReturn:
     """Raise ``DailyLossBreached`` when the loss since the last reset reaches ``ceiling``.
 
     The loss is ``baseline - pnl``, the baseline being the PnL in force when the day rolled:
     the last figure seen before the reset (the first figure if there was none), so a loss
-    made yesterday is not counted again today. ``clock()`` is the watch's loop time and
-    ``next_reset(t)`` the first reset strictly after ``t`` (see ``daily_resets``).
+    made yesterday is not counted again today. ``loop_time()`` is the watch's loop time now
+    and ``next_reset(t)`` the first reset strictly after ``t`` (see ``daily_resets``);
+    ``origin``, the loop's tie to the engine's nanoseconds, lets the trip say in UTC when
+    the day began.
 
     The day is rolled when a figure arrives, not by a timer: the loss can only change with
     a figure, so that is the first moment the roll can matter. A figure arriving exactly at
@@ -194,14 +211,14 @@ async def daily_breaker(
     in percent of the equity then); what it raises trips the watch.
     """
     _check_ceiling(ceiling)
-    day_start = clock()
+    day_start = loop_time()
     reset_at = _reset_after(next_reset, day_start)
     baseline: Decimal | None = None
     last: Decimal | None = None
 
     def judge(pnl: Decimal) -> tuple[Decimal, float, Decimal] | None:
         nonlocal day_start, reset_at, baseline, last, ceiling
-        now = clock()
+        now = loop_time()
         if now >= reset_at:
             baseline = last  # the PnL as it stood when the day rolled
             while now >= reset_at:  # walk every reset passed, to date the day right
@@ -216,18 +233,19 @@ async def daily_breaker(
         return (loss, day_start, ceiling) if loss >= ceiling else None
 
     (loss, began, limit), figure = await _first_breach(read_pnl, judge)
-    raise _with_valuation(DailyLossBreached(loss, limit, began, currency), figure)
+    began_ns = None if origin is None else origin.to_ns(began)
+    raise _with_valuation(DailyLossBreached(loss, limit, began, currency, began_ns), figure)
 
 
 def daily_resets(origin_ns: int, time_of_day: str, tz: str) -> Callable[[float], float]:
     """Return ``next_reset`` for a reset at ``time_of_day`` ("HH:MM") local time in ``tz``.
 
-    Loop second ``t`` is the instant ``origin_ns + round(t * 1e9)`` nanoseconds after the
-    epoch. The reset is computed in the zone's own calendar each day, so it follows the
-    clocks across daylight saving changes ("17:00" New York is 22:00 UTC in winter, 21:00
-    UTC in summer). A local time skipped by a spring-forward gap falls that many minutes
-    later (01:30 London on the spring change day is 02:30 BST); a time that occurs twice
-    at a fall-back is taken at its first occurrence (PEP 495, ``fold=0``).
+    Loop second ``t`` is the instant ``LoopOrigin(origin_ns).to_ns(t)``. The reset is
+    computed in the zone's own calendar each day, so it follows the clocks across daylight
+    saving changes ("17:00" New York is 22:00 UTC in winter, 21:00 UTC in summer). A local
+    time skipped by a spring-forward gap falls that many minutes later (01:30 London on the
+    spring change day is 02:30 BST); a time that occurs twice at a fall-back is taken at its
+    first occurrence (PEP 495, ``fold=0``).
     """
     if not isinstance(origin_ns, int) or isinstance(origin_ns, bool):
         raise TypeError(f"origin_ns must be an int of nanoseconds, got {origin_ns!r}")
@@ -243,14 +261,15 @@ def daily_resets(origin_ns: int, time_of_day: str, tz: str) -> Callable[[float],
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(f"unknown time zone {tz!r}") from None
     at = time(int(hh_mm[1]), int(hh_mm[2]))
+    origin = LoopOrigin(origin_ns)
 
     def loop_time(day: date) -> float:
         utc_ns = (datetime.combine(day, at, tzinfo=zone) - _EPOCH) // _MICROSECOND * 1000
-        return (utc_ns - origin_ns) / _NS_PER_S
+        return origin.to_loop(utc_ns)
 
     def next_reset(t: float) -> float:
-        instant_ns = origin_ns + round(t * 1e9)
-        local = datetime.fromtimestamp(instant_ns // _NS_PER_S, tz=zone)
+        instant_ns = origin.to_ns(t)
+        local = datetime.fromtimestamp(instant_ns // NS_PER_SECOND, tz=zone)
         day = local.date() - timedelta(days=1)  # a day early: cheap safety at odd offsets
         # Compared as loop floats, not nanoseconds: t may be a reset this returned, and
         # "strictly after t" must hold for the float the caller compares with.

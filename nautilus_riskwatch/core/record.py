@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from nautilus_riskwatch.core.trips import Trip
+from nautilus_riskwatch.looptime.origin import NS_PER_SECOND
 
 
 class Stage(StrEnum):
@@ -163,7 +164,7 @@ class RiskOff:
 def _when(ns: int | None) -> str:
     if ns is None:
         return "-"
-    seconds, nanos = divmod(ns, 1_000_000_000)
+    seconds, nanos = divmod(ns, NS_PER_SECOND)
     moment = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
     return f"{moment}.{nanos:09d} UTC ({ns} ns)"
 

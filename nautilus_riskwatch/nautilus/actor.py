@@ -1,7 +1,7 @@
 """``RiskWatch``: the NautilusTrader actor that stands watch beside the strategies.
 
 It is deliberately thin. Engine callbacks only hand messages to the core's feeds (and fills
-and marks to the ledger), then step the watch's clock; everything that decides anything
+and marks to the ledger), then step the watch's loop time; everything that decides anything
 lives in the pure core (``watchdog``, ``breaker``, ``run_watch``, ``KillSwitch``). Nothing
 may escape a callback into the engine (a backtest would abort, a live node would exit): a
 failure inside the watch is itself a trip.
@@ -24,7 +24,6 @@ from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Currency, Price
 from nautilus_trader.risk.engine import RiskEngine
 
-from nautilus_riskwatch.clock import LiveTime, SimulatedTime
 from nautilus_riskwatch.core import (
     CascadePolicy,
     Feed,
@@ -37,6 +36,13 @@ from nautilus_riskwatch.core import (
 )
 from nautilus_riskwatch.core.event_log import EventLog, JsonLinesFile
 from nautilus_riskwatch.core.supervisor import Child
+from nautilus_riskwatch.looptime import (
+    LiveTime,
+    LoopTime,
+    SimulatedTime,
+    ns_to_seconds,
+    seconds_to_ns,
+)
 from nautilus_riskwatch.nautilus.book import NautilusBook
 from nautilus_riskwatch.nautilus.commands import (
     KillCommand,
@@ -95,7 +101,7 @@ class RiskWatch(Actor):
         super().__init__(config)
         self._settings: Settings = settings_from(config)
         self._given_risk_engine = risk_engine
-        self._time: SimulatedTime | LiveTime | None = None
+        self._time: LoopTime | None = None
         self._trader: Scope | None = None  # the whole guarded book
         self._scopes: list[Scope] = []  # the trader scope first, then scoped limits
         self._marking: dict[InstrumentId, list[Scope]] = {}  # scopes exposed to an instrument
@@ -196,8 +202,9 @@ class RiskWatch(Actor):
                 "the firm switch is for live nodes: a backtest must not touch a shared "
                 "Redis (remove `firm` from the backtest's config)",
             )
+        time: LoopTime
         if isinstance(self.clock, TestClock):
-            self._time = SimulatedTime(
+            time = SimulatedTime(
                 self.clock,
                 alert_name=f"riskwatch-deadline-{self.id}",
                 latched=lambda: any(
@@ -205,9 +212,9 @@ class RiskWatch(Actor):
                 ),
             )
         else:
-            self._time = LiveTime(asyncio.get_running_loop(), self.clock.timestamp_ns)
-        time = self._time
-        clock = time.loop.time
+            time = LiveTime(asyncio.get_running_loop(), self.clock.timestamp_ns)
+        self._time = time
+        loop_time = time.loop.time
         self._open_event_log(time.now_ns)
         risk_engine = self._risk_engine = self._given_risk_engine or self._find_risk_engine()
         if risk_engine is None and s.trading_state is not None:
@@ -215,11 +222,10 @@ class RiskWatch(Actor):
                 "No RiskEngine found: on a trip the trading state cannot be set (degraded)"
             )
         policy = CascadePolicy(s.confirm_timeout, s.confirm_attempts)
-        origin_ns = time.now_ns() - round(clock() * 1_000_000_000)
         self._marks, self._subscribed, self._unmarked = {}, set(), set()
         children: list[Child] = []
         for spec in s.feeds:
-            feed: Feed[object] = Feed(spec.name, clock)
+            feed: Feed[object] = Feed(spec.name, loop_time)
             if spec.kind == "quote":
                 self._quote_feeds[spec.instrument_id] = feed
                 self._subscribe("quote", spec.instrument_id)
@@ -230,7 +236,7 @@ class RiskWatch(Actor):
                 self._bar_feeds[spec.bar_type] = feed
                 self.subscribe_bars(spec.bar_type)
             children.append(partial(watchdog, feed, spec.stale_after))
-        outside: Feed[Trip] = Feed("outside causes", clock)
+        outside: Feed[Trip] = Feed("outside causes", loop_time)
         self._outside = outside
         children.append(partial(trip_on, outside.read_one))
         # One gate per engine, shared by every watch: after a trip it denies the book's new
@@ -246,8 +252,8 @@ class RiskWatch(Actor):
             NautilusBook(self, s, risk_engine, time.now_ns, gate=self._gate),
             portfolio,
             policy,
-            clock,
-            origin_ns,
+            loop_time,
+            time.origin,
             extra=children,
             described={
                 "feeds": [{"feed": f.name, "stale_after": f.stale_after} for f in s.feeds],
@@ -282,8 +288,8 @@ class RiskWatch(Actor):
                     book,
                     group,
                     policy,
-                    clock,
-                    origin_ns,
+                    loop_time,
+                    time.origin,
                     valuing=valuing,
                     **self._logging(group[0].strategy_id),
                 )
@@ -321,7 +327,7 @@ class RiskWatch(Actor):
         ``scope`` is ``"trader"`` (the whole book) or a scoped limit's name
         (``"strategy X"``, ``"instrument Y"``). Refused (``RearmRefused``, with the reason)
         while it has not tripped, while its cascade is in flight, or before
-        ``rearm_cooldown`` seconds (watch clock) have passed since it finished. The trading
+        ``rearm_cooldown`` seconds (loop time) have passed since it finished. The trading
         state (or the scope's block) is undone only if the watch set it and nobody changed
         it since. The ledger goes on: the loss is the session's.
         """
@@ -341,9 +347,10 @@ class RiskWatch(Actor):
         if target.switch.running:
             raise RearmRefused(f"the risk-off cascade is in flight (stage {record.stage})")
         finished = record.finished_at_ns or record.tripped_at_ns
-        wait_ns = round(self._settings.rearm_cooldown * 1e9) - (time.now_ns() - finished)
+        wait_ns = seconds_to_ns(self._settings.rearm_cooldown) - (time.now_ns() - finished)
         if wait_ns > 0:
-            raise RearmRefused(f"cooling down: {wait_ns / 1e9:g}s left of the rearm_cooldown")
+            left = ns_to_seconds(wait_ns)
+            raise RearmRefused(f"cooling down: {left:g}s left of the rearm_cooldown")
         state = target.book.restore_trading_state()
         (self.records if target is self._trader else target.records).append(record)
         target.arm(time.loop, who=who, reason=reason)
@@ -402,7 +409,9 @@ class RiskWatch(Actor):
     def on_quote_tick(self, tick: QuoteTick) -> None:
         try:
             time = self._time
-            time.sync()  # type: ignore[union-attr]
+            if time is None:
+                return
+            time.sync()
             instrument_id = tick.instrument_id
             feed = self._quote_feeds.get(instrument_id)
             if feed is not None:
@@ -410,7 +419,7 @@ class RiskWatch(Actor):
             rated = self._rated
             if rated and instrument_id in rated:  # a pair some exchange rate is made of
                 self._rate_quote(tick)
-                time.settle()  # type: ignore[union-attr]
+                time.settle()
                 return
             scopes = self._marking.get(instrument_id)
             if scopes:
@@ -418,7 +427,7 @@ class RiskWatch(Actor):
                 bid, ask = self._decimal(tick.bid_price), self._decimal(tick.ask_price)
                 if marks.quote(bid, ask, tick.ts_init):
                     self._remark(instrument_id, marks, scopes)
-            time.settle()  # type: ignore[union-attr]
+            time.settle()
         except Exception as error:
             self._fail(error, "on_quote_tick")
 
@@ -906,8 +915,7 @@ class RiskWatch(Actor):
             if self._gate is not None:
                 self._gate.detach(self)
             self.msgbus.deregister(endpoint=command_endpoint(self.id), handler=self._on_command)
-            if isinstance(time, SimulatedTime):
-                time.close()
+            time.close()
             if self._trader is not None and self._event_log is not None:
                 self._trader.note("stopped", write_failures=self._event_log.failures)
             if self._log_sink is not None:

@@ -72,7 +72,7 @@ class NautilusBook:
     risk_engine : object, optional
         The ``RiskEngine`` to set the trading state on (``None``: not found, degraded).
     now_ns : Callable[[], int]
-        The watch's clock in nanoseconds.
+        The watch's time in engine nanoseconds (``LoopTime.now_ns``).
     strategy_id, instrument_id : optional
         Narrow the book to one strategy or one instrument (a scoped limit).
     gate : OrderGate, optional

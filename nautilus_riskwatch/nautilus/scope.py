@@ -39,6 +39,7 @@ from nautilus_riskwatch.core.event_log import EventLog, attribute, emit_in, samp
 from nautilus_riskwatch.core.ledger import PnlLedger
 from nautilus_riskwatch.core.limits import daily_breaker, daily_resets, trailing_breaker
 from nautilus_riskwatch.core.supervisor import Child
+from nautilus_riskwatch.looptime import LoopOrigin
 from nautilus_riskwatch.nautilus.book import NautilusBook
 from nautilus_riskwatch.nautilus.config import LimitSpec
 from nautilus_riskwatch.nautilus.equity import Equity
@@ -73,10 +74,11 @@ class Scope:
         Its loss limits.
     policy : CascadePolicy
         Bounds of the cascade's waits.
-    clock : Callable[[], float]
-        The watch's loop time.
-    origin_ns : int
-        Engine nanoseconds at loop time zero (for daily resets in a time zone).
+    loop_time : Callable[[], float]
+        The watch's loop time now.
+    origin : LoopOrigin
+        The loop's tie to the engine's nanoseconds (daily resets in a time zone, and the
+        UTC time a daily trip names).
     extra : Sequence[Child]
         More children (the trader scope's watchdogs and outside causes).
     valuing : Valuing, optional
@@ -100,8 +102,8 @@ class Scope:
         book: NautilusBook,
         limits: Sequence[LimitSpec],
         policy: CascadePolicy,
-        clock: Callable[[], float],
-        origin_ns: int,
+        loop_time: Callable[[], float],
+        origin: LoopOrigin,
         extra: Sequence[Child] = (),
         valuing: Valuing | None = None,
         event_log: EventLog | None = None,
@@ -114,12 +116,12 @@ class Scope:
         self.ledger = PnlLedger()
         self.records: list[RiskOff] = []
         self._policy = policy
-        self._clock = clock
-        self._origin_ns = origin_ns
+        self._loop_time = loop_time
+        self._origin = origin
         self._extra = list(extra)
         # one feed per limit (a feed has one reader): a loss for max_loss, PnL otherwise
         self._feeds: list[tuple[LimitSpec, Feed[Decimal]]] = [
-            (spec, Feed(f"{spec.kind} ({spec.scope})", clock)) for spec in limits
+            (spec, Feed(f"{spec.kind} ({spec.scope})", loop_time)) for spec in limits
         ]
         self.switch: KillSwitch | None = None
         self.on_trip: Callable[[RiskOff], None] | None = None  # told of each latched trip
@@ -129,7 +131,7 @@ class Scope:
         self._sample_every = sample_every
         self._samples: Feed[Decimal] | None = None
         if sample_every is not None and self._feeds:
-            self._samples = Feed(f"PnL samples ({self.name})", clock)
+            self._samples = Feed(f"PnL samples ({self.name})", loop_time)
         self.sampler: asyncio.Task[None] | None = None
         self._valuing = valuing
         self._converter = (
@@ -137,7 +139,7 @@ class Scope:
         )
         self.valuation: Valuation | None = None  # the last converted figure's story
         self._high = Decimal(0)  # the last PnL, rounded away from the trip
-        self._no_rate: Feed[Trip] = Feed(f"exchange rates ({book.scope_name})", clock)
+        self._no_rate: Feed[Trip] = Feed(f"exchange rates ({book.scope_name})", loop_time)
         self._unrated: set[str] = set()  # held currencies told about while they had no rate
         self._ceilings: dict[LimitSpec, Decimal | Exception] = {}
         self.bases: dict[str, str] = {}  # percent limit -> its base and amount (the record)
@@ -322,8 +324,9 @@ class Scope:
             await daily_breaker(
                 feed.read_one,
                 ceiling,
-                daily_resets(self._origin_ns, spec.daily_reset, spec.daily_tz),
-                self._clock,
+                daily_resets(self._origin.ns, spec.daily_reset, spec.daily_tz),
+                self._loop_time,
                 spec.currency,
                 rebase=None if spec.percent is None else partial(self._rebase, spec),
+                origin=self._origin,
             )

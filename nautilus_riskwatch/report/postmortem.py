@@ -24,9 +24,10 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from nautilus_riskwatch.core.event_log import Event, read_event_log, utc
+from nautilus_riskwatch.core.event_log import Event, read_event_log
 from nautilus_riskwatch.core.record import RiskOff
 from nautilus_riskwatch.core.replay import records_from
+from nautilus_riskwatch.looptime import utc
 from nautilus_riskwatch.report.plot import plot_trip
 
 

@@ -67,6 +67,9 @@ def test_a_daily_limit_forgets_yesterday_at_the_reset():
     )
     assert isinstance(record.cause, DailyLossBreached)
     assert record.tripped_at_ns == quote.ts_init and record.cause.loss == loss
+    # the operator is told when the day began in UTC, not in the watch's loop seconds
+    assert record.cause.day_start_ns == reset
+    assert "since the day began at 2020-01-01T17:20:00.000000000Z" in str(record.cause)
     # Without a roll in the data the same limit counts the whole session, and trips sooner.
     run2 = build_engine(
         RiskWatchConfig(feeds=[FEED], limits=[{**limit, "daily_reset": "23:30"}]), hedger=False

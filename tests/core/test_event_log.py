@@ -15,7 +15,6 @@ from decimal import Decimal
 import pytest
 from fakes import FakeBook, FakeEngineClock
 
-from nautilus_riskwatch.clock import SimulatedTime
 from nautilus_riskwatch.core import (
     CascadePolicy,
     DrawdownBreached,
@@ -38,6 +37,7 @@ from nautilus_riskwatch.core import (
 )
 from nautilus_riskwatch.core.event_log import SESSION_ID, redact
 from nautilus_riskwatch.core.limits import DailyLossBreached, TrailingDrawdownBreached
+from nautilus_riskwatch.looptime import SimulatedTime
 
 SECOND = 1_000_000_000
 
