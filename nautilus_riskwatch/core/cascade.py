@@ -127,7 +127,7 @@ class KillSwitch:
         self._task: asyncio.Task[RiskOff] | None = None
         self._record: RiskOff | None = None
         self._hurried = False
-        self._scope: asyncio.Timeout | None = None
+        self._deadline: asyncio.Timeout | None = None  # the confirmation wait's, to hurry it
 
     @property
     def record(self) -> RiskOff | None:
@@ -193,8 +193,8 @@ class KillSwitch:
         if self._record is not None and self.running:
             self._record.hurried = True
             self._emit("hurried", stage=self._record.stage)
-        if self._scope is not None:
-            self._scope.reschedule(asyncio.get_running_loop().time())
+        if self._deadline is not None:
+            self._deadline.reschedule(asyncio.get_running_loop().time())
 
     async def _cascade(self, record: RiskOff) -> RiskOff:
         book = self._book
@@ -308,8 +308,8 @@ class KillSwitch:
         if not pending or self._hurried:
             return pending
         try:
-            async with asyncio.timeout(self._policy.confirm_timeout) as scope:
-                self._scope = scope
+            async with asyncio.timeout(self._policy.confirm_timeout) as deadline:
+                self._deadline = deadline
                 while pending:
                     await self._book.changed()
                     before, pending = pending, still_open()
@@ -322,7 +322,7 @@ class KillSwitch:
                     "timeout", stage=self._stage(), ids=pending, after=self._policy.confirm_timeout
                 )
         finally:
-            self._scope = None
+            self._deadline = None
         return pending
 
     def _confirmed(self, before: Sequence[str], pending: Sequence[str]) -> None:

@@ -69,9 +69,9 @@ from nautilus_riskwatch.nautilus.event_log import (
 )
 from nautilus_riskwatch.nautilus.firm import FirmBridge
 from nautilus_riskwatch.nautilus.gate import OrderGate
+from nautilus_riskwatch.nautilus.guard import Guard, Valuing
 from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.rates import RateBook
-from nautilus_riskwatch.nautilus.scope import Scope, Valuing
 from nautilus_riskwatch.nautilus.settlement import Settlement, settlement_of
 
 ORDER_EVENTS = "events.order.*"
@@ -102,15 +102,15 @@ class RiskWatch(Actor):
         self._settings: Settings = settings_from(config)
         self._given_risk_engine = risk_engine
         self._time: LoopTime | None = None
-        self._trader: Scope | None = None  # the whole guarded book
-        self._scopes: list[Scope] = []  # the trader scope first, then scoped limits
-        self._marking: dict[InstrumentId, list[Scope]] = {}  # scopes exposed to an instrument
+        self._portfolio: Guard | None = None  # the whole guarded book
+        self._guards: list[Guard] = []  # the portfolio guard first, then scoped limits
+        self._marking: dict[InstrumentId, list[Guard]] = {}  # guards exposed to an instrument
         self._gate: OrderGate | None = None
         self._quote_feeds: dict[InstrumentId, Feed[object]] = {}
         self._trade_feeds: dict[InstrumentId, Feed[object]] = {}
         self._bar_feeds: dict[object, Feed[object]] = {}
         self._outside: Feed[Trip] | None = None
-        self.records: list[RiskOff] = []  # earlier trips of the trader scope, when re-armed
+        self.records: list[RiskOff] = []  # earlier trips of the portfolio guard, when re-armed
         self._settlements: dict[
             InstrumentId, Settlement
         ] = {}  # how each instrument's PnL is booked
@@ -140,23 +140,23 @@ class RiskWatch(Actor):
     # --- what operators and tests read ---------------------------------------------------
     @property
     def record(self) -> RiskOff | None:
-        """The record of the trader-wide trip (``None`` while nothing has tripped)."""
-        trader = self._trader
-        return None if trader is None or trader.switch is None else trader.switch.record
+        """The record of the portfolio guard's trip (``None`` while nothing has tripped)."""
+        portfolio = self._portfolio
+        return None if portfolio is None or portfolio.switch is None else portfolio.switch.record
 
     @property
     def scope_records(self) -> dict[str, RiskOff | None]:
         """The latest record of each scoped limit (``"strategy X"``, ``"instrument Y"``)."""
         return {
-            scope.name: scope.switch.record if scope.switch is not None else None
-            for scope in self._scopes[1:]
+            guard.scope: guard.switch.record if guard.switch is not None else None
+            for guard in self._guards[1:]
         }
 
     @property
     def loss(self) -> Decimal:
         """The guarded strategies' exact session loss now (negative while in profit)."""
-        trader = self._trader
-        return Decimal(0) if trader is None else trader.loss
+        portfolio = self._portfolio
+        return Decimal(0) if portfolio is None else portfolio.loss
 
     @property
     def denied(self) -> dict[str, int]:
@@ -208,7 +208,7 @@ class RiskWatch(Actor):
                 self.clock,
                 alert_name=f"riskwatch-deadline-{self.id}",
                 latched=lambda: any(
-                    scope.switch is not None and scope.switch.running for scope in self._scopes
+                    guard.switch is not None and guard.switch.running for guard in self._guards
                 ),
             )
         else:
@@ -248,7 +248,7 @@ class RiskWatch(Actor):
         if valuing is not None:  # percent limits take the ceiling currency found at start
             limits = tuple(replace(x, currency=valuing.currency) for x in limits)
         portfolio = [limit for limit in limits if limit.scope == "portfolio"]
-        self._trader = Scope(
+        self._portfolio = Guard(
             NautilusBook(self, s, risk_engine, time.now_ns, gate=self._gate),
             portfolio,
             policy,
@@ -266,7 +266,7 @@ class RiskWatch(Actor):
             **self._logging(),
             valuing=valuing,
         )
-        self._scopes = [self._trader]
+        self._guards = [self._portfolio]
         if s.firm is not None:
             self._firm = FirmBridge(self, s.firm)
         scoped: dict[str, list[LimitSpec]] = {}
@@ -283,8 +283,8 @@ class RiskWatch(Actor):
                 instrument_id=group[0].instrument_id,
                 gate=self._gate,
             )
-            self._scopes.append(
-                Scope(
+            self._guards.append(
+                Guard(
                     book,
                     group,
                     policy,
@@ -294,10 +294,10 @@ class RiskWatch(Actor):
                     **self._logging(group[0].strategy_id),
                 )
             )
-        for each in self._scopes:
+        for each in self._guards:
             each.book.unmarked = partial(self._unmarked_in, each)
         self._marking = {}
-        if any(scope.counts_pnl for scope in self._scopes):
+        if any(guard.counts_pnl for guard in self._guards):
             self._seed_ledgers()
         if not self._on_bus:
             # Once for the actor's life, kept across stop/reset (the handlers do nothing
@@ -309,8 +309,8 @@ class RiskWatch(Actor):
             self.msgbus.subscribe(topic=BARS, handler=self._on_bar_data)
             self._on_bus = True
         self.msgbus.register(endpoint=command_endpoint(self.id), handler=self._on_command)
-        for scope in self._scopes:
-            scope.arm(time.loop)
+        for guard in self._guards:
+            guard.arm(time.loop)
         time.step()
         pending, self._pending = self._pending, []
         for cause, where in pending:
@@ -337,9 +337,9 @@ class RiskWatch(Actor):
                 f"the watch is not running (state {self.state.name}): there is nothing to "
                 "re-arm; a reset undoes what a trip set, a start arms it afresh"
             )
-        target = next((x for x in self._scopes if x.name == scope), None)
+        target = next((x for x in self._guards if x.scope == scope), None)
         if target is None or target.switch is None:
-            known = ", ".join(x.name for x in self._scopes)
+            known = ", ".join(x.scope for x in self._guards)
             raise RearmRefused(f"no such scope {scope!r} (scopes: {known})")
         record = target.switch.record
         if record is None:
@@ -352,7 +352,7 @@ class RiskWatch(Actor):
             left = ns_to_seconds(wait_ns)
             raise RearmRefused(f"cooling down: {left:g}s left of the rearm_cooldown")
         state = target.book.restore_trading_state()
-        (self.records if target is self._trader else target.records).append(record)
+        (self.records if target is self._portfolio else target.records).append(record)
         target.arm(time.loop, who=who, reason=reason)
         time.step()
         by = f" by {who}" if who else ""
@@ -382,10 +382,10 @@ class RiskWatch(Actor):
             # The watch alone was reset while the engine trades on: lifting the halt here
             # would let the strategies trade again unwatched. Re-arm (or reset the engine).
             self.log.warning("Reset while the engine runs: the trading state is left as is")
-        for scope in self._scopes if engine is None or not engine.is_running else ():
-            if scope.switch is not None and scope.switch.record is not None:
-                state = scope.book.restore_trading_state()
-                self.log.info(f"Reset: trading state after the {scope.name} trip: {state}")
+        for guard in self._guards if engine is None or not engine.is_running else ():
+            if guard.switch is not None and guard.switch.record is not None:
+                state = guard.book.restore_trading_state()
+                self.log.info(f"Reset: trading state after the {guard.scope} trip: {state}")
         self._was_reset = True
         self._rates, self._rated = None, {}
         self._marking.clear()
@@ -421,12 +421,12 @@ class RiskWatch(Actor):
                 self._rate_quote(tick)
                 time.settle()
                 return
-            scopes = self._marking.get(instrument_id)
-            if scopes:
+            guards = self._marking.get(instrument_id)
+            if guards:
                 marks = self._marks[instrument_id]
                 bid, ask = self._decimal(tick.bid_price), self._decimal(tick.ask_price)
                 if marks.quote(bid, ask, tick.ts_init):
-                    self._remark(instrument_id, marks, scopes)
+                    self._remark(instrument_id, marks, guards)
             time.settle()
         except Exception as error:
             self._fail(error, "on_quote_tick")
@@ -435,17 +435,17 @@ class RiskWatch(Actor):
         self,
         instrument_id: InstrumentId,
         marks: Marks,
-        scopes: list[Scope],
+        guards: list[Guard],
         rate_moved: bool = False,
     ) -> None:
-        """Revalue an instrument's exposure in every scope that holds it at its marks; if an
-        exchange rate moved too, every scope whose figures are converted publishes (once)."""
+        """Revalue an instrument's exposure in every guard that holds it at its marks; if an
+        exchange rate moved too, every guard whose figures are converted publishes (once)."""
         bid, ask = marks.bid, marks.ask
-        published: list[Scope] = []
-        for scope in scopes:
-            if scope.ledger.mark(instrument_id, bid, ask):  # type: ignore[arg-type]
-                scope.publish()
-                published.append(scope)
+        published: list[Guard] = []
+        for guard in guards:
+            if guard.ledger.mark(instrument_id, bid, ask):  # type: ignore[arg-type]
+                guard.publish()
+                published.append(guard)
         if rate_moved:
             self._reconvert(published)
         if self._unmarked and instrument_id in self._unmarked:
@@ -458,18 +458,18 @@ class RiskWatch(Actor):
         instrument_id = tick.instrument_id
         bid, ask = self._decimal(tick.bid_price), self._decimal(tick.ask_price)
         moved = self._rates.quote(instrument_id, bid, ask, tick.ts_init)  # type: ignore[union-attr]
-        scopes = self._marking.get(instrument_id)
+        guards = self._marking.get(instrument_id)
         marks = self._marks.get(instrument_id)
-        if scopes and marks is not None and marks.quote(bid, ask, tick.ts_init):
-            self._remark(instrument_id, marks, scopes, rate_moved=moved)
+        if guards and marks is not None and marks.quote(bid, ask, tick.ts_init):
+            self._remark(instrument_id, marks, guards, rate_moved=moved)
         elif moved:
             self._reconvert([])
 
-    def _reconvert(self, done: list[Scope]) -> None:
-        """An exchange rate moved: every scope holding converted figures publishes anew."""
-        for scope in self._scopes:
-            if scope.converting and scope not in done:
-                scope.publish()
+    def _reconvert(self, done: list[Guard]) -> None:
+        """An exchange rate moved: every guard holding converted figures publishes anew."""
+        for guard in self._guards:
+            if guard.converting and guard not in done:
+                guard.publish()
 
     def _decimal(self, price: Price) -> Decimal:
         """``price.as_decimal()``, remembered: quotes repeat a few prices over and over,
@@ -488,16 +488,16 @@ class RiskWatch(Actor):
             time = self._time
             instrument_id = tick.instrument_id
             feed = self._trade_feeds.get(instrument_id)
-            scopes = self._marking.get(instrument_id)
-            if time is None or (feed is None and not scopes):
+            guards = self._marking.get(instrument_id)
+            if time is None or (feed is None and not guards):
                 return
             time.sync()
             if feed is not None:
                 feed.put(tick)
-            if scopes:
+            if guards:
                 marks = self._marks[instrument_id]
                 if marks.trade(self._decimal(tick.price), tick.ts_init):
-                    self._remark(instrument_id, marks, scopes)
+                    self._remark(instrument_id, marks, guards)
             time.settle()
         except Exception as error:
             self._fail(error, "on_trade_tick")
@@ -509,9 +509,9 @@ class RiskWatch(Actor):
             bar_type = bar.bar_type
             feed = self._bar_feeds.get(bar_type)
             instrument_id = bar_type.instrument_id
-            scopes = self._marking.get(instrument_id)
+            guards = self._marking.get(instrument_id)
             rated = self._rated and instrument_id in self._rated
-            if time is None or (feed is None and not scopes and not rated):
+            if time is None or (feed is None and not guards and not rated):
                 return
             time.sync()
             if feed is not None:
@@ -521,8 +521,8 @@ class RiskWatch(Actor):
             moved = bool(rated) and self._rates.bar(  # type: ignore[union-attr]
                 instrument_id, price_type, close, bar.ts_init
             )
-            if scopes and self._marks[instrument_id].bar(price_type, close, bar.ts_init):
-                self._remark(instrument_id, self._marks[instrument_id], scopes, rate_moved=moved)
+            if guards and self._marks[instrument_id].bar(price_type, close, bar.ts_init):
+                self._remark(instrument_id, self._marks[instrument_id], guards, rate_moved=moved)
             elif moved:
                 self._reconvert([])
             time.settle()
@@ -542,8 +542,8 @@ class RiskWatch(Actor):
                 self._book_fill(event)
             elif isinstance(event, ANSWERS):
                 self._note_answer(event)
-            for scope in self._scopes:
-                scope.book.notify()
+            for guard in self._guards:
+                guard.book.notify()
             time.settle()
         except Exception as error:
             self._fail(error, "order event")
@@ -551,22 +551,22 @@ class RiskWatch(Actor):
     def _on_position_event(self, _event: object) -> None:
         try:
             if self._time is not None:
-                for scope in self._scopes:
-                    scope.book.notify()
+                for guard in self._guards:
+                    guard.book.notify()
                 self._time.step()
         except Exception as error:
             self._fail(error, "position event")
 
     # --- internals ------------------------------------------------------------------------
     def _book_fill(self, fill: OrderFilled) -> None:
-        """Book a fill in every scope that counts it, and hand on their new figures."""
+        """Book a fill in every guard that counts it, and hand on their new figures."""
         instrument_id = fill.instrument_id
-        scopes = [
-            scope
-            for scope in self._scopes
-            if scope.counts_pnl and scope.covers(fill.strategy_id, instrument_id)
+        guards = [
+            guard
+            for guard in self._guards
+            if guard.counts_pnl and guard.covers(fill.strategy_id, instrument_id)
         ]
-        if not scopes:
+        if not guards:
             return
         settles = self._settlements.get(instrument_id)
         if settles is None:
@@ -582,8 +582,8 @@ class RiskWatch(Actor):
         mark = (marks.bid, marks.ask) if marks.priced else None
         qty = fill.last_qty.as_decimal()
         marking = self._marking.setdefault(instrument_id, [])
-        for scope in scopes:
-            scope.ledger.fill(
+        for guard in guards:
+            guard.ledger.fill(
                 position=fill.position_id or (instrument_id, fill.strategy_id),
                 instrument=instrument_id,
                 signed_qty=qty if fill.order_side == OrderSide.BUY else qty.copy_negate(),
@@ -596,40 +596,40 @@ class RiskWatch(Actor):
                 inverse=settles.inverse,
             )
             if mark is not None:  # an exposure held before: revalue it at the newest marks
-                scope.ledger.mark(instrument_id, *mark)  # type: ignore[arg-type]
-            if scope not in marking:
-                marking.append(scope)
-            scope.publish()
+                guard.ledger.mark(instrument_id, *mark)  # type: ignore[arg-type]
+            if guard not in marking:
+                marking.append(guard)
+            guard.publish()
             if self._event_file is not None:  # the PnL curve's points, for the picture
                 order = self.cache.order(fill.client_order_id)
                 tags = None if order is None else order.tags
-                scope.note(
+                guard.note(
                     "fill",
                     **fill_fields(fill, self._settings.close_tag, tags),
-                    pnl=scope.ledger.pnl,
+                    pnl=guard.ledger.pnl,
                 )
 
     def _note_answer(self, event: Any) -> None:
-        """After a trip, an order denied or rejected goes into the tripped scope's log.
+        """After a trip, an order denied or rejected goes into the tripped guard's log.
 
-        The narrowest tripped scope that covers the order takes it (a scoped limit's block),
-        else the trader scope if it tripped (HALTED denies everyone). Before any trip such
+        The narrowest tripped guard that covers the order takes it (a scoped limit's block),
+        else the portfolio guard if it tripped (HALTED denies everyone). Before any trip such
         answers are the strategies' own business and are not logged here.
         """
-        tripped = [s for s in self._scopes if s.switch is not None and s.switch.record is not None]
+        tripped = [s for s in self._guards if s.switch is not None and s.switch.record is not None]
         if not tripped:
             return
-        scope = next(
+        guard = next(
             (
                 s
                 for s in tripped
-                if s is not self._trader and s.covers(event.strategy_id, event.instrument_id)
+                if s is not self._portfolio and s.covers(event.strategy_id, event.instrument_id)
             ),
-            tripped[0] if tripped[0] is self._trader else None,
+            tripped[0] if tripped[0] is self._portfolio else None,
         )
-        if scope is not None:
+        if guard is not None:
             kind, fields = answer(event)
-            scope.note(kind, **fields)
+            guard.note(kind, **fields)
 
     def _open_event_log(self, now_ns: Any) -> None:
         """Start the session and its log: the node's logger, and the file if configured."""
@@ -656,7 +656,7 @@ class RiskWatch(Actor):
         )
 
     def _logging(self, strategy_id: StrategyId | None = None) -> dict[str, Any]:
-        """What a scope's event-log context needs: the log, the session, its strategies."""
+        """What a guard's event-log context needs: the log, the session, its strategies."""
         s = self._settings
         if strategy_id is not None:
             strategies: list[str] | None = [str(strategy_id)]
@@ -728,9 +728,9 @@ class RiskWatch(Actor):
             )
         )
 
-    def _unmarked_in(self, scope: Scope) -> list[str]:
-        """Instruments the scope holds that nothing has priced yet (for its record)."""
-        return sorted(str(i) for i in self._unmarked if scope.ledger.is_exposed(i))
+    def _unmarked_in(self, guard: Guard) -> list[str]:
+        """Instruments the guard holds that nothing has priced yet (for its record)."""
+        return sorted(str(i) for i in self._unmarked if guard.ledger.is_exposed(i))
 
     def _subscribe(self, kind: str, instrument_id: InstrumentId) -> None:
         if (kind, instrument_id) in self._subscribed:
@@ -853,7 +853,7 @@ class RiskWatch(Actor):
     def _trip_from_outside(self, cause: Trip, where: str) -> None:
         """Trip on a cause from outside the children, from any thread; never raise."""
         time = self._time
-        if time is None or self._trader is None:
+        if time is None or self._portfolio is None:
             if isinstance(cause, ManualKill) and not self.is_disposed:
                 self._pending.append((cause, where))
                 self.log.warning(
@@ -871,10 +871,10 @@ class RiskWatch(Actor):
     def _trip_now(self, cause: Trip, where: str) -> None:
         """On the watch's loop: hand the cause to the group, or to the latched cascade."""
         try:
-            trader = self._trader
-            if trader is None or trader.switch is None:
+            portfolio = self._portfolio
+            if portfolio is None or portfolio.switch is None:
                 return
-            switch, watch = trader.switch, trader.task
+            switch, watch = portfolio.switch, portfolio.task
             if watch is not None and not watch.done() and switch.record is None:
                 self._outside.put(cause)  # type: ignore[union-attr]
             else:
@@ -898,26 +898,26 @@ class RiskWatch(Actor):
             if self._firm is not None:
                 self._firm.stop()
                 self._firm = None
-            for scope in self._scopes:
-                switch, watch = scope.switch, scope.task
+            for guard in self._guards:
+                switch, watch = guard.switch, guard.task
                 if switch is not None and switch.running:
                     self.log.warning(
-                        f"Stopped mid-cascade ({scope.name}): sending the rest now, unconfirmed"
+                        f"Stopped mid-cascade ({guard.scope}): sending the rest now, unconfirmed"
                     )
                     time.call(switch.hurry)
                 if watch is not None and not watch.done():
                     time.call(watch.cancel)
-                sampler = scope.sampler
+                sampler = guard.sampler
                 if sampler is not None and not sampler.done():
                     time.call(sampler.cancel)
-            for scope in self._scopes:
-                scope.book.release()
+            for guard in self._guards:
+                guard.book.release()
             if self._gate is not None:
                 self._gate.detach(self)
             self.msgbus.deregister(endpoint=command_endpoint(self.id), handler=self._on_command)
             time.close()
-            if self._trader is not None and self._event_log is not None:
-                self._trader.note("stopped", write_failures=self._event_log.failures)
+            if self._portfolio is not None and self._event_log is not None:
+                self._portfolio.note("stopped", write_failures=self._event_log.failures)
             if self._log_sink is not None:
                 self._log_sink.flush()
         except Exception as error:

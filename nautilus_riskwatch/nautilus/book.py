@@ -323,13 +323,14 @@ class NautilusBook:
                 self._waiters.remove(waiter)
 
     def publish(self, record: RiskOff) -> None:
-        record.scope = self.scope_name
+        record.scope = self.scope
         record.unmarked = self.unmarked()
         self._actor.log.warning(record.report())
         self._actor.msgbus.publish(topic=risk_off_topic(self._actor.id), msg=record)
 
     @property
-    def scope_name(self) -> str:
+    def scope(self) -> str:
+        """The part of the book this book covers, by name: its limits' scope."""
         if self._scope_strategy is not None:
             return f"strategy {self._scope_strategy}"
         if self._scope_instrument is not None:

@@ -60,7 +60,7 @@ class FirmBridge:
                 log=self._log,
             ),
         )
-        trader = watch._trader
+        trader = watch._portfolio
         assert trader is not None
         trader.on_trip = self._on_local_trip
 
@@ -125,7 +125,7 @@ class FirmBridge:
     def _halt_and_trip(self, cause: Trip) -> None:
         """HALTED now (synchronously), then the full cascade on the loop."""
         watch = self._watch
-        trader = watch._trader
+        trader = watch._portfolio
         if trader is None or self._tripped():
             return
         self._queued = True
@@ -147,7 +147,7 @@ class FirmBridge:
         return True
 
     def _tripped(self) -> bool:
-        trader = self._watch._trader
+        trader = self._watch._portfolio
         switch = None if trader is None else trader.switch
         return self._queued or (switch is not None and switch.record is not None)
 
@@ -158,7 +158,7 @@ class FirmBridge:
         state = "ACTIVE" if record is None else f"TRIPPED {record.cause.kind} ({record.stage})"
         if record is None and self._queued:
             state = "TRIPPING"
-        trader = watch._trader
+        trader = watch._portfolio
         counts = trader is not None and trader.counts_pnl
         return (-watch.loss if counts else None), state
 

@@ -243,7 +243,7 @@ def test_a_scoped_limit_writes_its_own_lines_and_a_rearm_keeps_the_session(tmp_p
         (True, "ops", "fixed"),
     ]
     records = records_from(events, scope=scope)
-    history = [*run.watch._scopes[1].records, run.watch.scope_records[scope]]
+    history = [*run.watch._guards[1].records, run.watch.scope_records[scope]]
     assert [r.to_dict() for r in records] == [r.to_dict() for r in history]
     # its cascade touched only its strategy; the gate's denials are in its lines
     commands = [e for e in events if e.kind == "command"]

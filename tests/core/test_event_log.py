@@ -66,7 +66,7 @@ class _World:
         return book
 
     def arm(self, context, children, book, policy=None) -> KillSwitch:
-        """What ``Scope.arm`` does: the group and the switch, in the scope's context."""
+        """What ``Guard.arm`` does: the group and the switch, in the scope's context."""
         switch = KillSwitch(book, policy, context=context)
         self.loop.create_task(run_watch(children, switch), context=context.copy())
         return switch
