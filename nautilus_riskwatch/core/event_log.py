@@ -38,11 +38,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from nautilus_riskwatch.core.feeds import Feed
+from nautilus_riskwatch.core.record import scope_spelled
 from nautilus_riskwatch.looptime.origin import utc
 
 #: The session: one per armed run of the watch (stable across a re-arm, new after a reset).
 SESSION_ID: contextvars.ContextVar[str] = contextvars.ContextVar("riskwatch_session_id", default="")
-#: The scope of the watch the code runs for: ``"trader"`` or a scoped limit's name.
+#: The scope the code runs for: ``"portfolio"`` or a scoped limit's (``"strategy X"``).
 SCOPE: contextvars.ContextVar[str] = contextvars.ContextVar("riskwatch_scope", default="")
 #: The strategy ids that scope guards (``None``: every strategy).
 STRATEGY_IDS: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
@@ -109,7 +110,7 @@ class Event:
                 ts_ns=int(data["ts_ns"]),
                 seq=int(data["seq"]),
                 session_id=str(data["session_id"]),
-                scope=str(data["scope"]),
+                scope=scope_spelled(str(data["scope"]), warn=False),  # an old file: "trader"
                 strategy_ids=None if strategies is None else tuple(map(str, strategies)),
                 fields={k: v for k, v in data.items() if k not in HEADER},
             )

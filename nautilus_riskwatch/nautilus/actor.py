@@ -35,6 +35,7 @@ from nautilus_riskwatch.core import (
     watchdog,
 )
 from nautilus_riskwatch.core.event_log import EventLog, JsonLinesFile
+from nautilus_riskwatch.core.record import PORTFOLIO, scope_spelled
 from nautilus_riskwatch.core.supervisor import Child
 from nautilus_riskwatch.looptime import (
     LiveTime,
@@ -247,7 +248,7 @@ class RiskWatch(Actor):
         limits = s.limits
         if valuing is not None:  # percent limits take the ceiling currency found at start
             limits = tuple(replace(x, currency=valuing.currency) for x in limits)
-        portfolio = [limit for limit in limits if limit.scope == "portfolio"]
+        portfolio = [limit for limit in limits if limit.scope == PORTFOLIO]
         self._portfolio = Guard(
             NautilusBook(self, s, risk_engine, time.now_ns, gate=self._gate),
             portfolio,
@@ -271,7 +272,7 @@ class RiskWatch(Actor):
             self._firm = FirmBridge(self, s.firm)
         scoped: dict[str, list[LimitSpec]] = {}
         for limit in limits:
-            if limit.scope != "portfolio":
+            if limit.scope != PORTFOLIO:
                 scoped.setdefault(limit.scope, []).append(limit)
         for group in scoped.values():
             book = NautilusBook(
@@ -321,12 +322,13 @@ class RiskWatch(Actor):
         described = ", ".join(f"{x.kind} {x.describe()} ({x.scope})" for x in limits)
         self.log.info(f"Watching {len(s.feeds)} feed(s); loss limits: {described or 'none'}")
 
-    def rearm(self, who: str = "", reason: str = "", scope: str = "trader") -> str:
+    def rearm(self, who: str = "", reason: str = "", scope: str = PORTFOLIO) -> str:
         """Re-arm after a trip, on the watch's loop thread; return what became of the state.
 
-        ``scope`` is ``"trader"`` (the whole book) or a scoped limit's name
-        (``"strategy X"``, ``"instrument Y"``). Refused (``RearmRefused``, with the reason)
-        while it has not tripped, while its cascade is in flight, or before
+        ``scope`` is ``"portfolio"`` (the whole book) or a scoped limit's scope
+        (``"strategy X"``, ``"instrument Y"``; ``"trader"``, the whole book's old name, is
+        read as ``"portfolio"`` with a ``DeprecationWarning``). Refused (``RearmRefused``,
+        with the reason) while it has not tripped, while its cascade is in flight, or before
         ``rearm_cooldown`` seconds (loop time) have passed since it finished. The trading
         state (or the scope's block) is undone only if the watch set it and nobody changed
         it since. The ledger goes on: the loss is the session's.
@@ -337,6 +339,7 @@ class RiskWatch(Actor):
                 f"the watch is not running (state {self.state.name}): there is nothing to "
                 "re-arm; a reset undoes what a trip set, a start arms it afresh"
             )
+        scope = scope_spelled(scope)
         target = next((x for x in self._guards if x.scope == scope), None)
         if target is None or target.switch is None:
             known = ", ".join(x.scope for x in self._guards)

@@ -30,7 +30,7 @@ from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, Posit
 from nautilus_trader.model.objects import Quantity
 
 from nautilus_riskwatch.core.event_log import emit
-from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.core.record import PORTFOLIO, RiskOff
 from nautilus_riskwatch.nautilus.commands import risk_off_topic
 from nautilus_riskwatch.nautilus.config import Settings
 from nautilus_riskwatch.nautilus.event_log import command_fields
@@ -335,7 +335,7 @@ class NautilusBook:
             return f"strategy {self._scope_strategy}"
         if self._scope_instrument is not None:
             return f"instrument {self._scope_instrument}"
-        return "trader"
+        return PORTFOLIO
 
     # --- engine side --------------------------------------------------------------------
     def notify(self) -> None:

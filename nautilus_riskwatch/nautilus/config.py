@@ -23,6 +23,7 @@ from nautilus_trader.model.enums import TradingState
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Currency
 
+from nautilus_riskwatch.core.record import PORTFOLIO
 from nautilus_riskwatch.firm.link import check_firm_name, redact
 from nautilus_riskwatch.firm.member import (
     HEARTBEAT_POLICIES,
@@ -321,7 +322,7 @@ class LimitSpec:
             return f"strategy {self.strategy_id}"
         if self.instrument_id is not None:
             return f"instrument {self.instrument_id}"
-        return "portfolio"
+        return PORTFOLIO
 
 
 @dataclass(frozen=True)
@@ -470,7 +471,7 @@ def _firm(raw: object, currency: str | None, limits: tuple[LimitSpec, ...]) -> F
             "the firm ceiling is an amount (e.g. '50000 USD'): nodes' equities are not summed",
         )
     if ceiling is not None:
-        if not any(limit.scope == "portfolio" for limit in limits):
+        if not any(limit.scope == PORTFOLIO for limit in limits):
             raise RiskWatchConfigError(
                 "firm.max_loss",
                 raw.max_loss,

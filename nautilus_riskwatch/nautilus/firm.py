@@ -11,7 +11,7 @@ NautilusTrader-facing rules live here, in one place:
   node holds) follows on the loop.
 - **A firm kill halts at once.** ``FirmKill`` sets HALTED synchronously when it arrives,
   then hands the cause to the supervisor like any outside cause, so the full cascade runs.
-- **Tell the firm.** Every trip of the trader scope, any cause except the firm's own, is
+- **Tell the firm.** Every trip of the portfolio guard, any cause except the firm's own, is
   handed to the member, which puts it on the latch from its own task (never from an engine
   callback, never waited for).
 """
@@ -113,7 +113,7 @@ class FirmBridge:
 
     # --- hooks ---------------------------------------------------------------------------
     def _on_local_trip(self, record: RiskOff) -> None:
-        """The trader scope latched a trip (called inside ``KillSwitch.trip``)."""
+        """The portfolio guard latched a trip (called inside ``KillSwitch.trip``)."""
         self._queued = False
         cause = record.cause
         if cause.kind not in FIRM_CAUSES:
@@ -152,7 +152,7 @@ class FirmBridge:
         return self._queued or (switch is not None and switch.record is not None)
 
     def _figures(self) -> tuple[Decimal | None, str]:
-        """The trader scope's exact PnL (``None`` if it keeps no ledger) and its state."""
+        """The portfolio guard's exact PnL (``None`` if it keeps no ledger) and its state."""
         watch = self._watch
         record = watch.record
         state = "ACTIVE" if record is None else f"TRIPPED {record.cause.kind} ({record.stage})"
