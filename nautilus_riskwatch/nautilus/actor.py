@@ -10,6 +10,8 @@ failure inside the watch is itself a trip.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from functools import partial
@@ -81,6 +83,31 @@ POSITION_EVENTS = "events.position.*"
 #: Portfolio listens for its bar marks: a bar needs a bar type to subscribe to, and the
 #: watch cannot guess which ones a strategy trades on.
 BARS = "data.bars.*"
+
+
+_Callback = Callable[["RiskWatch", Any], None]
+
+
+def _fails_into_a_trip(where: str) -> Callable[[_Callback], _Callback]:
+    """Wrap one of the watch's engine or bus callbacks so that nothing escapes it.
+
+    An exception escaping an actor callback aborts a backtest and kills a live node; a
+    failure inside the watch is instead logged and made a trip (``RiskWatch._fail``): a
+    watch that cannot do its job takes the book down rather than leave it unguarded. The
+    per-quote callbacks spell the same ``try``/``except`` out (one call less on the hot path).
+    """
+
+    def wrap(callback: _Callback) -> _Callback:
+        @functools.wraps(callback)
+        def guarded(watch: RiskWatch, message: Any) -> None:
+            try:
+                callback(watch, message)
+            except Exception as error:
+                watch._fail(error, where)
+
+        return guarded
+
+    return wrap
 
 
 class RiskWatch(Actor):
@@ -173,59 +200,66 @@ class RiskWatch(Actor):
         """
         self._trip_from_outside(ManualKill(reason, who), "kill")
 
+    @_fails_into_a_trip("a command")
     def _on_command(self, command: object) -> None:
         """The watch's message-bus endpoint: ``KillCommand`` and ``RearmCommand``."""
-        try:
-            if isinstance(command, KillCommand):
-                self.kill(command.reason, command.who)
-            elif isinstance(command, RearmCommand):
-                try:
-                    self.rearm(command.who, command.reason, command.scope)
-                except RearmRefused as refused:
-                    self.log.error(f"Re-arm by {command.who or '?'} refused: {refused}")
-                    self.msgbus.publish(topic=risk_off_topic(self.id), msg=refused)
-            else:
-                self.log.error(f"Unknown command for the watch: {command!r}")
-        except Exception as error:
-            self._fail(error, "a command")
+        if isinstance(command, KillCommand):
+            self.kill(command.reason, command.who)
+        elif isinstance(command, RearmCommand):
+            try:
+                self.rearm(command.who, command.reason, command.scope)
+            except RearmRefused as refused:
+                self.log.error(f"Re-arm by {command.who or '?'} refused: {refused}")
+                self.msgbus.publish(topic=risk_off_topic(self.id), msg=refused)
+        else:
+            self.log.error(f"Unknown command for the watch: {command!r}")
 
     # --- lifecycle ------------------------------------------------------------------------
     def on_start(self) -> None:
+        """Check the config against the engine, take the loop's time, build the guards,
+        listen to the engine, arm. A kill made before the start trips here."""
         self._check_against_engine()
-        if self._was_reset:
+        if self._was_reset:  # a reset run begins afresh
             self._was_reset = False
             self.records.clear()
-        s = self._settings
-        if s.firm is not None and isinstance(self.clock, TestClock):
+        time = self._time = self._start_time()
+        self._open_event_log(time.now_ns)
+        self._risk_engine = self._find_risk_engine()
+        self._gate = OrderGate.for_bus(self.msgbus, self.clock, self.cache, self.log)
+        self._gate.attach(self)
+        limits = self._build_guards(time, self._watch_feeds(time.loop.time))
+        self._listen()
+        for guard in self._guards:
+            guard.arm(time.loop)
+        time.step()
+        self._trip_on_pending_kills(time)
+        if self._firm is not None:
+            self._firm.start()  # before any strategy starts: a tripped firm halts us here
+        self._log_what_is_watched(limits)
+
+    def _start_time(self) -> LoopTime:
+        """The loop the watch runs on: a simulated one in a backtest, the node's live."""
+        if not isinstance(self.clock, TestClock):
+            return LiveTime(asyncio.get_running_loop(), self.clock.timestamp_ns)
+        firm = self._settings.firm
+        if firm is not None:
             raise RiskWatchConfigError(
                 "firm",
-                s.firm.firm,
+                firm.firm,
                 "the firm switch is for live nodes: a backtest must not touch a shared "
                 "Redis (remove `firm` from the backtest's config)",
             )
-        time: LoopTime
-        if isinstance(self.clock, TestClock):
-            time = SimulatedTime(
-                self.clock,
-                alert_name=f"riskwatch-deadline-{self.id}",
-                latched=lambda: any(
-                    guard.switch is not None and guard.switch.running for guard in self._guards
-                ),
-            )
-        else:
-            time = LiveTime(asyncio.get_running_loop(), self.clock.timestamp_ns)
-        self._time = time
-        loop_time = time.loop.time
-        self._open_event_log(time.now_ns)
-        risk_engine = self._risk_engine = self._given_risk_engine or self._find_risk_engine()
-        if risk_engine is None and s.trading_state is not None:
-            self.log.warning(
-                "No RiskEngine found: on a trip the trading state cannot be set (degraded)"
-            )
-        policy = CascadePolicy(s.confirm_timeout, s.confirm_attempts)
+        return SimulatedTime(
+            self.clock,
+            alert_name=f"riskwatch-deadline-{self.id}",
+            latched=lambda: any(g.switch is not None and g.switch.running for g in self._guards),
+        )
+
+    def _watch_feeds(self, loop_time: Callable[[], float]) -> list[Child]:
+        """Subscribe to each watched feed; return their watchdogs and the outside causes."""
         self._marks, self._subscribed, self._unmarked = {}, set(), set()
         children: list[Child] = []
-        for spec in s.feeds:
+        for spec in self._settings.feeds:
             feed: Feed[object] = Feed(spec.name, loop_time)
             if spec.kind == "quote":
                 self._quote_feeds[spec.instrument_id] = feed
@@ -240,87 +274,98 @@ class RiskWatch(Actor):
         outside: Feed[Trip] = Feed("outside causes", loop_time)
         self._outside = outside
         children.append(partial(trip_on, outside.read_one))
-        # One gate per engine, shared by every watch: after a trip it denies the book's new
-        # orders on every path to a venue (RiskEngine, emulator, algorithms, ExecEngine).
-        self._gate = OrderGate.for_bus(self.msgbus, self.clock, self.cache, self.log)
-        self._gate.attach(self)
+        return children
+
+    def _build_guards(self, time: LoopTime, children: list[Child]) -> tuple[LimitSpec, ...]:
+        """One guard for the whole book (the feeds' watchdogs and outside causes are its
+        children), one per strategy or instrument a limit is scoped to; their ledgers
+        seeded with the positions already open."""
+        s = self._settings
         valuing = self._valuing() if s.limits else None
         limits = s.limits
         if valuing is not None:  # percent limits take the ceiling currency found at start
             limits = tuple(replace(x, currency=valuing.currency) for x in limits)
-        portfolio = [limit for limit in limits if limit.scope == PORTFOLIO]
-        self._portfolio = Guard(
-            NautilusBook(self, s, risk_engine, time.now_ns, gate=self._gate),
-            portfolio,
-            policy,
-            loop_time,
-            time.origin,
-            extra=children,
-            described={
-                "feeds": [{"feed": f.name, "stale_after": f.stale_after} for f in s.feeds],
-                "trading_state_on_trip": "ACTIVE"
-                if s.trading_state is None
-                else s.trading_state.name,
-                "confirm_timeout": s.confirm_timeout,
-                "confirm_attempts": s.confirm_attempts,
-            },
-            **self._logging(),
-            valuing=valuing,
-        )
-        self._guards = [self._portfolio]
-        if s.firm is not None:
-            self._firm = FirmBridge(self, s.firm)
-        scoped: dict[str, list[LimitSpec]] = {}
+        by_scope: dict[str, list[LimitSpec]] = {PORTFOLIO: []}
         for limit in limits:
-            if limit.scope != PORTFOLIO:
-                scoped.setdefault(limit.scope, []).append(limit)
-        for group in scoped.values():
+            by_scope.setdefault(limit.scope, []).append(limit)
+        policy = CascadePolicy(s.confirm_timeout, s.confirm_attempts)
+        self._guards = []
+        for scope, group in by_scope.items():
+            portfolio = scope == PORTFOLIO
+            strategy_id = None if portfolio else group[0].strategy_id
             book = NautilusBook(
                 self,
                 s,
-                risk_engine,
+                self._risk_engine,
                 time.now_ns,
-                strategy_id=group[0].strategy_id,
-                instrument_id=group[0].instrument_id,
+                strategy_id=strategy_id,
+                instrument_id=None if portfolio else group[0].instrument_id,
                 gate=self._gate,
             )
-            self._guards.append(
-                Guard(
-                    book,
-                    group,
-                    policy,
-                    loop_time,
-                    time.origin,
-                    valuing=valuing,
-                    **self._logging(group[0].strategy_id),
-                )
+            guard = Guard(
+                book,
+                group,
+                policy,
+                time.loop.time,
+                time.origin,
+                extra=children if portfolio else (),
+                described=self._described() if portfolio else None,
+                valuing=valuing,
+                **self._logging(strategy_id),
             )
-        for each in self._guards:
-            each.book.unmarked = partial(self._unmarked_in, each)
+            book.unmarked = partial(self._unmarked_in, guard)
+            self._guards.append(guard)
+        self._portfolio = self._guards[0]
+        if s.firm is not None:
+            self._firm = FirmBridge(
+                s.firm,
+                node=str(self.trader_id),
+                guard=self._portfolio,
+                trip=self._trip_from_outside,
+                rearm=self.rearm,
+                log=self.log,
+            )
         self._marking = {}
         if any(guard.counts_pnl for guard in self._guards):
             self._seed_ledgers()
+        return limits
+
+    def _described(self) -> dict[str, Any]:
+        """What the portfolio guard's ``armed`` line says of the watch as a whole."""
+        s = self._settings
+        return {
+            "feeds": [{"feed": f.name, "stale_after": f.stale_after} for f in s.feeds],
+            "trading_state_on_trip": "ACTIVE" if s.trading_state is None else s.trading_state.name,
+            "confirm_timeout": s.confirm_timeout,
+            "confirm_attempts": s.confirm_attempts,
+        }
+
+    def _listen(self) -> None:
+        """Order, position and bar events from the bus; commands at the watch's endpoint.
+
+        The topics once for the actor's life, kept across stop/reset (the handlers do
+        nothing while the watch is not running): nautilus_trader 1.221's message bus never
+        delivers a topic already published to a wildcard subscribed after it, so a watch
+        that re-subscribed after a reset would go deaf.
+        """
         if not self._on_bus:
-            # Once for the actor's life, kept across stop/reset (the handlers do nothing
-            # while the watch is not running): nautilus_trader 1.221's message bus never
-            # delivers a topic already published to a wildcard subscribed after it, so a
-            # watch that re-subscribed after a reset would go deaf.
             self.msgbus.subscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
             self.msgbus.subscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
             self.msgbus.subscribe(topic=BARS, handler=self._on_bar_data)
             self._on_bus = True
         self.msgbus.register(endpoint=command_endpoint(self.id), handler=self._on_command)
-        for guard in self._guards:
-            guard.arm(time.loop)
-        time.step()
+
+    def _trip_on_pending_kills(self, time: LoopTime) -> None:
+        """Kills made before the watch ran trip it now, before anything can trade."""
         pending, self._pending = self._pending, []
         for cause, where in pending:
             self.log.warning(f"Tripping at start on a {where} made before the watch ran")
             time.call(partial(self._trip_now, cause, where))
-        if self._firm is not None:
-            self._firm.start()  # before any strategy starts: a tripped firm halts us here
+
+    def _log_what_is_watched(self, limits: tuple[LimitSpec, ...]) -> None:
         described = ", ".join(f"{x.kind} {x.describe()} ({x.scope})" for x in limits)
-        self.log.info(f"Watching {len(s.feeds)} feed(s); loss limits: {described or 'none'}")
+        feeds = len(self._settings.feeds)
+        self.log.info(f"Watching {feeds} feed(s); loss limits: {described or 'none'}")
 
     def rearm(self, who: str = "", reason: str = "", scope: str = PORTFOLIO) -> str:
         """Re-arm after a trip, on the watch's loop thread; return what became of the state.
@@ -532,33 +577,34 @@ class RiskWatch(Actor):
         except Exception as error:
             self._fail(error, "a bar")
 
+    @_fails_into_a_trip("order event")
     def _on_order_event(self, event: object) -> None:
-        try:
-            time = self._time
-            if time is None:
-                return
-            time.sync()
-            strategy_id = event.strategy_id  # type: ignore[attr-defined]
-            if strategy_id not in self._known_strategies:
-                self._latecomer(strategy_id)
-            if isinstance(event, OrderFilled):
-                self._book_fill(event)
-            elif isinstance(event, ANSWERS):
-                self._note_answer(event)
-            for guard in self._guards:
-                guard.book.notify()
-            time.settle()
-        except Exception as error:
-            self._fail(error, "order event")
+        """Every strategy's order events (``events.order.*``): fills, answers, and a nudge
+        to every cascade waiting for a confirmation."""
+        time = self._time
+        if time is None:
+            return
+        time.sync()
+        strategy_id = event.strategy_id  # type: ignore[attr-defined]
+        if strategy_id not in self._known_strategies:
+            self._latecomer(strategy_id)
+        if isinstance(event, OrderFilled):
+            self._book_fill(event)
+        elif isinstance(event, ANSWERS):
+            self._note_answer(event)
+        for guard in self._guards:
+            guard.book.notify()
+        time.settle()
 
+    @_fails_into_a_trip("position event")
     def _on_position_event(self, _event: object) -> None:
-        try:
-            if self._time is not None:
-                for guard in self._guards:
-                    guard.book.notify()
-                self._time.step()
-        except Exception as error:
-            self._fail(error, "position event")
+        """Every position event (``events.position.*``): a nudge to waiting cascades."""
+        time = self._time
+        if time is None:
+            return
+        for guard in self._guards:
+            guard.book.notify()
+        time.step()
 
     # --- internals ------------------------------------------------------------------------
     def _book_fill(self, fill: OrderFilled) -> None:
@@ -846,11 +892,18 @@ class RiskWatch(Actor):
             if instrument_id not in instruments:
                 refuse_unknown(f"hedge_instruments[{i}]", instrument_id, instruments, "instrument")
 
-    def _find_risk_engine(self) -> RiskEngine | None:
+    def _find_risk_engine(self) -> Any | None:
+        """The RiskEngine given, else the one on the message bus (``None``: degraded)."""
+        if self._given_risk_engine is not None:
+            return self._given_risk_engine
         for subscription in self.msgbus.subscriptions():
             owner = getattr(subscription.handler, "__self__", None)
             if isinstance(owner, RiskEngine):
                 return owner
+        if self._settings.trading_state is not None:
+            self.log.warning(
+                "No RiskEngine found: on a trip the trading state cannot be set (degraded)"
+            )
         return None
 
     def _trip_from_outside(self, cause: Trip, where: str) -> None:
