@@ -167,6 +167,12 @@ class RiskWatch(Actor):
 
     # --- what operators and tests read ---------------------------------------------------
     @property
+    def settings(self) -> Settings:
+        """The checked configuration the watch runs on (frozen): ids as engine types,
+        ceilings as ``Decimal``, the close tag, the trading state a trip sets."""
+        return self._settings
+
+    @property
     def record(self) -> RiskOff | None:
         """The record of the portfolio guard's trip (``None`` while nothing has tripped)."""
         portfolio = self._portfolio
