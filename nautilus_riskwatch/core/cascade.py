@@ -226,7 +226,7 @@ class KillSwitch:
 
     async def _halt(self, record: RiskOff) -> None:
         record.trading_state = self._book.halt()
-        emit("outcome", stage=Stage.HALTING, trading_state=record.trading_state)
+        _outcome(Stage.HALTING, record, "trading_state")
 
     async def _cancel(self, record: RiskOff) -> None:
         book = self._book
@@ -246,13 +246,13 @@ class KillSwitch:
         closed = [o for o in to_cancel if o not in pending]
         record.orders_filled = book.filled_among(closed)
         record.orders_cancelled = [o for o in closed if o not in record.orders_filled]
-        emit(
-            "outcome",
-            stage=Stage.CANCELLING,
-            orders_cancelled=record.orders_cancelled,
-            orders_filled=record.orders_filled,
-            orders_unconfirmed=record.orders_unconfirmed,
-            orders_kept=record.orders_kept,
+        _outcome(
+            Stage.CANCELLING,
+            record,
+            "orders_cancelled",
+            "orders_filled",
+            "orders_unconfirmed",
+            "orders_kept",
         )
 
     async def _flatten(self, record: RiskOff) -> None:
@@ -273,12 +273,8 @@ class KillSwitch:
             remaining = await self._settle(lambda: book.open_positions()[0], remaining)
         record.positions_unflattened = remaining
         record.positions_closed = [p for p in asked if p not in remaining]
-        emit(
-            "outcome",
-            stage=Stage.FLATTENING,
-            positions_closed=record.positions_closed,
-            positions_unflattened=record.positions_unflattened,
-            hedges_kept=record.hedges_kept,
+        _outcome(
+            Stage.FLATTENING, record, "positions_closed", "positions_unflattened", "hedges_kept"
         )
 
     async def _verify(self, record: RiskOff) -> None:
@@ -288,13 +284,7 @@ class KillSwitch:
         record.left_live = book.live_after()
         record.orders_kept = book.resting_orders()[1]
         record.hedges_kept = book.open_positions()[1]
-        emit(
-            "outcome",
-            stage=Stage.VERIFYING,
-            left_live=record.left_live,
-            orders_kept=record.orders_kept,
-            hedges_kept=record.hedges_kept,
-        )
+        _outcome(Stage.VERIFYING, record, "left_live", "orders_kept", "hedges_kept")
 
     async def _settle(
         self, still_open: Callable[[], list[str]], asked: Sequence[str] = ()
@@ -338,3 +328,8 @@ class KillSwitch:
 
     def _stage(self) -> str:
         return self._record.stage if self._record is not None else ""
+
+
+def _outcome(stage: Stage, record: RiskOff, *facts: str) -> None:
+    """Log what a stage achieved: the named fields of the record, as they stand now."""
+    emit("outcome", stage=stage, **{fact: getattr(record, fact) for fact in facts})

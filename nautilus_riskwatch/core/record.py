@@ -23,6 +23,16 @@ PORTFOLIO = "portfolio"
 OLD_PORTFOLIO = "trader"
 
 
+def scope_of(strategy_id: object | None = None, instrument_id: object | None = None) -> str:
+    """The scope a limit (and the guard that holds it) covers: one strategy, else one
+    instrument, else the whole book: ``"strategy X"``, ``"instrument Y"``, ``"portfolio"``."""
+    if strategy_id is not None:
+        return f"strategy {strategy_id}"
+    if instrument_id is not None:
+        return f"instrument {instrument_id}"
+    return PORTFOLIO
+
+
 def scope_spelled(scope: str, *, warn: bool = True) -> str:
     """``scope`` in today's words: the old name of the whole book, ``"trader"``, is read as
     ``"portfolio"`` (with a ``DeprecationWarning`` when a caller wrote it; quietly when it

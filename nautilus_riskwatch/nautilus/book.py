@@ -30,7 +30,7 @@ from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, Posit
 from nautilus_trader.model.objects import Quantity
 
 from nautilus_riskwatch.core.event_log import emit
-from nautilus_riskwatch.core.record import PORTFOLIO, RiskOff
+from nautilus_riskwatch.core.record import RiskOff, scope_of
 from nautilus_riskwatch.nautilus.commands import risk_off_topic
 from nautilus_riskwatch.nautilus.config import Settings
 from nautilus_riskwatch.nautilus.event_log import command_fields
@@ -253,22 +253,16 @@ class NautilusBook:
             self._send(self._cancel_of(order), endpoint=self._cancel_endpoint(order))
 
     def open_orders_among(self, order_ids: Sequence[str]) -> list[str]:
-        cache = self._actor.cache
-        still = []
-        for order_id in order_ids:
-            order = cache.order(ClientOrderId(order_id))
-            if order is not None and not order.is_closed:
-                still.append(order_id)
-        return still
+        return self._among(order_ids, lambda order: not order.is_closed)
 
     def filled_among(self, order_ids: Sequence[str]) -> list[str]:
+        return self._among(order_ids, lambda order: order.status == OrderStatus.FILLED)
+
+    def _among(self, order_ids: Sequence[str], holds: Callable[[Order], bool]) -> list[str]:
+        """Those of ``order_ids`` the cache knows and for which ``holds(order)``."""
         cache = self._actor.cache
-        filled = []
-        for order_id in order_ids:
-            order = cache.order(ClientOrderId(order_id))
-            if order is not None and order.status == OrderStatus.FILLED:
-                filled.append(order_id)
-        return filled
+        found = ((i, cache.order(ClientOrderId(i))) for i in order_ids)
+        return [i for i, order in found if order is not None and holds(order)]
 
     def open_positions(self) -> tuple[list[str], list[str]]:
         flatten, kept = [], []
@@ -331,11 +325,7 @@ class NautilusBook:
     @property
     def scope(self) -> str:
         """The part of the book this book covers, by name: its limits' scope."""
-        if self._scope_strategy is not None:
-            return f"strategy {self._scope_strategy}"
-        if self._scope_instrument is not None:
-            return f"instrument {self._scope_instrument}"
-        return PORTFOLIO
+        return scope_of(self._scope_strategy, self._scope_instrument)
 
     # --- engine side --------------------------------------------------------------------
     def notify(self) -> None:
