@@ -498,7 +498,7 @@ class RiskWatch(Actor):
         published: list[Guard] = []
         for guard in guards:
             if guard.ledger.mark(instrument_id, bid, ask):  # type: ignore[arg-type]
-                guard.publish()
+                guard.put_figures()
                 published.append(guard)
         if rate_moved:
             self._reconvert(published)
@@ -523,7 +523,7 @@ class RiskWatch(Actor):
         """An exchange rate moved: every guard holding converted figures publishes anew."""
         for guard in self._guards:
             if guard.converting and guard not in done:
-                guard.publish()
+                guard.put_figures()
 
     def _decimal(self, price: Price) -> Decimal:
         """``price.as_decimal()``, remembered: quotes repeat a few prices over and over,
@@ -654,7 +654,7 @@ class RiskWatch(Actor):
                 guard.ledger.mark(instrument_id, *mark)  # type: ignore[arg-type]
             if guard not in marking:
                 marking.append(guard)
-            guard.publish()
+            guard.put_figures()
             if self._event_file is not None:  # the PnL curve's points, for the picture
                 order = self.cache.order(fill.client_order_id)
                 tags = None if order is None else order.tags

@@ -183,7 +183,7 @@ class Guard:
         self._ceilings = {
             spec: self._percent_ceiling(spec) for spec, _ in self._feeds if spec.percent is not None
         }
-        self.publish()  # the figures in force now: each limit measures from here
+        self.put_figures()  # the figures in force now: each limit measures from here
         self.switch = KillSwitch(
             self.book,
             self._policy,
@@ -221,7 +221,7 @@ class Guard:
         """Write an event attributed to this guard, from outside its tasks."""
         emit_in(self.context, kind, **fields)
 
-    def publish(self) -> None:
+    def put_figures(self) -> None:
         """Hand the guard's current loss and PnL to its limits' feeds."""
         ledger = self.ledger
         converter = self._converter
