@@ -493,7 +493,7 @@ class RiskWatch(Actor):
         rate_moved: bool = False,
     ) -> None:
         """Revalue an instrument's exposure in every guard that holds it at its marks; if an
-        exchange rate moved too, every guard whose figures are converted publishes (once)."""
+        exchange rate moved too, every guard whose figures are converted puts them (once)."""
         bid, ask = marks.bid, marks.ask
         published: list[Guard] = []
         for guard in guards:
@@ -508,7 +508,7 @@ class RiskWatch(Actor):
 
     def _rate_quote(self, tick: QuoteTick) -> None:
         """A quote of a pair an exchange rate is made of: the rate first, then the marks,
-        so that no figure is ever published with one moved and the other not."""
+        so that no figure is ever put with one moved and the other not."""
         instrument_id = tick.instrument_id
         bid, ask = self._decimal(tick.bid_price), self._decimal(tick.ask_price)
         moved = self._rates.quote(instrument_id, bid, ask, tick.ts_init)  # type: ignore[union-attr]
@@ -520,7 +520,7 @@ class RiskWatch(Actor):
             self._reconvert([])
 
     def _reconvert(self, done: list[Guard]) -> None:
-        """An exchange rate moved: every guard holding converted figures publishes anew."""
+        """An exchange rate moved: every guard holding converted figures puts them anew."""
         for guard in self._guards:
             if guard.converting and guard not in done:
                 guard.put_figures()
