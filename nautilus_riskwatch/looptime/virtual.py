@@ -1,4 +1,4 @@
-"""Simulated time for the watch: an asyncio loop whose clock is the backtest's clock.
+"""Simulated time for the watch: an asyncio loop whose time is the backtest's clock.
 
 Why: during ``BacktestEngine.run()`` no event loop runs at all, yet the watch is written
 with ``asyncio.timeout`` deadlines. Rather than keep two implementations of every
@@ -64,7 +64,7 @@ class _NoIOSelector(selectors.DefaultSelector):
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """A standard-library event loop whose clock is set from outside."""
+    """A standard-library event loop whose time is set from outside."""
 
     def __init__(self) -> None:
         super().__init__(selector=_NoIOSelector())

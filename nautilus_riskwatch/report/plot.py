@@ -244,7 +244,7 @@ def plot_trip(
         labels.append(f"loss ceiling  -{ceiling} {unit}")
     if record is not None:
         handles.append(Line2D([], [], color="darkorange", lw=2))
-        labels.append(f"trip at {_clock(record.tripped_at_ns)} ({record.cause.kind})")
+        labels.append(f"trip at {_time_of_day(record.tripped_at_ns)} ({record.cause.kind})")
         if trip_loss is not None:
             handles.append(
                 Line2D([], [], ls="", marker="o", ms=8, mfc="white", mec="darkorange", mew=2)
@@ -301,7 +301,7 @@ def plot_trip(
     ]
     dd_labels = [
         "drawdown from the session's\nhigh-water mark (best PnL so far)",
-        f"deepest  {drawdown[worst]:,.2f} {unit}\nat {_clock(times[worst], millis=False)}",
+        f"deepest  {drawdown[worst]:,.2f} {unit}\nat {_time_of_day(times[worst], millis=False)}",
     ]
     if trip_x is not None:
         bottom.axvline(trip_x, color="darkorange", lw=2, zorder=4, alpha=0.9)
@@ -407,7 +407,7 @@ def _title(record: RiskOff | None) -> str:
         parts.append(f"cascade {record.stage} in {took:g} ms")
     else:
         parts.append(f"cascade stopped at {record.stage}")
-    head = f"Risk-off at {_clock(record.tripped_at_ns)} UTC ({record.cause.kind})"
+    head = f"Risk-off at {_time_of_day(record.tripped_at_ns)} UTC ({record.cause.kind})"
     return f"{head}: {', '.join(parts)}"
 
 
@@ -415,7 +415,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _clock(ns: int, millis: bool = True) -> str:
+def _time_of_day(ns: int, millis: bool = True) -> str:
     seconds, nanos = divmod(ns, NS_PER_SECOND)
     text = datetime.fromtimestamp(seconds, tz=UTC).strftime("%H:%M:%S")
     return f"{text}.{nanos // 1_000_000:03d}" if millis else text
@@ -434,8 +434,8 @@ def _minutes(days: float) -> str:
 
 def _span(times: list[int]) -> str:
     if times[0] == times[-1]:
-        return f"at {_clock(times[0])}"
-    return f"{_clock(times[0])} to {_clock(times[-1])}"
+        return f"at {_time_of_day(times[0])}"
+    return f"{_time_of_day(times[0])} to {_time_of_day(times[-1])}"
 
 
 def _after(times: list[int], ts: int) -> int:
