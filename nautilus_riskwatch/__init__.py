@@ -47,7 +47,7 @@ if TYPE_CHECKING:
         risk_off_topic,
     )
 
-#: The adapter's names load on first use: ``nautilus_riskwatch.core`` (and ``clock``) must
+#: The adapter's names load on first use: ``nautilus_riskwatch.core`` (and ``looptime``) must
 #: import without nautilus_trader installed, and ``python -m nautilus_riskwatch firm ...``
 #: (the operator's CLI, used in emergencies) must not wait for nautilus_trader to import.
 _ADAPTER = frozenset(

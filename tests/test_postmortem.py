@@ -41,7 +41,7 @@ def finished(tmp_path_factory):
 def test_the_text_report_comes_from_the_file_alone(finished):
     path, known = finished
     found = postmortem(path)
-    assert found.scope == "trader" and found.skipped == []
+    assert found.scope == "portfolio" and found.skipped == []
     assert found.report() == known["report"]
     assert found.ceiling is not None and str(found.ceiling) == "1000"
     assert found.currency == "USD"

@@ -1,4 +1,4 @@
-"""Virtual time for the core tests: the loop's clock jumps to the next deadline when idle.
+"""Virtual time for the core tests: the loop's time jumps to the next deadline when idle.
 
 The core is pure asyncio, so its timing (a watchdog's bound, a cascade's confirm timeout)
 is tested on a loop whose ``time()`` never reads the wall clock. When nothing is ready to

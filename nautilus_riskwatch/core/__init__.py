@@ -1,6 +1,5 @@
 """The pure asyncio core: watchdog, breaker, supervisor, cascade. No nautilus_trader here."""
 
-from nautilus_riskwatch.core.breaker import breaker
 from nautilus_riskwatch.core.cascade import Book, CascadePolicy, KillSwitch
 from nautilus_riskwatch.core.event_log import (
     Event,
@@ -14,6 +13,7 @@ from nautilus_riskwatch.core.feeds import Feed
 from nautilus_riskwatch.core.limits import (
     DailyLossBreached,
     TrailingDrawdownBreached,
+    breaker,
     daily_breaker,
     daily_resets,
     trailing_breaker,

@@ -5,7 +5,7 @@ collapsing) and must survive further cancellations, say the actor stopping while
 are in flight. So it runs as its own task, held by the ``KillSwitch``, and whoever awaits
 it does so through ``asyncio.shield``: cancelling the waiter never cancels the cascade.
 
-Every wait is bounded on the watch's clock and retried; what stays unconfirmed goes into
+Every wait is bounded in loop time and retried; what stays unconfirmed goes into
 the record instead of blocking the next stage, because a flat book matters more than a
 tidy sequence. Each stage runs even if the one before it failed.
 """
@@ -83,7 +83,7 @@ class CascadePolicy:
     Parameters
     ----------
     confirm_timeout : float
-        Seconds, on the watch's clock, to wait for the cancels (or the closes) of one
+        Seconds of loop time to wait for the cancels (or the closes) of one
         attempt to be confirmed.
     attempts : int
         How many times to send cancels (and closes) before recording what is left.
@@ -127,7 +127,7 @@ class KillSwitch:
         self._task: asyncio.Task[RiskOff] | None = None
         self._record: RiskOff | None = None
         self._hurried = False
-        self._scope: asyncio.Timeout | None = None
+        self._deadline: asyncio.Timeout | None = None  # the confirmation wait's, to hurry it
 
     @property
     def record(self) -> RiskOff | None:
@@ -193,8 +193,8 @@ class KillSwitch:
         if self._record is not None and self.running:
             self._record.hurried = True
             self._emit("hurried", stage=self._record.stage)
-        if self._scope is not None:
-            self._scope.reschedule(asyncio.get_running_loop().time())
+        if self._deadline is not None:
+            self._deadline.reschedule(asyncio.get_running_loop().time())
 
     async def _cascade(self, record: RiskOff) -> RiskOff:
         book = self._book
@@ -226,7 +226,7 @@ class KillSwitch:
 
     async def _halt(self, record: RiskOff) -> None:
         record.trading_state = self._book.halt()
-        emit("outcome", stage=Stage.HALTING, trading_state=record.trading_state)
+        _outcome(Stage.HALTING, record, "trading_state")
 
     async def _cancel(self, record: RiskOff) -> None:
         book = self._book
@@ -246,13 +246,13 @@ class KillSwitch:
         closed = [o for o in to_cancel if o not in pending]
         record.orders_filled = book.filled_among(closed)
         record.orders_cancelled = [o for o in closed if o not in record.orders_filled]
-        emit(
-            "outcome",
-            stage=Stage.CANCELLING,
-            orders_cancelled=record.orders_cancelled,
-            orders_filled=record.orders_filled,
-            orders_unconfirmed=record.orders_unconfirmed,
-            orders_kept=record.orders_kept,
+        _outcome(
+            Stage.CANCELLING,
+            record,
+            "orders_cancelled",
+            "orders_filled",
+            "orders_unconfirmed",
+            "orders_kept",
         )
 
     async def _flatten(self, record: RiskOff) -> None:
@@ -273,12 +273,8 @@ class KillSwitch:
             remaining = await self._settle(lambda: book.open_positions()[0], remaining)
         record.positions_unflattened = remaining
         record.positions_closed = [p for p in asked if p not in remaining]
-        emit(
-            "outcome",
-            stage=Stage.FLATTENING,
-            positions_closed=record.positions_closed,
-            positions_unflattened=record.positions_unflattened,
-            hedges_kept=record.hedges_kept,
+        _outcome(
+            Stage.FLATTENING, record, "positions_closed", "positions_unflattened", "hedges_kept"
         )
 
     async def _verify(self, record: RiskOff) -> None:
@@ -288,13 +284,7 @@ class KillSwitch:
         record.left_live = book.live_after()
         record.orders_kept = book.resting_orders()[1]
         record.hedges_kept = book.open_positions()[1]
-        emit(
-            "outcome",
-            stage=Stage.VERIFYING,
-            left_live=record.left_live,
-            orders_kept=record.orders_kept,
-            hedges_kept=record.hedges_kept,
-        )
+        _outcome(Stage.VERIFYING, record, "left_live", "orders_kept", "hedges_kept")
 
     async def _settle(
         self, still_open: Callable[[], list[str]], asked: Sequence[str] = ()
@@ -308,8 +298,8 @@ class KillSwitch:
         if not pending or self._hurried:
             return pending
         try:
-            async with asyncio.timeout(self._policy.confirm_timeout) as scope:
-                self._scope = scope
+            async with asyncio.timeout(self._policy.confirm_timeout) as deadline:
+                self._deadline = deadline
                 while pending:
                     await self._book.changed()
                     before, pending = pending, still_open()
@@ -322,7 +312,7 @@ class KillSwitch:
                     "timeout", stage=self._stage(), ids=pending, after=self._policy.confirm_timeout
                 )
         finally:
-            self._scope = None
+            self._deadline = None
         return pending
 
     def _confirmed(self, before: Sequence[str], pending: Sequence[str]) -> None:
@@ -338,3 +328,8 @@ class KillSwitch:
 
     def _stage(self) -> str:
         return self._record.stage if self._record is not None else ""
+
+
+def _outcome(stage: Stage, record: RiskOff, *facts: str) -> None:
+    """Log what a stage achieved: the named fields of the record, as they stand now."""
+    emit("outcome", stage=stage, **{fact: getattr(record, fact) for fact in facts})

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
+from decimal import Context, Decimal
 from fractions import Fraction
 from math import ceil, floor
 
-from nautilus_riskwatch.core.ledger import Exact
+from nautilus_riskwatch.core.money import EXACT, EXACT_DIGITS, Exact
 
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation])
 _DISPLAY = Context(prec=24)  # for showing a rational in a record, never for a figure judged
 _ZERO = Decimal(0)
 
@@ -167,8 +166,8 @@ class Converter:
             if part.held:
                 missing.append(code)
             parts.append(part)
-            low = _EXACT.add(low, part.low)
-            high = _EXACT.add(high, part.high)
+            low = EXACT.add(low, part.low)
+            high = EXACT.add(high, part.high)
         return Valuation(self.currency, low, high, tuple(parts), tuple(missing))
 
     def _part(self, code: str, figure: Exact) -> Part:
@@ -202,14 +201,14 @@ class Converter:
         return self._decimal(floor(steps)), self._decimal(ceil(steps))
 
     def _decimal(self, steps: int) -> Decimal:
-        return _EXACT.multiply(Decimal(steps), self.quantum)
+        return EXACT.multiply(Decimal(steps), self.quantum)
 
 
 def share_of(base: Decimal | Fraction, percent: Decimal, quantum: Decimal) -> Decimal:
     """``percent`` % of ``base``, rounded down to ``quantum``: a smaller ceiling is the one
     toward the trip. (Exact when ``base * percent / 100`` falls on the quantum.)"""
     steps = Fraction(base) * Fraction(percent) / 100 / Fraction(quantum)
-    return _EXACT.multiply(Decimal(floor(steps)), quantum)
+    return EXACT.multiply(Decimal(floor(steps)), quantum)
 
 
 def _terminating(value: Fraction) -> Decimal | None:
@@ -223,7 +222,9 @@ def _terminating(value: Fraction) -> Decimal | None:
         return None
     places = max(twos, fives)
     scaled = value.numerator * 10**places // value.denominator
-    return Decimal(scaled).scaleb(-places, _EXACT)
+    if len(str(abs(scaled))) > EXACT_DIGITS:
+        return None  # more digits than a figure may have: shown as a fraction instead
+    return Decimal(scaled).scaleb(-places, EXACT)
 
 
 def _show(figure: Exact) -> str:

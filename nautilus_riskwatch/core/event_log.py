@@ -32,17 +32,18 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NoReturn
 
 from nautilus_riskwatch.core.feeds import Feed
+from nautilus_riskwatch.core.record import scope_spelled
+from nautilus_riskwatch.looptime.origin import utc
 
 #: The session: one per armed run of the watch (stable across a re-arm, new after a reset).
 SESSION_ID: contextvars.ContextVar[str] = contextvars.ContextVar("riskwatch_session_id", default="")
-#: The scope of the watch the code runs for: ``"trader"`` or a scoped limit's name.
+#: The scope the code runs for: ``"portfolio"`` or a scoped limit's (``"strategy X"``).
 SCOPE: contextvars.ContextVar[str] = contextvars.ContextVar("riskwatch_scope", default="")
 #: The strategy ids that scope guards (``None``: every strategy).
 STRATEGY_IDS: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
@@ -109,7 +110,7 @@ class Event:
                 ts_ns=int(data["ts_ns"]),
                 seq=int(data["seq"]),
                 session_id=str(data["session_id"]),
-                scope=str(data["scope"]),
+                scope=scope_spelled(str(data["scope"]), warn=False),  # an old file: "trader"
                 strategy_ids=None if strategies is None else tuple(map(str, strategies)),
                 fields={k: v for k, v in data.items() if k not in HEADER},
             )
@@ -242,7 +243,7 @@ async def sample(feed: Feed[Decimal], every: float) -> NoReturn:
     For the trip picture after the process is gone: it needs the PnL curve, but one line
     per quote would put the trail on the hot path. So the sampler is lazy, like the
     watchdog: it sleeps until a figure arrives, writes it, then sleeps ``every`` seconds
-    (watch clock) before looking again. A flat book costs nothing; a moving one costs one
+    (loop time) before looking again. A flat book costs nothing; a moving one costs one
     wake-up and one line per ``every`` seconds.
     """
     if not every > 0:
@@ -375,15 +376,3 @@ def plain(value: object) -> Any:
 
 #: One encoder, made once (``json.dumps`` with options builds a new one per call).
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=plain)
-
-
-def utc(ns: int) -> str:
-    """Epoch nanoseconds as ISO 8601 UTC with all nine digits, for people reading lines."""
-    seconds, nanos = divmod(ns, 1_000_000_000)
-    return f"{_second(seconds)}.{nanos:09d}Z"
-
-
-@lru_cache(maxsize=256)
-def _second(seconds: int) -> str:
-    """A second's date and time (cached: a cascade's lines share their second)."""
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")

@@ -23,8 +23,8 @@ class Feed(Generic[T]):
     ----------
     name : str
         What the feed is, as an operator would name it (``"EUR/USD.SIM quotes"``).
-    clock : Callable[[], float]
-        The watch's clock (the event loop's ``time``), read once per arrival.
+    loop_time : Callable[[], float]
+        The watch's loop time (the event loop's ``time``), read once per arrival.
 
     A feed has a single reader. ``put`` is O(1), allocates nothing and wakes the reader only
     if it is waiting, so a feed nobody is waiting on costs one attribute store per message.
@@ -32,10 +32,10 @@ class Feed(Generic[T]):
 
     __slots__ = (
         "_arrived_at",
-        "_clock",
         "_first_unread_at",
         "_hit",
         "_latest",
+        "_loop_time",
         "_unread",
         "_until",
         "_waiter",
@@ -43,10 +43,10 @@ class Feed(Generic[T]):
         "received",
     )
 
-    def __init__(self, name: str, clock: Callable[[], float]) -> None:
+    def __init__(self, name: str, loop_time: Callable[[], float]) -> None:
         self.name = name
         self.received = 0
-        self._clock = clock
+        self._loop_time = loop_time
         self._latest: T | None = None
         self._arrived_at: float | None = None
         self._first_unread_at: float | None = None
@@ -57,7 +57,7 @@ class Feed(Generic[T]):
 
     @property
     def arrived_at(self) -> float | None:
-        """When the newest message arrived, on the watch's clock (``None``: nothing yet)."""
+        """When the newest message arrived, in loop time (``None``: nothing yet)."""
         return self._arrived_at
 
     @property
@@ -77,7 +77,7 @@ class Feed(Generic[T]):
     def put(self, message: T) -> None:
         """Hand over a message. Never blocks, never raises, keeps only the newest."""
         self._latest = message
-        self._arrived_at = now = self._clock()
+        self._arrived_at = now = self._loop_time()
         if not self._unread:
             self._unread = True
             self._first_unread_at = now

@@ -15,8 +15,9 @@ Two kinds of instrument:
 
 - **linear** (the PnL is in the quote currency, or a quanto's settlement currency): a fill's
   cash flow is ``-signed_qty * price * multiplier``, a finite decimal: kept as ``Decimal``
-  in a context that traps ``Inexact``, so if a figure ever needed rounding the ledger raises
-  instead of being silently wrong (and the watch trips on its failure).
+  in the one exact context (``money.EXACT``), which traps ``Inexact``, so if a figure ever
+  needed rounding the ledger raises instead of being silently wrong (and the watch trips on
+  its failure).
 - **inverse** (contracts worth ``multiplier`` units of the quote currency, PnL in the base
   currency, e.g. BTC on a BTC/USD inverse perpetual): a fill's cash flow is
   ``+signed_qty * multiplier / price``, and ``1 / price`` is in general no finite decimal
@@ -31,16 +32,14 @@ The linear path is the hot one (every quote of an exposed instrument): it stays 
 from __future__ import annotations
 
 from collections.abc import Hashable
-from decimal import Context, Decimal, Inexact, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 
-_EXACT = Context(prec=80, traps=[Inexact, InvalidOperation])
+from nautilus_riskwatch.core.money import EXACT as _EXACT  # the name the arithmetic reads
+from nautilus_riskwatch.core.money import Exact
+
 _ZERO = Decimal(0)
 _NONE = Fraction(0)
-
-#: An exact figure in one currency: a ``Decimal`` when it is a finite decimal (every linear
-#: book), a ``Fraction`` when an inverse instrument made it a true rational.
-Exact = Decimal | Fraction
 
 
 class Purse:

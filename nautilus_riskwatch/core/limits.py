@@ -1,25 +1,31 @@
-"""Two more drawdown breakers: trailing (from the high-water mark) and daily (since the reset).
+"""The drawdown breakers, one family: fixed, trailing and daily.
 
 The fixed breaker caps the loss from zero. A desk that has made money wants to keep most of
 it (trailing: the ceiling follows the best PnL seen), and a desk that trades every day wants
 each day's loss capped on its own, without yesterday's counting against today (daily).
 
-Both read PnL figures (profit positive) the way the fixed breaker reads losses: the test is a
-predicate handed to the feed, so the breaker task sleeps through every harmless figure. Here
-the predicate keeps state (the mark, the day's baseline), which is why it records the facts of
-the breach the moment it sees it: whatever arrives after cannot change what is reported.
+All three share one way of reading figures and one set of rules, so that none can drift:
 
-The predicate runs inside ``Feed.put``, which must never raise into an engine callback. So a
-figure it cannot judge (a float, a NaN) or a broken reset schedule is not raised there: it is
-handed to the breaker task, which raises it, and the supervisor turns that into a trip
-(a watch that cannot judge the loss must not keep trading unguarded).
+- **A predicate handed to the feed.** Every new figure (marks and fills both move it) is
+  judged inside ``Feed.put`` (``read(until=...)``), so the breaker task sleeps through every
+  harmless figure instead of being woken a million times to say "not yet". The judge may
+  keep state (a high-water mark, the day's baseline), which is why the facts of the breach
+  are recorded the moment it is seen: whatever arrives after cannot change what is reported.
+- **Exact, or refused.** A ceiling is a positive, finite ``Decimal`` (checked before the
+  breaker waits); a figure is a finite ``Decimal`` (a float or a NaN is refused, never
+  compared). The comparison is ``>=`` on Decimals: a ceiling of ``5000.00`` trips at a loss
+  of ``5000.00``, not at ``4999.999999``. Differences are taken in the one exact context
+  (``money.EXACT``), never rounded.
+- **Nothing raises into the engine.** ``Feed.put`` runs in an engine callback, so a figure
+  the judge cannot judge (a float, a NaN) or a broken reset schedule is not raised there: it
+  is handed to the breaker task, which raises it, and the supervisor turns that into a trip
+  (a watch that cannot judge the loss must not keep trading unguarded).
 
-All money arithmetic is exact ``Decimal`` in an unbounded context: the default context rounds
-to 28 digits, which could round a drawdown of ``99.99...9`` up to a ceiling of ``100``.
-
-A figure converted from several currencies (``convert.Bounded``) is the PnL rounded down; its
-``other`` bound, rounded up, is what a high-water mark or a daily baseline is taken from, so
-both ends of the comparison lean toward the trip. An exact figure is its own other bound.
+The fixed breaker reads losses (positive = money lost); the trailing and daily breakers read
+PnL figures (profit positive). A figure converted from several currencies
+(``convert.Bounded``) is the PnL rounded down; its ``other`` bound, rounded up, is what a
+high-water mark or a daily baseline is taken from, so both ends of the comparison lean toward
+the trip. An exact figure is its own other bound.
 """
 
 from __future__ import annotations
@@ -27,31 +33,29 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import NoReturn, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nautilus_riskwatch.core.convert import upper
+from nautilus_riskwatch.core.money import EXACT
 from nautilus_riskwatch.core.trips import DrawdownBreached
+from nautilus_riskwatch.looptime.origin import NS_PER_SECOND, LoopOrigin, utc
 
 _Breach = TypeVar("_Breach")
 
 __all__ = [
     "DailyLossBreached",
     "TrailingDrawdownBreached",
+    "breaker",
     "daily_breaker",
     "daily_resets",
     "trailing_breaker",
 ]
 
-# Subtraction of two finite Decimals is exact here (the result takes the digits it needs);
-# an invalid operation still raises rather than yielding a NaN that compares as nothing.
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation])
-
 _HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_NS_PER_S = 1_000_000_000
 
 
 class TrailingDrawdownBreached(DrawdownBreached):
@@ -91,29 +95,62 @@ class TrailingDrawdownBreached(DrawdownBreached):
 class DailyLossBreached(DrawdownBreached):
     """The loss since the last daily reset reached the daily ceiling.
 
-    ``day_start`` is when the day being judged began, on the watch's clock: the reset time,
-    or the breaker's start if no reset has passed yet.
+    ``day_start`` is when the day being judged began, in loop time: the reset time, or the
+    breaker's start if no reset has passed yet. ``day_start_ns`` is the same instant in
+    engine nanoseconds (``None`` if the breaker was not told the loop's origin), and the
+    message gives it in UTC: "since 17:00:00 UTC" tells an operator which day is meant.
     """
 
     kind = "daily-loss"
 
     def __init__(
-        self, loss: Decimal, ceiling: Decimal, day_start: float, currency: str = ""
+        self,
+        loss: Decimal,
+        ceiling: Decimal,
+        day_start: float,
+        currency: str = "",
+        day_start_ns: int | None = None,
     ) -> None:
         super().__init__(loss, ceiling, currency)
         unit = f" {currency}" if currency else ""
+        began = f"loop time {day_start}" if day_start_ns is None else utc(day_start_ns)
         self.args = (
-            f"loss {loss}{unit} since the day began at loop time {day_start}"
+            f"loss {loss}{unit} since the day began at {began}"
             f" reached the daily ceiling {ceiling}{unit}",
         )
         self.day_start = day_start
+        self.day_start_ns = day_start_ns
 
     def describe(self) -> dict[str, str]:
-        return {**super().describe(), "day_start": str(self.day_start)}
+        described = {**super().describe(), "day_start": str(self.day_start)}
+        if self.day_start_ns is not None:
+            described["day_start_ns"] = str(self.day_start_ns)
+        return described
 
     def _restore(self, described: Mapping[str, str]) -> None:
         super()._restore(described)
         self.day_start = float(described["day_start"])
+        ns = described.get("day_start_ns")
+        self.day_start_ns = None if ns is None else int(ns)
+
+
+async def breaker(
+    read_loss: Callable[..., Awaitable[Decimal]],
+    ceiling: Decimal,
+    currency: str = "",
+) -> NoReturn:
+    """Raise ``DrawdownBreached`` on the first loss that reaches ``ceiling``.
+
+    ``read_loss(until=predicate)`` returns the newest loss (positive = money lost) for
+    which the predicate holds, waiting for one: ``Feed.read_one`` has that signature.
+    """
+    _check_ceiling(ceiling)
+
+    def judge(loss: Decimal) -> Decimal | None:
+        return loss if loss >= ceiling else None
+
+    loss, figure = await _first_breach(read_loss, judge, what="loss")
+    raise _with_valuation(DrawdownBreached(loss, ceiling, currency), figure)
 
 
 async def trailing_breaker(
@@ -141,7 +178,7 @@ async def trailing_breaker(
         best = upper(pnl)
         if best > high_water:
             high_water = best
-        drawdown = _EXACT.subtract(high_water, pnl)
+        drawdown = EXACT.subtract(high_water, pnl)
         return (drawdown, high_water) if drawdown >= ceiling else None
 
     (drawdown, mark), figure = await _first_breach(read_pnl, judge)
@@ -152,16 +189,19 @@ async def daily_breaker(
     read_pnl: Callable[..., Awaitable[Decimal]],
     ceiling: Decimal,
     next_reset: Callable[[float], float],
-    clock: Callable[[], float],
+    loop_time: Callable[[], float],
     currency: str = "",
     rebase: Callable[[], Decimal] | None = None,
+    origin: LoopOrigin | None = None,
 ) -> NoReturn:
     """Raise ``DailyLossBreached`` when the loss since the last reset reaches ``ceiling``.
 
     The loss is ``baseline - pnl``, the baseline being the PnL in force when the day rolled:
     the last figure seen before the reset (the first figure if there was none), so a loss
-    made yesterday is not counted again today. ``clock()`` is the watch's loop time and
-    ``next_reset(t)`` the first reset strictly after ``t`` (see ``daily_resets``).
+    made yesterday is not counted again today. ``loop_time()`` is the watch's loop time now
+    and ``next_reset(t)`` the first reset strictly after ``t`` (see ``daily_resets``);
+    ``origin``, the loop's tie to the engine's nanoseconds, lets the trip say in UTC when
+    the day began.
 
     The day is rolled when a figure arrives, not by a timer: the loss can only change with
     a figure, so that is the first moment the roll can matter. A figure arriving exactly at
@@ -171,14 +211,14 @@ async def daily_breaker(
     in percent of the equity then); what it raises trips the watch.
     """
     _check_ceiling(ceiling)
-    day_start = clock()
+    day_start = loop_time()
     reset_at = _reset_after(next_reset, day_start)
     baseline: Decimal | None = None
     last: Decimal | None = None
 
     def judge(pnl: Decimal) -> tuple[Decimal, float, Decimal] | None:
         nonlocal day_start, reset_at, baseline, last, ceiling
-        now = clock()
+        now = loop_time()
         if now >= reset_at:
             baseline = last  # the PnL as it stood when the day rolled
             while now >= reset_at:  # walk every reset passed, to date the day right
@@ -189,22 +229,23 @@ async def daily_breaker(
         if baseline is None:
             baseline = upper(pnl)
         last = upper(pnl)
-        loss = _EXACT.subtract(baseline, pnl)
+        loss = EXACT.subtract(baseline, pnl)
         return (loss, day_start, ceiling) if loss >= ceiling else None
 
     (loss, began, limit), figure = await _first_breach(read_pnl, judge)
-    raise _with_valuation(DailyLossBreached(loss, limit, began, currency), figure)
+    began_ns = None if origin is None else origin.to_ns(began)
+    raise _with_valuation(DailyLossBreached(loss, limit, began, currency, began_ns), figure)
 
 
 def daily_resets(origin_ns: int, time_of_day: str, tz: str) -> Callable[[float], float]:
     """Return ``next_reset`` for a reset at ``time_of_day`` ("HH:MM") local time in ``tz``.
 
-    Loop second ``t`` is the instant ``origin_ns + round(t * 1e9)`` nanoseconds after the
-    epoch. The reset is computed in the zone's own calendar each day, so it follows the
-    clocks across daylight saving changes ("17:00" New York is 22:00 UTC in winter, 21:00
-    UTC in summer). A local time skipped by a spring-forward gap falls that many minutes
-    later (01:30 London on the spring change day is 02:30 BST); a time that occurs twice
-    at a fall-back is taken at its first occurrence (PEP 495, ``fold=0``).
+    Loop second ``t`` is the instant ``LoopOrigin(origin_ns).to_ns(t)``. The reset is
+    computed in the zone's own calendar each day, so it follows the clocks across daylight
+    saving changes ("17:00" New York is 22:00 UTC in winter, 21:00 UTC in summer). A local
+    time skipped by a spring-forward gap falls that many minutes later (01:30 London on the
+    spring change day is 02:30 BST); a time that occurs twice at a fall-back is taken at its
+    first occurrence (PEP 495, ``fold=0``).
     """
     if not isinstance(origin_ns, int) or isinstance(origin_ns, bool):
         raise TypeError(f"origin_ns must be an int of nanoseconds, got {origin_ns!r}")
@@ -220,14 +261,15 @@ def daily_resets(origin_ns: int, time_of_day: str, tz: str) -> Callable[[float],
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(f"unknown time zone {tz!r}") from None
     at = time(int(hh_mm[1]), int(hh_mm[2]))
+    origin = LoopOrigin(origin_ns)
 
     def loop_time(day: date) -> float:
         utc_ns = (datetime.combine(day, at, tzinfo=zone) - _EPOCH) // _MICROSECOND * 1000
-        return (utc_ns - origin_ns) / _NS_PER_S
+        return origin.to_loop(utc_ns)
 
     def next_reset(t: float) -> float:
-        instant_ns = origin_ns + round(t * 1e9)
-        local = datetime.fromtimestamp(instant_ns // _NS_PER_S, tz=zone)
+        instant_ns = origin.to_ns(t)
+        local = datetime.fromtimestamp(instant_ns // NS_PER_SECOND, tz=zone)
         day = local.date() - timedelta(days=1)  # a day early: cheap safety at odd offsets
         # Compared as loop floats, not nanoseconds: t may be a reset this returned, and
         # "strictly after t" must hold for the float the caller compares with.
@@ -241,8 +283,9 @@ def daily_resets(origin_ns: int, time_of_day: str, tz: str) -> Callable[[float],
 async def _first_breach(
     read_pnl: Callable[..., Awaitable[Decimal]],
     judge: Callable[[Decimal], _Breach | None],
+    what: str = "PnL",
 ) -> tuple[_Breach, Decimal]:
-    """Read PnL figures until ``judge`` returns a breach; return it and the figure judged.
+    """Read figures until ``judge`` returns a breach; return it and the figure judged.
 
     ``judge`` runs inside ``Feed.put`` (the engine's callback), once per figure and in
     order, so it may keep state. The first breach is kept: later figures cannot change what
@@ -257,7 +300,7 @@ async def _first_breach(
         nonlocal breach, failure, judged
         if breach is None and failure is None:
             try:
-                _check_figure(pnl)
+                _check_figure(pnl, what)
                 breach = judge(pnl)
                 judged = pnl
             except Exception as error:
@@ -285,11 +328,13 @@ def _check_ceiling(ceiling: Decimal) -> None:
         raise ValueError(f"ceiling must be positive, got {ceiling}")
 
 
-def _check_figure(pnl: Decimal) -> None:
-    if not isinstance(pnl, Decimal):
-        raise TypeError(f"a PnL figure must be a Decimal, got {type(pnl).__name__} {pnl!r}")
-    if not pnl.is_finite():
-        raise ValueError(f"a PnL figure must be finite, got {pnl}")
+def _check_figure(figure: Decimal, what: str) -> None:
+    if not isinstance(figure, Decimal):
+        raise TypeError(
+            f"a {what} figure must be a Decimal, got {type(figure).__name__} {figure!r}"
+        )
+    if not figure.is_finite():
+        raise ValueError(f"a {what} figure must be finite, got {figure}")
 
 
 def _reset_after(next_reset: Callable[[float], float], t: float) -> float:

@@ -7,6 +7,7 @@ record that says exactly how far it got.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -14,6 +15,38 @@ from enum import StrEnum
 from typing import Any
 
 from nautilus_riskwatch.core.trips import Trip
+from nautilus_riskwatch.looptime.origin import NS_PER_SECOND
+
+#: The scope that is the whole guarded book (a limit with no strategy or instrument).
+PORTFOLIO = "portfolio"
+#: What the whole book was called in the record, re-arms and the event log before 0.2.
+OLD_PORTFOLIO = "trader"
+
+
+def scope_of(strategy_id: object | None = None, instrument_id: object | None = None) -> str:
+    """The scope a limit (and the guard that holds it) covers: one strategy, else one
+    instrument, else the whole book: ``"strategy X"``, ``"instrument Y"``, ``"portfolio"``."""
+    if strategy_id is not None:
+        return f"strategy {strategy_id}"
+    if instrument_id is not None:
+        return f"instrument {instrument_id}"
+    return PORTFOLIO
+
+
+def scope_spelled(scope: str, *, warn: bool = True) -> str:
+    """``scope`` in today's words: the old name of the whole book, ``"trader"``, is read as
+    ``"portfolio"`` (with a ``DeprecationWarning`` when a caller wrote it; quietly when it
+    comes from an old log file, which nobody can rewrite)."""
+    if scope != OLD_PORTFOLIO:
+        return scope
+    if warn:
+        warnings.warn(
+            f'the scope "{OLD_PORTFOLIO}" is now called "{PORTFOLIO}" (the whole guarded book,'
+            " as in the limits); the old name is read as the new one for now",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    return PORTFOLIO
 
 
 class Stage(StrEnum):
@@ -63,7 +96,7 @@ class RiskOff:
     errors: list[str] = field(default_factory=list)
     hurried: bool = False
     finished_at_ns: int | None = None
-    scope: str = "trader"
+    scope: str = PORTFOLIO  # the part of the book it covers: "portfolio", "strategy X", ...
     unmarked: list[str] = field(default_factory=list)  # held, priced by nothing at the trip
     session_id: str = ""  # the watch's session: the key to its lines in the event log
     # Several currencies (or an inverse instrument): how the loss was valued at the trip.
@@ -110,6 +143,7 @@ class RiskOff:
         values["cause"] = Trip.restore(plain["cause"])
         values["suppressed"] = [Trip.restore(t) for t in plain.get("suppressed", ())]
         values["stage"] = Stage(plain.get("stage", Stage.LATCHED))
+        values["scope"] = scope_spelled(str(plain.get("scope", PORTFOLIO)), warn=False)
         for name, value in values.items():
             if isinstance(value, list) and name != "suppressed":
                 values[name] = list(value)
@@ -163,7 +197,7 @@ class RiskOff:
 def _when(ns: int | None) -> str:
     if ns is None:
         return "-"
-    seconds, nanos = divmod(ns, 1_000_000_000)
+    seconds, nanos = divmod(ns, NS_PER_SECOND)
     moment = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
     return f"{moment}.{nanos:09d} UTC ({ns} ns)"
 

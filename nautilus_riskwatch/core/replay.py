@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
 from nautilus_riskwatch.core.event_log import Event
-from nautilus_riskwatch.core.record import RiskOff, Stage
+from nautilus_riskwatch.core.record import RiskOff, Stage, scope_spelled
 from nautilus_riskwatch.core.trips import Trip
 
 _RECORD_FIELDS = frozenset(f.name for f in fields(RiskOff))
@@ -100,12 +100,14 @@ def records_from(
     session_id
         Only this session's trips (``None``: every session in the log).
     scope
-        Only this scope's trips, e.g. ``"trader"`` (``None``: every scope).
+        Only this scope's trips, e.g. ``"portfolio"`` (``None``: every scope).
     use_records
         Take a finished cascade's ``record`` event as it is (default). ``False`` rebuilds
         every record from its steps alone, as for a cascade cut short.
 
     """
+    if scope is not None:
+        scope = scope_spelled(scope)
     found: list[RiskOff] = []
     open_: dict[tuple[str, str], _Cascade] = {}
     for event in events:

@@ -5,7 +5,7 @@ an arrival only notes its time (``Feed.put``), and the watchdog wakes once per d
 it sleeps until the deadline, then reads with ``asyncio.timeout_at(deadline)`` around the
 read. If anything arrived meanwhile the read returns at once and the deadline moves to the
 newest arrival plus the bound; if nothing did, the read waits and the timeout fires at the
-deadline itself, on the loop's clock, to the nanosecond in a backtest. No timestamp
+deadline itself, in loop time, to the nanosecond in a backtest. No timestamp
 polling: between deadlines the watchdog does not run at all.
 """
 

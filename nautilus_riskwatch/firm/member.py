@@ -78,7 +78,7 @@ class MemberHooks:
     trip_firm: Callable[[Latch], None]  # trip locally with FirmKill
     trip_unreachable: Callable[[str], None]  # trip locally with FirmUnreachable
     rearm: Callable[[Latch], bool]  # re-arm locally; False if the watch refused
-    tripped: Callable[[], bool]  # is the node's trader scope tripped?
+    tripped: Callable[[], bool]  # is the node's portfolio guard tripped?
     figures: Callable[[], tuple[Decimal | None, str]]  # (exact PnL or None, state)
     log: Callable[[str, str], None]  # (level, message)
 

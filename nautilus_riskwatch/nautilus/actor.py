@@ -1,7 +1,7 @@
 """``RiskWatch``: the NautilusTrader actor that stands watch beside the strategies.
 
 It is deliberately thin. Engine callbacks only hand messages to the core's feeds (and fills
-and marks to the ledger), then step the watch's clock; everything that decides anything
+and marks to the ledger), then step the watch's loop time; everything that decides anything
 lives in the pure core (``watchdog``, ``breaker``, ``run_watch``, ``KillSwitch``). Nothing
 may escape a callback into the engine (a backtest would abort, a live node would exit): a
 failure inside the watch is itself a trip.
@@ -10,6 +10,8 @@ failure inside the watch is itself a trip.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from functools import partial
@@ -24,7 +26,6 @@ from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Currency, Price
 from nautilus_trader.risk.engine import RiskEngine
 
-from nautilus_riskwatch.clock import LiveTime, SimulatedTime
 from nautilus_riskwatch.core import (
     CascadePolicy,
     Feed,
@@ -36,7 +37,15 @@ from nautilus_riskwatch.core import (
     watchdog,
 )
 from nautilus_riskwatch.core.event_log import EventLog, JsonLinesFile
+from nautilus_riskwatch.core.record import PORTFOLIO, scope_spelled
 from nautilus_riskwatch.core.supervisor import Child
+from nautilus_riskwatch.looptime import (
+    LiveTime,
+    LoopTime,
+    SimulatedTime,
+    ns_to_seconds,
+    seconds_to_ns,
+)
 from nautilus_riskwatch.nautilus.book import NautilusBook
 from nautilus_riskwatch.nautilus.commands import (
     KillCommand,
@@ -63,9 +72,9 @@ from nautilus_riskwatch.nautilus.event_log import (
 )
 from nautilus_riskwatch.nautilus.firm import FirmBridge
 from nautilus_riskwatch.nautilus.gate import OrderGate
+from nautilus_riskwatch.nautilus.guard import Guard, Valuing
 from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.rates import RateBook
-from nautilus_riskwatch.nautilus.scope import Scope, Valuing
 from nautilus_riskwatch.nautilus.settlement import Settlement, settlement_of
 
 ORDER_EVENTS = "events.order.*"
@@ -74,6 +83,31 @@ POSITION_EVENTS = "events.position.*"
 #: Portfolio listens for its bar marks: a bar needs a bar type to subscribe to, and the
 #: watch cannot guess which ones a strategy trades on.
 BARS = "data.bars.*"
+
+
+_Callback = Callable[["RiskWatch", Any], None]
+
+
+def _fails_into_a_trip(where: str) -> Callable[[_Callback], _Callback]:
+    """Wrap one of the watch's engine or bus callbacks so that nothing escapes it.
+
+    An exception escaping an actor callback aborts a backtest and kills a live node; a
+    failure inside the watch is instead logged and made a trip (``RiskWatch._fail``): a
+    watch that cannot do its job takes the book down rather than leave it unguarded. The
+    per-quote callbacks spell the same ``try``/``except`` out (one call less on the hot path).
+    """
+
+    def wrap(callback: _Callback) -> _Callback:
+        @functools.wraps(callback)
+        def guarded(watch: RiskWatch, message: Any) -> None:
+            try:
+                callback(watch, message)
+            except Exception as error:
+                watch._fail(error, where)
+
+        return guarded
+
+    return wrap
 
 
 class RiskWatch(Actor):
@@ -95,16 +129,16 @@ class RiskWatch(Actor):
         super().__init__(config)
         self._settings: Settings = settings_from(config)
         self._given_risk_engine = risk_engine
-        self._time: SimulatedTime | LiveTime | None = None
-        self._trader: Scope | None = None  # the whole guarded book
-        self._scopes: list[Scope] = []  # the trader scope first, then scoped limits
-        self._marking: dict[InstrumentId, list[Scope]] = {}  # scopes exposed to an instrument
+        self._time: LoopTime | None = None
+        self._portfolio: Guard | None = None  # the whole guarded book
+        self._guards: list[Guard] = []  # the portfolio guard first, then scoped limits
+        self._marking: dict[InstrumentId, list[Guard]] = {}  # guards exposed to an instrument
         self._gate: OrderGate | None = None
         self._quote_feeds: dict[InstrumentId, Feed[object]] = {}
         self._trade_feeds: dict[InstrumentId, Feed[object]] = {}
         self._bar_feeds: dict[object, Feed[object]] = {}
         self._outside: Feed[Trip] | None = None
-        self.records: list[RiskOff] = []  # earlier trips of the trader scope, when re-armed
+        self.records: list[RiskOff] = []  # earlier trips of the portfolio guard, when re-armed
         self._settlements: dict[
             InstrumentId, Settlement
         ] = {}  # how each instrument's PnL is booked
@@ -133,24 +167,30 @@ class RiskWatch(Actor):
 
     # --- what operators and tests read ---------------------------------------------------
     @property
+    def settings(self) -> Settings:
+        """The checked configuration the watch runs on (frozen): ids as engine types,
+        ceilings as ``Decimal``, the close tag, the trading state a trip sets."""
+        return self._settings
+
+    @property
     def record(self) -> RiskOff | None:
-        """The record of the trader-wide trip (``None`` while nothing has tripped)."""
-        trader = self._trader
-        return None if trader is None or trader.switch is None else trader.switch.record
+        """The record of the portfolio guard's trip (``None`` while nothing has tripped)."""
+        portfolio = self._portfolio
+        return None if portfolio is None or portfolio.switch is None else portfolio.switch.record
 
     @property
     def scope_records(self) -> dict[str, RiskOff | None]:
         """The latest record of each scoped limit (``"strategy X"``, ``"instrument Y"``)."""
         return {
-            scope.name: scope.switch.record if scope.switch is not None else None
-            for scope in self._scopes[1:]
+            guard.scope: guard.switch.record if guard.switch is not None else None
+            for guard in self._guards[1:]
         }
 
     @property
     def loss(self) -> Decimal:
         """The guarded strategies' exact session loss now (negative while in profit)."""
-        trader = self._trader
-        return Decimal(0) if trader is None else trader.loss
+        portfolio = self._portfolio
+        return Decimal(0) if portfolio is None else portfolio.loss
 
     @property
     def denied(self) -> dict[str, int]:
@@ -166,60 +206,67 @@ class RiskWatch(Actor):
         """
         self._trip_from_outside(ManualKill(reason, who), "kill")
 
+    @_fails_into_a_trip("a command")
     def _on_command(self, command: object) -> None:
         """The watch's message-bus endpoint: ``KillCommand`` and ``RearmCommand``."""
-        try:
-            if isinstance(command, KillCommand):
-                self.kill(command.reason, command.who)
-            elif isinstance(command, RearmCommand):
-                try:
-                    self.rearm(command.who, command.reason, command.scope)
-                except RearmRefused as refused:
-                    self.log.error(f"Re-arm by {command.who or '?'} refused: {refused}")
-                    self.msgbus.publish(topic=risk_off_topic(self.id), msg=refused)
-            else:
-                self.log.error(f"Unknown command for the watch: {command!r}")
-        except Exception as error:
-            self._fail(error, "a command")
+        if isinstance(command, KillCommand):
+            self.kill(command.reason, command.who)
+        elif isinstance(command, RearmCommand):
+            try:
+                self.rearm(command.who, command.reason, command.scope)
+            except RearmRefused as refused:
+                self.log.error(f"Re-arm by {command.who or '?'} refused: {refused}")
+                self.msgbus.publish(topic=risk_off_topic(self.id), msg=refused)
+        else:
+            self.log.error(f"Unknown command for the watch: {command!r}")
 
     # --- lifecycle ------------------------------------------------------------------------
     def on_start(self) -> None:
+        """Check the config against the engine, take the loop's time, build the guards,
+        listen to the engine, arm. A kill made before the start trips here."""
         self._check_against_engine()
-        if self._was_reset:
+        if self._was_reset:  # a reset run begins afresh
             self._was_reset = False
             self.records.clear()
-        s = self._settings
-        if s.firm is not None and isinstance(self.clock, TestClock):
+        time = self._time = self._start_time()
+        self._open_event_log(time.now_ns)
+        self._risk_engine = self._find_risk_engine()
+        self._gate = OrderGate.for_bus(self.msgbus, self.clock, self.cache, self.log)
+        self._gate.attach(self)
+        limits = self._build_guards(time, self._watch_feeds(time.loop.time))
+        self._listen()
+        for guard in self._guards:
+            guard.arm(time.loop)
+        time.step()
+        self._trip_on_pending_kills(time)
+        if self._firm is not None:
+            self._firm.start()  # before any strategy starts: a tripped firm halts us here
+        self._log_what_is_watched(limits)
+
+    def _start_time(self) -> LoopTime:
+        """The loop the watch runs on: a simulated one in a backtest, the node's live."""
+        if not isinstance(self.clock, TestClock):
+            return LiveTime(asyncio.get_running_loop(), self.clock.timestamp_ns)
+        firm = self._settings.firm
+        if firm is not None:
             raise RiskWatchConfigError(
                 "firm",
-                s.firm.firm,
+                firm.firm,
                 "the firm switch is for live nodes: a backtest must not touch a shared "
                 "Redis (remove `firm` from the backtest's config)",
             )
-        if isinstance(self.clock, TestClock):
-            self._time = SimulatedTime(
-                self.clock,
-                alert_name=f"riskwatch-deadline-{self.id}",
-                latched=lambda: any(
-                    scope.switch is not None and scope.switch.running for scope in self._scopes
-                ),
-            )
-        else:
-            self._time = LiveTime(asyncio.get_running_loop(), self.clock.timestamp_ns)
-        time = self._time
-        clock = time.loop.time
-        self._open_event_log(time.now_ns)
-        risk_engine = self._risk_engine = self._given_risk_engine or self._find_risk_engine()
-        if risk_engine is None and s.trading_state is not None:
-            self.log.warning(
-                "No RiskEngine found: on a trip the trading state cannot be set (degraded)"
-            )
-        policy = CascadePolicy(s.confirm_timeout, s.confirm_attempts)
-        origin_ns = time.now_ns() - round(clock() * 1_000_000_000)
+        return SimulatedTime(
+            self.clock,
+            alert_name=f"riskwatch-deadline-{self.id}",
+            latched=lambda: any(g.switch is not None and g.switch.running for g in self._guards),
+        )
+
+    def _watch_feeds(self, loop_time: Callable[[], float]) -> list[Child]:
+        """Subscribe to each watched feed; return their watchdogs and the outside causes."""
         self._marks, self._subscribed, self._unmarked = {}, set(), set()
         children: list[Child] = []
-        for spec in s.feeds:
-            feed: Feed[object] = Feed(spec.name, clock)
+        for spec in self._settings.feeds:
+            feed: Feed[object] = Feed(spec.name, loop_time)
             if spec.kind == "quote":
                 self._quote_feeds[spec.instrument_id] = feed
                 self._subscribe("quote", spec.instrument_id)
@@ -230,98 +277,110 @@ class RiskWatch(Actor):
                 self._bar_feeds[spec.bar_type] = feed
                 self.subscribe_bars(spec.bar_type)
             children.append(partial(watchdog, feed, spec.stale_after))
-        outside: Feed[Trip] = Feed("outside causes", clock)
+        outside: Feed[Trip] = Feed("outside causes", loop_time)
         self._outside = outside
         children.append(partial(trip_on, outside.read_one))
-        # One gate per engine, shared by every watch: after a trip it denies the book's new
-        # orders on every path to a venue (RiskEngine, emulator, algorithms, ExecEngine).
-        self._gate = OrderGate.for_bus(self.msgbus, self.clock, self.cache, self.log)
-        self._gate.attach(self)
+        return children
+
+    def _build_guards(self, time: LoopTime, children: list[Child]) -> tuple[LimitSpec, ...]:
+        """One guard for the whole book (the feeds' watchdogs and outside causes are its
+        children), one per strategy or instrument a limit is scoped to; their ledgers
+        seeded with the positions already open."""
+        s = self._settings
         valuing = self._valuing() if s.limits else None
         limits = s.limits
         if valuing is not None:  # percent limits take the ceiling currency found at start
             limits = tuple(replace(x, currency=valuing.currency) for x in limits)
-        portfolio = [limit for limit in limits if limit.scope == "portfolio"]
-        self._trader = Scope(
-            NautilusBook(self, s, risk_engine, time.now_ns, gate=self._gate),
-            portfolio,
-            policy,
-            clock,
-            origin_ns,
-            extra=children,
-            described={
-                "feeds": [{"feed": f.name, "stale_after": f.stale_after} for f in s.feeds],
-                "trading_state_on_trip": "ACTIVE"
-                if s.trading_state is None
-                else s.trading_state.name,
-                "confirm_timeout": s.confirm_timeout,
-                "confirm_attempts": s.confirm_attempts,
-            },
-            **self._logging(),
-            valuing=valuing,
-        )
-        self._scopes = [self._trader]
-        if s.firm is not None:
-            self._firm = FirmBridge(self, s.firm)
-        scoped: dict[str, list[LimitSpec]] = {}
+        by_scope: dict[str, list[LimitSpec]] = {PORTFOLIO: []}
         for limit in limits:
-            if limit.scope != "portfolio":
-                scoped.setdefault(limit.scope, []).append(limit)
-        for group in scoped.values():
+            by_scope.setdefault(limit.scope, []).append(limit)
+        policy = CascadePolicy(s.confirm_timeout, s.confirm_attempts)
+        self._guards = []
+        for scope, group in by_scope.items():
+            portfolio = scope == PORTFOLIO
+            strategy_id = None if portfolio else group[0].strategy_id
             book = NautilusBook(
                 self,
                 s,
-                risk_engine,
+                self._risk_engine,
                 time.now_ns,
-                strategy_id=group[0].strategy_id,
-                instrument_id=group[0].instrument_id,
+                strategy_id=strategy_id,
+                instrument_id=None if portfolio else group[0].instrument_id,
                 gate=self._gate,
             )
-            self._scopes.append(
-                Scope(
-                    book,
-                    group,
-                    policy,
-                    clock,
-                    origin_ns,
-                    valuing=valuing,
-                    **self._logging(group[0].strategy_id),
-                )
+            guard = Guard(
+                book,
+                group,
+                policy,
+                time.loop.time,
+                time.origin,
+                extra=children if portfolio else (),
+                described=self._described() if portfolio else None,
+                valuing=valuing,
+                **self._logging(strategy_id),
             )
-        for each in self._scopes:
-            each.book.unmarked = partial(self._unmarked_in, each)
+            book.unmarked = partial(self._unmarked_in, guard)
+            self._guards.append(guard)
+        self._portfolio = self._guards[0]
+        if s.firm is not None:
+            self._firm = FirmBridge(
+                s.firm,
+                node=str(self.trader_id),
+                guard=self._portfolio,
+                trip=self._trip_from_outside,
+                rearm=self.rearm,
+                log=self.log,
+            )
         self._marking = {}
-        if any(scope.counts_pnl for scope in self._scopes):
+        if any(guard.counts_pnl for guard in self._guards):
             self._seed_ledgers()
+        return limits
+
+    def _described(self) -> dict[str, Any]:
+        """What the portfolio guard's ``armed`` line says of the watch as a whole."""
+        s = self._settings
+        return {
+            "feeds": [{"feed": f.name, "stale_after": f.stale_after} for f in s.feeds],
+            "trading_state_on_trip": "ACTIVE" if s.trading_state is None else s.trading_state.name,
+            "confirm_timeout": s.confirm_timeout,
+            "confirm_attempts": s.confirm_attempts,
+        }
+
+    def _listen(self) -> None:
+        """Order, position and bar events from the bus; commands at the watch's endpoint.
+
+        The topics once for the actor's life, kept across stop/reset (the handlers do
+        nothing while the watch is not running): nautilus_trader 1.221's message bus never
+        delivers a topic already published to a wildcard subscribed after it, so a watch
+        that re-subscribed after a reset would go deaf.
+        """
         if not self._on_bus:
-            # Once for the actor's life, kept across stop/reset (the handlers do nothing
-            # while the watch is not running): nautilus_trader 1.221's message bus never
-            # delivers a topic already published to a wildcard subscribed after it, so a
-            # watch that re-subscribed after a reset would go deaf.
             self.msgbus.subscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
             self.msgbus.subscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
             self.msgbus.subscribe(topic=BARS, handler=self._on_bar_data)
             self._on_bus = True
         self.msgbus.register(endpoint=command_endpoint(self.id), handler=self._on_command)
-        for scope in self._scopes:
-            scope.arm(time.loop)
-        time.step()
+
+    def _trip_on_pending_kills(self, time: LoopTime) -> None:
+        """Kills made before the watch ran trip it now, before anything can trade."""
         pending, self._pending = self._pending, []
         for cause, where in pending:
             self.log.warning(f"Tripping at start on a {where} made before the watch ran")
             time.call(partial(self._trip_now, cause, where))
-        if self._firm is not None:
-            self._firm.start()  # before any strategy starts: a tripped firm halts us here
-        described = ", ".join(f"{x.kind} {x.describe()} ({x.scope})" for x in limits)
-        self.log.info(f"Watching {len(s.feeds)} feed(s); loss limits: {described or 'none'}")
 
-    def rearm(self, who: str = "", reason: str = "", scope: str = "trader") -> str:
+    def _log_what_is_watched(self, limits: tuple[LimitSpec, ...]) -> None:
+        described = ", ".join(f"{x.kind} {x.describe()} ({x.scope})" for x in limits)
+        feeds = len(self._settings.feeds)
+        self.log.info(f"Watching {feeds} feed(s); loss limits: {described or 'none'}")
+
+    def rearm(self, who: str = "", reason: str = "", scope: str = PORTFOLIO) -> str:
         """Re-arm after a trip, on the watch's loop thread; return what became of the state.
 
-        ``scope`` is ``"trader"`` (the whole book) or a scoped limit's name
-        (``"strategy X"``, ``"instrument Y"``). Refused (``RearmRefused``, with the reason)
-        while it has not tripped, while its cascade is in flight, or before
-        ``rearm_cooldown`` seconds (watch clock) have passed since it finished. The trading
+        ``scope`` is ``"portfolio"`` (the whole book) or a scoped limit's scope
+        (``"strategy X"``, ``"instrument Y"``; ``"trader"``, the whole book's old name, is
+        read as ``"portfolio"`` with a ``DeprecationWarning``). Refused (``RearmRefused``,
+        with the reason) while it has not tripped, while its cascade is in flight, or before
+        ``rearm_cooldown`` seconds (loop time) have passed since it finished. The trading
         state (or the scope's block) is undone only if the watch set it and nobody changed
         it since. The ledger goes on: the loss is the session's.
         """
@@ -331,9 +390,10 @@ class RiskWatch(Actor):
                 f"the watch is not running (state {self.state.name}): there is nothing to "
                 "re-arm; a reset undoes what a trip set, a start arms it afresh"
             )
-        target = next((x for x in self._scopes if x.name == scope), None)
+        scope = scope_spelled(scope)
+        target = next((x for x in self._guards if x.scope == scope), None)
         if target is None or target.switch is None:
-            known = ", ".join(x.name for x in self._scopes)
+            known = ", ".join(x.scope for x in self._guards)
             raise RearmRefused(f"no such scope {scope!r} (scopes: {known})")
         record = target.switch.record
         if record is None:
@@ -341,11 +401,12 @@ class RiskWatch(Actor):
         if target.switch.running:
             raise RearmRefused(f"the risk-off cascade is in flight (stage {record.stage})")
         finished = record.finished_at_ns or record.tripped_at_ns
-        wait_ns = round(self._settings.rearm_cooldown * 1e9) - (time.now_ns() - finished)
+        wait_ns = seconds_to_ns(self._settings.rearm_cooldown) - (time.now_ns() - finished)
         if wait_ns > 0:
-            raise RearmRefused(f"cooling down: {wait_ns / 1e9:g}s left of the rearm_cooldown")
+            left = ns_to_seconds(wait_ns)
+            raise RearmRefused(f"cooling down: {left:g}s left of the rearm_cooldown")
         state = target.book.restore_trading_state()
-        (self.records if target is self._trader else target.records).append(record)
+        (self.records if target is self._portfolio else target.records).append(record)
         target.arm(time.loop, who=who, reason=reason)
         time.step()
         by = f" by {who}" if who else ""
@@ -375,10 +436,10 @@ class RiskWatch(Actor):
             # The watch alone was reset while the engine trades on: lifting the halt here
             # would let the strategies trade again unwatched. Re-arm (or reset the engine).
             self.log.warning("Reset while the engine runs: the trading state is left as is")
-        for scope in self._scopes if engine is None or not engine.is_running else ():
-            if scope.switch is not None and scope.switch.record is not None:
-                state = scope.book.restore_trading_state()
-                self.log.info(f"Reset: trading state after the {scope.name} trip: {state}")
+        for guard in self._guards if engine is None or not engine.is_running else ():
+            if guard.switch is not None and guard.switch.record is not None:
+                state = guard.book.restore_trading_state()
+                self.log.info(f"Reset: trading state after the {guard.scope} trip: {state}")
         self._was_reset = True
         self._rates, self._rated = None, {}
         self._marking.clear()
@@ -402,7 +463,9 @@ class RiskWatch(Actor):
     def on_quote_tick(self, tick: QuoteTick) -> None:
         try:
             time = self._time
-            time.sync()  # type: ignore[union-attr]
+            if time is None:
+                return
+            time.sync()
             instrument_id = tick.instrument_id
             feed = self._quote_feeds.get(instrument_id)
             if feed is not None:
@@ -410,15 +473,15 @@ class RiskWatch(Actor):
             rated = self._rated
             if rated and instrument_id in rated:  # a pair some exchange rate is made of
                 self._rate_quote(tick)
-                time.settle()  # type: ignore[union-attr]
+                time.settle()
                 return
-            scopes = self._marking.get(instrument_id)
-            if scopes:
+            guards = self._marking.get(instrument_id)
+            if guards:
                 marks = self._marks[instrument_id]
                 bid, ask = self._decimal(tick.bid_price), self._decimal(tick.ask_price)
                 if marks.quote(bid, ask, tick.ts_init):
-                    self._remark(instrument_id, marks, scopes)
-            time.settle()  # type: ignore[union-attr]
+                    self._remark(instrument_id, marks, guards)
+            time.settle()
         except Exception as error:
             self._fail(error, "on_quote_tick")
 
@@ -426,17 +489,17 @@ class RiskWatch(Actor):
         self,
         instrument_id: InstrumentId,
         marks: Marks,
-        scopes: list[Scope],
+        guards: list[Guard],
         rate_moved: bool = False,
     ) -> None:
-        """Revalue an instrument's exposure in every scope that holds it at its marks; if an
-        exchange rate moved too, every scope whose figures are converted publishes (once)."""
+        """Revalue an instrument's exposure in every guard that holds it at its marks; if an
+        exchange rate moved too, every guard whose figures are converted puts them (once)."""
         bid, ask = marks.bid, marks.ask
-        published: list[Scope] = []
-        for scope in scopes:
-            if scope.ledger.mark(instrument_id, bid, ask):  # type: ignore[arg-type]
-                scope.publish()
-                published.append(scope)
+        published: list[Guard] = []
+        for guard in guards:
+            if guard.ledger.mark(instrument_id, bid, ask):  # type: ignore[arg-type]
+                guard.put_figures()
+                published.append(guard)
         if rate_moved:
             self._reconvert(published)
         if self._unmarked and instrument_id in self._unmarked:
@@ -445,22 +508,22 @@ class RiskWatch(Actor):
 
     def _rate_quote(self, tick: QuoteTick) -> None:
         """A quote of a pair an exchange rate is made of: the rate first, then the marks,
-        so that no figure is ever published with one moved and the other not."""
+        so that no figure is ever put with one moved and the other not."""
         instrument_id = tick.instrument_id
         bid, ask = self._decimal(tick.bid_price), self._decimal(tick.ask_price)
         moved = self._rates.quote(instrument_id, bid, ask, tick.ts_init)  # type: ignore[union-attr]
-        scopes = self._marking.get(instrument_id)
+        guards = self._marking.get(instrument_id)
         marks = self._marks.get(instrument_id)
-        if scopes and marks is not None and marks.quote(bid, ask, tick.ts_init):
-            self._remark(instrument_id, marks, scopes, rate_moved=moved)
+        if guards and marks is not None and marks.quote(bid, ask, tick.ts_init):
+            self._remark(instrument_id, marks, guards, rate_moved=moved)
         elif moved:
             self._reconvert([])
 
-    def _reconvert(self, done: list[Scope]) -> None:
-        """An exchange rate moved: every scope holding converted figures publishes anew."""
-        for scope in self._scopes:
-            if scope.converting and scope not in done:
-                scope.publish()
+    def _reconvert(self, done: list[Guard]) -> None:
+        """An exchange rate moved: every guard holding converted figures puts them anew."""
+        for guard in self._guards:
+            if guard.converting and guard not in done:
+                guard.put_figures()
 
     def _decimal(self, price: Price) -> Decimal:
         """``price.as_decimal()``, remembered: quotes repeat a few prices over and over,
@@ -479,16 +542,16 @@ class RiskWatch(Actor):
             time = self._time
             instrument_id = tick.instrument_id
             feed = self._trade_feeds.get(instrument_id)
-            scopes = self._marking.get(instrument_id)
-            if time is None or (feed is None and not scopes):
+            guards = self._marking.get(instrument_id)
+            if time is None or (feed is None and not guards):
                 return
             time.sync()
             if feed is not None:
                 feed.put(tick)
-            if scopes:
+            if guards:
                 marks = self._marks[instrument_id]
                 if marks.trade(self._decimal(tick.price), tick.ts_init):
-                    self._remark(instrument_id, marks, scopes)
+                    self._remark(instrument_id, marks, guards)
             time.settle()
         except Exception as error:
             self._fail(error, "on_trade_tick")
@@ -500,9 +563,9 @@ class RiskWatch(Actor):
             bar_type = bar.bar_type
             feed = self._bar_feeds.get(bar_type)
             instrument_id = bar_type.instrument_id
-            scopes = self._marking.get(instrument_id)
+            guards = self._marking.get(instrument_id)
             rated = self._rated and instrument_id in self._rated
-            if time is None or (feed is None and not scopes and not rated):
+            if time is None or (feed is None and not guards and not rated):
                 return
             time.sync()
             if feed is not None:
@@ -512,52 +575,53 @@ class RiskWatch(Actor):
             moved = bool(rated) and self._rates.bar(  # type: ignore[union-attr]
                 instrument_id, price_type, close, bar.ts_init
             )
-            if scopes and self._marks[instrument_id].bar(price_type, close, bar.ts_init):
-                self._remark(instrument_id, self._marks[instrument_id], scopes, rate_moved=moved)
+            if guards and self._marks[instrument_id].bar(price_type, close, bar.ts_init):
+                self._remark(instrument_id, self._marks[instrument_id], guards, rate_moved=moved)
             elif moved:
                 self._reconvert([])
             time.settle()
         except Exception as error:
             self._fail(error, "a bar")
 
+    @_fails_into_a_trip("order event")
     def _on_order_event(self, event: object) -> None:
-        try:
-            time = self._time
-            if time is None:
-                return
-            time.sync()
-            strategy_id = event.strategy_id  # type: ignore[attr-defined]
-            if strategy_id not in self._known_strategies:
-                self._latecomer(strategy_id)
-            if isinstance(event, OrderFilled):
-                self._book_fill(event)
-            elif isinstance(event, ANSWERS):
-                self._note_answer(event)
-            for scope in self._scopes:
-                scope.book.notify()
-            time.settle()
-        except Exception as error:
-            self._fail(error, "order event")
+        """Every strategy's order events (``events.order.*``): fills, answers, and a nudge
+        to every cascade waiting for a confirmation."""
+        time = self._time
+        if time is None:
+            return
+        time.sync()
+        strategy_id = event.strategy_id  # type: ignore[attr-defined]
+        if strategy_id not in self._known_strategies:
+            self._latecomer(strategy_id)
+        if isinstance(event, OrderFilled):
+            self._book_fill(event)
+        elif isinstance(event, ANSWERS):
+            self._note_answer(event)
+        for guard in self._guards:
+            guard.book.notify()
+        time.settle()
 
+    @_fails_into_a_trip("position event")
     def _on_position_event(self, _event: object) -> None:
-        try:
-            if self._time is not None:
-                for scope in self._scopes:
-                    scope.book.notify()
-                self._time.step()
-        except Exception as error:
-            self._fail(error, "position event")
+        """Every position event (``events.position.*``): a nudge to waiting cascades."""
+        time = self._time
+        if time is None:
+            return
+        for guard in self._guards:
+            guard.book.notify()
+        time.step()
 
     # --- internals ------------------------------------------------------------------------
     def _book_fill(self, fill: OrderFilled) -> None:
-        """Book a fill in every scope that counts it, and hand on their new figures."""
+        """Book a fill in every guard that counts it, and hand on their new figures."""
         instrument_id = fill.instrument_id
-        scopes = [
-            scope
-            for scope in self._scopes
-            if scope.counts_pnl and scope.covers(fill.strategy_id, instrument_id)
+        guards = [
+            guard
+            for guard in self._guards
+            if guard.counts_pnl and guard.covers(fill.strategy_id, instrument_id)
         ]
-        if not scopes:
+        if not guards:
             return
         settles = self._settlements.get(instrument_id)
         if settles is None:
@@ -573,8 +637,8 @@ class RiskWatch(Actor):
         mark = (marks.bid, marks.ask) if marks.priced else None
         qty = fill.last_qty.as_decimal()
         marking = self._marking.setdefault(instrument_id, [])
-        for scope in scopes:
-            scope.ledger.fill(
+        for guard in guards:
+            guard.ledger.fill(
                 position=fill.position_id or (instrument_id, fill.strategy_id),
                 instrument=instrument_id,
                 signed_qty=qty if fill.order_side == OrderSide.BUY else qty.copy_negate(),
@@ -587,40 +651,40 @@ class RiskWatch(Actor):
                 inverse=settles.inverse,
             )
             if mark is not None:  # an exposure held before: revalue it at the newest marks
-                scope.ledger.mark(instrument_id, *mark)  # type: ignore[arg-type]
-            if scope not in marking:
-                marking.append(scope)
-            scope.publish()
+                guard.ledger.mark(instrument_id, *mark)  # type: ignore[arg-type]
+            if guard not in marking:
+                marking.append(guard)
+            guard.put_figures()
             if self._event_file is not None:  # the PnL curve's points, for the picture
                 order = self.cache.order(fill.client_order_id)
                 tags = None if order is None else order.tags
-                scope.note(
+                guard.note(
                     "fill",
                     **fill_fields(fill, self._settings.close_tag, tags),
-                    pnl=scope.ledger.pnl,
+                    pnl=guard.ledger.pnl,
                 )
 
     def _note_answer(self, event: Any) -> None:
-        """After a trip, an order denied or rejected goes into the tripped scope's log.
+        """After a trip, an order denied or rejected goes into the tripped guard's log.
 
-        The narrowest tripped scope that covers the order takes it (a scoped limit's block),
-        else the trader scope if it tripped (HALTED denies everyone). Before any trip such
+        The narrowest tripped guard that covers the order takes it (a scoped limit's block),
+        else the portfolio guard if it tripped (HALTED denies everyone). Before any trip such
         answers are the strategies' own business and are not logged here.
         """
-        tripped = [s for s in self._scopes if s.switch is not None and s.switch.record is not None]
+        tripped = [s for s in self._guards if s.switch is not None and s.switch.record is not None]
         if not tripped:
             return
-        scope = next(
+        guard = next(
             (
                 s
                 for s in tripped
-                if s is not self._trader and s.covers(event.strategy_id, event.instrument_id)
+                if s is not self._portfolio and s.covers(event.strategy_id, event.instrument_id)
             ),
-            tripped[0] if tripped[0] is self._trader else None,
+            tripped[0] if tripped[0] is self._portfolio else None,
         )
-        if scope is not None:
+        if guard is not None:
             kind, fields = answer(event)
-            scope.note(kind, **fields)
+            guard.note(kind, **fields)
 
     def _open_event_log(self, now_ns: Any) -> None:
         """Start the session and its log: the node's logger, and the file if configured."""
@@ -647,7 +711,7 @@ class RiskWatch(Actor):
         )
 
     def _logging(self, strategy_id: StrategyId | None = None) -> dict[str, Any]:
-        """What a scope's event-log context needs: the log, the session, its strategies."""
+        """What a guard's event-log context needs: the log, the session, its strategies."""
         s = self._settings
         if strategy_id is not None:
             strategies: list[str] | None = [str(strategy_id)]
@@ -719,9 +783,9 @@ class RiskWatch(Actor):
             )
         )
 
-    def _unmarked_in(self, scope: Scope) -> list[str]:
-        """Instruments the scope holds that nothing has priced yet (for its record)."""
-        return sorted(str(i) for i in self._unmarked if scope.ledger.is_exposed(i))
+    def _unmarked_in(self, guard: Guard) -> list[str]:
+        """Instruments the guard holds that nothing has priced yet (for its record)."""
+        return sorted(str(i) for i in self._unmarked if guard.ledger.is_exposed(i))
 
     def _subscribe(self, kind: str, instrument_id: InstrumentId) -> None:
         if (kind, instrument_id) in self._subscribed:
@@ -834,17 +898,24 @@ class RiskWatch(Actor):
             if instrument_id not in instruments:
                 refuse_unknown(f"hedge_instruments[{i}]", instrument_id, instruments, "instrument")
 
-    def _find_risk_engine(self) -> RiskEngine | None:
+    def _find_risk_engine(self) -> Any | None:
+        """The RiskEngine given, else the one on the message bus (``None``: degraded)."""
+        if self._given_risk_engine is not None:
+            return self._given_risk_engine
         for subscription in self.msgbus.subscriptions():
             owner = getattr(subscription.handler, "__self__", None)
             if isinstance(owner, RiskEngine):
                 return owner
+        if self._settings.trading_state is not None:
+            self.log.warning(
+                "No RiskEngine found: on a trip the trading state cannot be set (degraded)"
+            )
         return None
 
     def _trip_from_outside(self, cause: Trip, where: str) -> None:
         """Trip on a cause from outside the children, from any thread; never raise."""
         time = self._time
-        if time is None or self._trader is None:
+        if time is None or self._portfolio is None:
             if isinstance(cause, ManualKill) and not self.is_disposed:
                 self._pending.append((cause, where))
                 self.log.warning(
@@ -862,10 +933,10 @@ class RiskWatch(Actor):
     def _trip_now(self, cause: Trip, where: str) -> None:
         """On the watch's loop: hand the cause to the group, or to the latched cascade."""
         try:
-            trader = self._trader
-            if trader is None or trader.switch is None:
+            portfolio = self._portfolio
+            if portfolio is None or portfolio.switch is None:
                 return
-            switch, watch = trader.switch, trader.task
+            switch, watch = portfolio.switch, portfolio.task
             if watch is not None and not watch.done() and switch.record is None:
                 self._outside.put(cause)  # type: ignore[union-attr]
             else:
@@ -889,27 +960,26 @@ class RiskWatch(Actor):
             if self._firm is not None:
                 self._firm.stop()
                 self._firm = None
-            for scope in self._scopes:
-                switch, watch = scope.switch, scope.task
+            for guard in self._guards:
+                switch, watch = guard.switch, guard.task
                 if switch is not None and switch.running:
                     self.log.warning(
-                        f"Stopped mid-cascade ({scope.name}): sending the rest now, unconfirmed"
+                        f"Stopped mid-cascade ({guard.scope}): sending the rest now, unconfirmed"
                     )
                     time.call(switch.hurry)
                 if watch is not None and not watch.done():
                     time.call(watch.cancel)
-                sampler = scope.sampler
+                sampler = guard.sampler
                 if sampler is not None and not sampler.done():
                     time.call(sampler.cancel)
-            for scope in self._scopes:
-                scope.book.release()
+            for guard in self._guards:
+                guard.book.release()
             if self._gate is not None:
                 self._gate.detach(self)
             self.msgbus.deregister(endpoint=command_endpoint(self.id), handler=self._on_command)
-            if isinstance(time, SimulatedTime):
-                time.close()
-            if self._trader is not None and self._event_log is not None:
-                self._trader.note("stopped", write_failures=self._event_log.failures)
+            time.close()
+            if self._portfolio is not None and self._event_log is not None:
+                self._portfolio.note("stopped", write_failures=self._event_log.failures)
             if self._log_sink is not None:
                 self._log_sink.flush()
         except Exception as error:

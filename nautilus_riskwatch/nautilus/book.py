@@ -30,7 +30,7 @@ from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, Posit
 from nautilus_trader.model.objects import Quantity
 
 from nautilus_riskwatch.core.event_log import emit
-from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.core.record import RiskOff, scope_of
 from nautilus_riskwatch.nautilus.commands import risk_off_topic
 from nautilus_riskwatch.nautilus.config import Settings
 from nautilus_riskwatch.nautilus.event_log import command_fields
@@ -72,7 +72,7 @@ class NautilusBook:
     risk_engine : object, optional
         The ``RiskEngine`` to set the trading state on (``None``: not found, degraded).
     now_ns : Callable[[], int]
-        The watch's clock in nanoseconds.
+        The watch's time in engine nanoseconds (``LoopTime.now_ns``).
     strategy_id, instrument_id : optional
         Narrow the book to one strategy or one instrument (a scoped limit).
     gate : OrderGate, optional
@@ -253,22 +253,16 @@ class NautilusBook:
             self._send(self._cancel_of(order), endpoint=self._cancel_endpoint(order))
 
     def open_orders_among(self, order_ids: Sequence[str]) -> list[str]:
-        cache = self._actor.cache
-        still = []
-        for order_id in order_ids:
-            order = cache.order(ClientOrderId(order_id))
-            if order is not None and not order.is_closed:
-                still.append(order_id)
-        return still
+        return self._among(order_ids, lambda order: not order.is_closed)
 
     def filled_among(self, order_ids: Sequence[str]) -> list[str]:
+        return self._among(order_ids, lambda order: order.status == OrderStatus.FILLED)
+
+    def _among(self, order_ids: Sequence[str], holds: Callable[[Order], bool]) -> list[str]:
+        """Those of ``order_ids`` the cache knows and for which ``holds(order)``."""
         cache = self._actor.cache
-        filled = []
-        for order_id in order_ids:
-            order = cache.order(ClientOrderId(order_id))
-            if order is not None and order.status == OrderStatus.FILLED:
-                filled.append(order_id)
-        return filled
+        found = ((i, cache.order(ClientOrderId(i))) for i in order_ids)
+        return [i for i, order in found if order is not None and holds(order)]
 
     def open_positions(self) -> tuple[list[str], list[str]]:
         flatten, kept = [], []
@@ -323,18 +317,15 @@ class NautilusBook:
                 self._waiters.remove(waiter)
 
     def publish(self, record: RiskOff) -> None:
-        record.scope = self.scope_name
+        record.scope = self.scope
         record.unmarked = self.unmarked()
         self._actor.log.warning(record.report())
         self._actor.msgbus.publish(topic=risk_off_topic(self._actor.id), msg=record)
 
     @property
-    def scope_name(self) -> str:
-        if self._scope_strategy is not None:
-            return f"strategy {self._scope_strategy}"
-        if self._scope_instrument is not None:
-            return f"instrument {self._scope_instrument}"
-        return "trader"
+    def scope(self) -> str:
+        """The part of the book this book covers, by name: its limits' scope."""
+        return scope_of(self._scope_strategy, self._scope_instrument)
 
     # --- engine side --------------------------------------------------------------------
     def notify(self) -> None:

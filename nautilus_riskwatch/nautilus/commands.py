@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.core.record import PORTFOLIO, RiskOff, scope_spelled
 
 
 def risk_off_topic(actor_id: object) -> str:
@@ -55,13 +55,17 @@ class KillCommand:
 class RearmCommand:
     """Re-arm a tripped watch (refusals are logged and published as ``RearmRefused``).
 
-    ``scope`` is ``"trader"`` (the whole book) or a scoped limit's name, e.g.
-    ``"strategy DemoTrader-001"``.
+    ``scope`` is ``"portfolio"`` (the whole book) or a scoped limit's scope, e.g.
+    ``"strategy DemoTrader-001"``. (``"trader"``, the whole book's old name, is read as
+    ``"portfolio"``, with a ``DeprecationWarning``.)
     """
 
     reason: str = ""
     who: str = ""
-    scope: str = "trader"
+    scope: str = PORTFOLIO
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scope", scope_spelled(self.scope))
 
 
 class RearmRefused(Exception):

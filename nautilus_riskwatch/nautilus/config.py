@@ -23,6 +23,7 @@ from nautilus_trader.model.enums import TradingState
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Currency
 
+from nautilus_riskwatch.core.record import PORTFOLIO, scope_of
 from nautilus_riskwatch.firm.link import check_firm_name, redact
 from nautilus_riskwatch.firm.member import (
     HEARTBEAT_POLICIES,
@@ -166,18 +167,19 @@ class FirmConfig(NautilusConfig, frozen=True, forbid_unknown_fields=True):
 
     """
 
+    # The defaults are the firm package's own (``FirmSettings``): one place for each.
     url: str
     name: str
     node: str | None = None
-    heartbeat: float = 0.5
-    heartbeat_ttl: float | None = None
+    heartbeat: float = FirmSettings.heartbeat
+    heartbeat_ttl: float | None = None  # 4 heartbeats
     max_loss: str | None = None
-    on_heartbeat_lost: str = "trip"
-    on_link_lost: str = "trade_on"
-    link_lost_after: float = 5.0
-    on_unreachable_at_start: str = "halt"
-    timeout: float = 1.0
-    secret_env: str = "RISKWATCH_FIRM_SECRET"
+    on_heartbeat_lost: str = FirmSettings.on_heartbeat_lost
+    on_link_lost: str = FirmSettings.on_link_lost
+    link_lost_after: float = FirmSettings.link_lost_after
+    on_unreachable_at_start: str = FirmSettings.on_unreachable_at_start
+    timeout: float = FirmSettings.timeout
+    secret_env: str = FirmSettings.secret_env
     secret_file: str | None = None
     password_env: str | None = None
 
@@ -317,11 +319,7 @@ class LimitSpec:
 
     @property
     def scope(self) -> str:
-        if self.strategy_id is not None:
-            return f"strategy {self.strategy_id}"
-        if self.instrument_id is not None:
-            return f"instrument {self.instrument_id}"
-        return "portfolio"
+        return scope_of(self.strategy_id, self.instrument_id)
 
 
 @dataclass(frozen=True)
@@ -470,7 +468,7 @@ def _firm(raw: object, currency: str | None, limits: tuple[LimitSpec, ...]) -> F
             "the firm ceiling is an amount (e.g. '50000 USD'): nodes' equities are not summed",
         )
     if ceiling is not None:
-        if not any(limit.scope == "portfolio" for limit in limits):
+        if not any(limit.scope == PORTFOLIO for limit in limits):
             raise RiskWatchConfigError(
                 "firm.max_loss",
                 raw.max_loss,

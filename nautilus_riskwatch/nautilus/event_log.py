@@ -22,7 +22,8 @@ from nautilus_trader.model.events import (
     OrderRejected,
 )
 
-from nautilus_riskwatch.core.event_log import Event, utc
+from nautilus_riskwatch.core.event_log import Event
+from nautilus_riskwatch.looptime import utc
 
 #: Order events that answer the watch, or deny a strategy, once a scope has tripped.
 ANSWERS = (OrderDenied, OrderCancelRejected, OrderRejected)

@@ -11,7 +11,7 @@ NautilusTrader-facing rules live here, in one place:
   node holds) follows on the loop.
 - **A firm kill halts at once.** ``FirmKill`` sets HALTED synchronously when it arrives,
   then hands the cause to the supervisor like any outside cause, so the full cascade runs.
-- **Tell the firm.** Every trip of the trader scope, any cause except the firm's own, is
+- **Tell the firm.** Every trip of the portfolio guard, any cause except the firm's own, is
   handed to the member, which puts it on the latch from its own task (never from an engine
   callback, never waited for).
 """
@@ -20,32 +20,59 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Any
 
 from nautilus_riskwatch.core import FirmKill, FirmUnreachable, RiskOff, Trip
 from nautilus_riskwatch.firm.latch import Latch, load_secret
 from nautilus_riskwatch.firm.link import read_latch_now, redact
 from nautilus_riskwatch.firm.member import FirmMember, FirmSettings, MemberHooks
 from nautilus_riskwatch.nautilus.commands import RearmRefused
-
-if TYPE_CHECKING:
-    from nautilus_riskwatch.nautilus.actor import RiskWatch
+from nautilus_riskwatch.nautilus.guard import Guard
 
 FIRM_CAUSES = (FirmKill.kind, FirmUnreachable.kind)
 
 
 class FirmBridge:
-    """Joins one watch to the firm: start check, local trips out, firm trips in."""
+    """Joins one watch to the firm: start check, local trips out, firm trips in.
 
-    def __init__(self, watch: RiskWatch, settings: FirmSettings) -> None:
-        self._watch = watch
+    Parameters
+    ----------
+    settings : FirmSettings
+        The checked ``firm`` section.
+    node : str
+        This node's name in the firm unless the settings name one (the trader id).
+    guard : Guard
+        The watch's portfolio guard: the firm hears of its trips and reads its PnL.
+    trip : Callable[[Trip, str], None]
+        Trips the watch from outside its tasks, from any thread (``RiskWatch``'s).
+    rearm : Callable[..., str]
+        Re-arms the portfolio guard (``RiskWatch.rearm``); raises ``RearmRefused``.
+    log : Any
+        The actor's logger.
+
+    """
+
+    def __init__(
+        self,
+        settings: FirmSettings,
+        node: str,
+        guard: Guard,
+        trip: Callable[[Trip, str], None],
+        rearm: Callable[..., str],
+        log: Any,
+    ) -> None:
+        self._guard = guard
+        self._trip = trip
+        self._rearm_watch = rearm
+        self._logger = log
         self._queued = False  # a firm trip handed to the loop, not latched yet
         secret = load_secret(settings.secret_env, settings.secret_file)
         password = os.environ.get(settings.password_env) if settings.password_env else None
         self.settings = dataclasses.replace(
             settings,
-            node=settings.node or str(watch.trader_id),
+            node=settings.node or node,
             secret=secret,
             password=password,
         )
@@ -60,9 +87,7 @@ class FirmBridge:
                 log=self._log,
             ),
         )
-        trader = watch._trader
-        assert trader is not None
-        trader.on_trip = self._on_local_trip
+        guard.on_trip = self._on_local_trip
 
     def start(self) -> None:
         """The start check (synchronous, bounded), then the member's tasks."""
@@ -113,7 +138,7 @@ class FirmBridge:
 
     # --- hooks ---------------------------------------------------------------------------
     def _on_local_trip(self, record: RiskOff) -> None:
-        """The trader scope latched a trip (called inside ``KillSwitch.trip``)."""
+        """The portfolio guard latched a trip (called inside ``KillSwitch.trip``)."""
         self._queued = False
         cause = record.cause
         if cause.kind not in FIRM_CAUSES:
@@ -124,20 +149,18 @@ class FirmBridge:
 
     def _halt_and_trip(self, cause: Trip) -> None:
         """HALTED now (synchronously), then the full cascade on the loop."""
-        watch = self._watch
-        trader = watch._trader
-        if trader is None or self._tripped():
+        if self._tripped():
             return
         self._queued = True
         try:
-            trader.book.halt()
+            self._guard.book.halt()
         except Exception as error:
             self._log("error", f"firm: could not halt at once: {_what(error)}")
-        watch._trip_from_outside(cause, "firm")
+        self._trip(cause, "firm")
 
     def _rearm(self, latch: Latch) -> bool:
         try:
-            self._watch.rearm(
+            self._rearm_watch(
                 who=f"firm operator {latch.rearm_by or '?'}",
                 reason=f"firm re-arm of epoch {latch.epoch}: {latch.rearm_reason}",
             )
@@ -147,23 +170,20 @@ class FirmBridge:
         return True
 
     def _tripped(self) -> bool:
-        trader = self._watch._trader
-        switch = None if trader is None else trader.switch
+        switch = self._guard.switch
         return self._queued or (switch is not None and switch.record is not None)
 
     def _figures(self) -> tuple[Decimal | None, str]:
-        """The trader scope's exact PnL (``None`` if it keeps no ledger) and its state."""
-        watch = self._watch
-        record = watch.record
+        """The portfolio guard's exact PnL (``None`` if it keeps no ledger) and its state."""
+        guard = self._guard
+        record = None if guard.switch is None else guard.switch.record
         state = "ACTIVE" if record is None else f"TRIPPED {record.cause.kind} ({record.stage})"
         if record is None and self._queued:
             state = "TRIPPING"
-        trader = watch._trader
-        counts = trader is not None and trader.counts_pnl
-        return (-watch.loss if counts else None), state
+        return (-guard.loss if guard.counts_pnl else None), state
 
     def _log(self, level: str, message: str) -> None:
-        getattr(self._watch.log, level)(message)
+        getattr(self._logger, level)(message)
 
 
 def _what(error: BaseException) -> str:

@@ -1,9 +1,9 @@
 """The trip picture: session PnL and drawdown around a risk-off, as one PNG.
 
-``equity_curve`` rebuilds the session PnL exactly (``Decimal``) from the fills and the
-quotes; ``plot_trip`` draws it with the loss ceiling, the trip, the cancels and the closing
-fills; ``write_trip_report`` does both for a finished backtest. matplotlib is imported only
-inside ``plot_trip``: everything else works without it.
+``equity_curve`` rebuilds the session PnL exactly (``Decimal``, the watch's own ledger)
+from the fills and the quotes; ``plot_trip`` draws it with the loss ceiling, the trip, the
+cancels and the closing fills; ``write_trip_report`` does both for a finished backtest.
+matplotlib is imported only inside ``plot_trip``: everything else works without it.
 """
 
 from __future__ import annotations
@@ -14,19 +14,22 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderCanceled, OrderFilled
 from nautilus_trader.model.identifiers import ClientOrderId
 
+from nautilus_riskwatch.core.ledger import PnlLedger
 from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.looptime import NS_PER_SECOND
+
+if TYPE_CHECKING:
+    from nautilus_riskwatch.nautilus.actor import RiskWatch
 
 MATPLOTLIB_MISSING = "the trip picture needs matplotlib: pip install 'nautilus-riskwatch[plot]'"
-CLOSE_TAG = "RISKWATCH"
 
-_ZERO = Decimal(0)
-_NS = 1_000_000_000
+_ONE = Decimal(1)
 _NICE_WINDOWS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14_400, 43_200, 86_400)
 
 
@@ -59,6 +62,8 @@ def equity_curve(
         Contract multiplier per instrument id (``InstrumentId`` or its string); 1 if absent.
         Commissions are taken as they are, in the PnL's currency.
 
+    The PnL is the watch's own exact ledger (``PnlLedger``) booked with these fills and
+    marked with these quotes, so the picture and the breaker share one mark-to-market rule.
     A position whose instrument has not been quoted yet is marked at its last fill price.
     Runs in O((fills + quotes) log) time: the marks are kept up to date incrementally.
 
@@ -66,57 +71,50 @@ def equity_curve(
     events = sorted(_fills_of(fills, exclude_tag), key=lambda f: f.ts_event)
     ticks = sorted(quotes, key=lambda q: q.ts_init)
     mult = {str(k): Decimal(v) for k, v in (multipliers or {}).items()}
-
-    cash = _ZERO
-    position_qty: dict[object, Decimal] = {}
-    long_qty: dict[str, Decimal] = {}  # per instrument: sum of long qty x multiplier
-    short_qty: dict[str, Decimal] = {}  # per instrument: sum of short qty x multiplier (< 0)
-    bid_ask: dict[str, tuple[Decimal, Decimal]] = {}
-    last_px: dict[str, Decimal] = {}
-    value: dict[str, Decimal] = {}  # per instrument: its positions at their marks
-    total_value = _ZERO
-
+    ledger = PnlLedger()  # the watch's own exact ledger: one mark-to-market rule
+    quoted: dict[str, tuple[Decimal, Decimal]] = {}  # each instrument's latest bid and ask
     times: list[int] = []
     equity: list[Decimal] = []
     i = 0
     for quote in ticks:
         now = quote.ts_init
-        dirty: set[str] = set()
         while i < len(events) and events[i].ts_event <= now:
-            fill = events[i]
+            _book(ledger, events[i], mult, quoted)
             i += 1
-            instrument = str(fill.instrument_id)
-            m = mult.get(instrument, Decimal(1))
-            qty = fill.last_qty.as_decimal()
-            signed = qty if fill.order_side == OrderSide.BUY else -qty
-            price = fill.last_px.as_decimal()
-            cash -= signed * price * m + fill.commission.as_decimal()
-            key = fill.position_id or (instrument, str(fill.strategy_id))
-            old = position_qty.get(key, _ZERO)
-            new = old + signed
-            position_qty[key] = new
-            for q, sign in ((old, -1), (new, 1)):
-                side = long_qty if q > 0 else short_qty
-                if q:
-                    side[instrument] = side.get(instrument, _ZERO) + sign * q * m
-            last_px[instrument] = price
-            dirty.add(instrument)
         instrument = str(quote.instrument_id)
-        bid_ask[instrument] = (quote.bid_price.as_decimal(), quote.ask_price.as_decimal())
-        dirty.add(instrument)
-        for name in dirty:
-            if name in bid_ask:
-                bid, ask = bid_ask[name]
-            elif name in last_px:
-                bid = ask = last_px[name]
-            else:
-                continue
-            mark = long_qty.get(name, _ZERO) * bid + short_qty.get(name, _ZERO) * ask
-            total_value += mark - value.get(name, _ZERO)
-            value[name] = mark
+        bid_ask = quoted[instrument] = (
+            quote.bid_price.as_decimal(),
+            quote.ask_price.as_decimal(),
+        )
+        if ledger.is_exposed(instrument):
+            ledger.mark(instrument, *bid_ask)
         times.append(now)
-        equity.append(cash + total_value)
+        equity.append(ledger.pnl)
     return times, equity
+
+
+def _book(
+    ledger: PnlLedger,
+    fill: OrderFilled,
+    multipliers: Mapping[str, Decimal],
+    quoted: Mapping[str, tuple[Decimal, Decimal]],
+) -> None:
+    """Book one fill; an instrument not quoted yet is marked at its last fill price."""
+    instrument = str(fill.instrument_id)
+    qty = fill.last_qty.as_decimal()
+    price = fill.last_px.as_decimal()
+    mark = quoted.get(instrument)
+    ledger.fill(
+        position=fill.position_id or (instrument, str(fill.strategy_id)),
+        instrument=instrument,
+        signed_qty=qty if fill.order_side == OrderSide.BUY else qty.copy_negate(),
+        price=price,
+        multiplier=multipliers.get(instrument, _ONE),
+        commission=fill.commission.as_decimal(),
+        mark=mark,
+    )
+    if mark is None:
+        ledger.mark(instrument, price, price)
 
 
 def _fills_of(items: Iterable[Any], exclude_tag: str | None) -> list[OrderFilled]:
@@ -246,7 +244,7 @@ def plot_trip(
         labels.append(f"loss ceiling  -{ceiling} {unit}")
     if record is not None:
         handles.append(Line2D([], [], color="darkorange", lw=2))
-        labels.append(f"trip at {_clock(record.tripped_at_ns)} ({record.cause.kind})")
+        labels.append(f"trip at {_time_of_day(record.tripped_at_ns)} ({record.cause.kind})")
         if trip_loss is not None:
             handles.append(
                 Line2D([], [], ls="", marker="o", ms=8, mfc="white", mec="darkorange", mew=2)
@@ -303,7 +301,7 @@ def plot_trip(
     ]
     dd_labels = [
         "drawdown from the session's\nhigh-water mark (best PnL so far)",
-        f"deepest  {drawdown[worst]:,.2f} {unit}\nat {_clock(times[worst], millis=False)}",
+        f"deepest  {drawdown[worst]:,.2f} {unit}\nat {_time_of_day(times[worst], millis=False)}",
     ]
     if trip_x is not None:
         bottom.axvline(trip_x, color="darkorange", lw=2, zorder=4, alpha=0.9)
@@ -409,7 +407,7 @@ def _title(record: RiskOff | None) -> str:
         parts.append(f"cascade {record.stage} in {took:g} ms")
     else:
         parts.append(f"cascade stopped at {record.stage}")
-    head = f"Risk-off at {_clock(record.tripped_at_ns)} UTC ({record.cause.kind})"
+    head = f"Risk-off at {_time_of_day(record.tripped_at_ns)} UTC ({record.cause.kind})"
     return f"{head}: {', '.join(parts)}"
 
 
@@ -417,14 +415,14 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _clock(ns: int, millis: bool = True) -> str:
-    seconds, nanos = divmod(ns, _NS)
+def _time_of_day(ns: int, millis: bool = True) -> str:
+    seconds, nanos = divmod(ns, NS_PER_SECOND)
     text = datetime.fromtimestamp(seconds, tz=UTC).strftime("%H:%M:%S")
     return f"{text}.{nanos // 1_000_000:03d}" if millis else text
 
 
 def _day(ns: int) -> str:
-    return datetime.fromtimestamp(ns // _NS, tz=UTC).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(ns // NS_PER_SECOND, tz=UTC).strftime("%Y-%m-%d")
 
 
 def _minutes(days: float) -> str:
@@ -436,8 +434,8 @@ def _minutes(days: float) -> str:
 
 def _span(times: list[int]) -> str:
     if times[0] == times[-1]:
-        return f"at {_clock(times[0])}"
-    return f"{_clock(times[0])} to {_clock(times[-1])}"
+        return f"at {_time_of_day(times[0])}"
+    return f"{_time_of_day(times[0])} to {_time_of_day(times[-1])}"
 
 
 def _after(times: list[int], ts: int) -> int:
@@ -452,7 +450,7 @@ def _before(times: list[int], ts: int) -> int:
 # --- for a finished backtest --------------------------------------------------------------
 def write_trip_report(
     cache: Any,
-    watch: Any,
+    watch: RiskWatch,
     quotes: Iterable[Any],
     path: str | PathLike[str],
     ceiling: Decimal | None = None,
@@ -465,15 +463,14 @@ def write_trip_report(
     ``watch`` the ``RiskWatch`` (its ``record`` may be ``None``), ``quotes`` the quotes the
     run was fed. The curve is the whole session's PnL, the watch's own closes included; the
     cancels are the ``OrderCanceled`` times of the record's cancelled orders, the closing
-    fills those of the orders tagged with the watch's close tag (``"RISKWATCH"``). The
-    ceiling defaults to the watch's ``max_loss``.
+    fills those of the orders tagged with the watch's ``close_tag`` (``watch.settings``).
+    The ceiling defaults to the watch's ``max_loss``.
     """
     cache = getattr(cache, "cache", cache)
-    record: RiskOff | None = getattr(watch, "record", None)
-    settings = getattr(watch, "_settings", None)
-    tag = getattr(settings, "close_tag", None) or CLOSE_TAG
+    record: RiskOff | None = watch.record
+    settings = watch.settings
     if ceiling is None:
-        ceiling = getattr(settings, "ceiling", None)
+        ceiling = settings.ceiling
     if ceiling is None and record is not None:
         ceiling = getattr(record.cause, "ceiling", None)
 
@@ -488,11 +485,10 @@ def write_trip_report(
     closes = [
         (e.ts_event, e.last_px.as_decimal())
         for o in orders
-        if tag in (o.tags or [])
+        if settings.close_tag in (o.tags or [])
         for e in o.events
         if isinstance(e, OrderFilled)
     ]
-    currency = getattr(settings, "currency", None)
     return plot_trip(
         record,
         times,
@@ -502,5 +498,5 @@ def write_trip_report(
         title=title,
         cancels_ns=cancels,
         closes=closes,
-        currency=currency,
+        currency=settings.currency,
     )

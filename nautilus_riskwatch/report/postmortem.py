@@ -24,9 +24,10 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from nautilus_riskwatch.core.event_log import Event, read_event_log, utc
-from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.core.event_log import Event, read_event_log
+from nautilus_riskwatch.core.record import PORTFOLIO, RiskOff, scope_spelled
 from nautilus_riskwatch.core.replay import records_from
+from nautilus_riskwatch.looptime import utc
 from nautilus_riskwatch.report.plot import plot_trip
 
 
@@ -76,13 +77,14 @@ class Postmortem:
 
 
 def postmortem(
-    path: str | PathLike[str], *, session_id: str | None = None, scope: str = "trader"
+    path: str | PathLike[str], *, session_id: str | None = None, scope: str = PORTFOLIO
 ) -> Postmortem:
     """Read ``path`` and gather one session's report for ``scope``.
 
     ``session_id`` defaults to the last session in the file in which ``scope`` tripped,
     else the last session in the file.
     """
+    scope = scope_spelled(scope)
     read = read_event_log(path)
     events = [e for e in read.events if e.scope == scope]
     if session_id is None:
@@ -190,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("path", help="the event_log file (JSON lines)")
     parser.add_argument("--session", help="session id (default: the last one that tripped)")
-    parser.add_argument("--scope", default="trader", help="scope (default: trader)")
+    parser.add_argument("--scope", default=PORTFOLIO, help=f"scope (default: {PORTFOLIO})")
     parser.add_argument("--png", help="also draw the trip picture here (needs matplotlib)")
     parser.add_argument("--all", action="store_true", help="list PnL samples and fills too")
     args = parser.parse_args(argv)

@@ -113,7 +113,7 @@ def test_the_demo_trip_file_lists_every_command_the_engine_shows(demo):
 
     # one session on every line, the one the watch names; the trip at the engine's time
     assert {e.session_id for e in events} == {run.watch.session_id}
-    assert {e.scope for e in events} == {"trader"}
+    assert {e.scope for e in events} == {"portfolio"}
     (trip_line,) = [e for e in events if e.kind == "trip"]
     assert trip_line.ts_ns == trip
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
@@ -126,7 +126,7 @@ def test_the_record_comes_back_from_the_file_whole_and_from_its_steps(demo):
     record = run.watch.record.to_dict()
     assert [r.to_dict() for r in records_from(events)] == [record]
     assert [r.to_dict() for r in records_from(events, use_records=False)] == [record]
-    (back,) = records_from(events, scope="trader")
+    (back,) = records_from(events, scope="portfolio")
     assert back.report() == run.watch.record.report()
 
 
@@ -232,10 +232,10 @@ def test_a_scoped_limit_writes_its_own_lines_and_a_rearm_keeps_the_session(tmp_p
     events = read_event_log(path).events
     assert {e.session_id for e in events} == {first_session}
     scoped = [e for e in events if e.scope == scope]
-    trader = [e for e in events if e.scope == "trader"]
+    portfolio = [e for e in events if e.scope == "portfolio"]
     assert {e.strategy_ids for e in scoped} == {(TRADER_ID,)}
-    assert {e.strategy_ids for e in trader} == {None}
-    assert {e.kind for e in trader} == {"armed", "stopped"}  # the trader-wide watch held
+    assert {e.strategy_ids for e in portfolio} == {None}
+    assert {e.kind for e in portfolio} == {"armed", "stopped"}  # the portfolio-wide watch held
     # armed, tripped, re-armed by the operator in the same session, tripped again
     armed = [e for e in scoped if e.kind == "armed"]
     assert [(e.fields["rearm"], e.fields["who"], e.fields["reason"]) for e in armed] == [
@@ -243,7 +243,7 @@ def test_a_scoped_limit_writes_its_own_lines_and_a_rearm_keeps_the_session(tmp_p
         (True, "ops", "fixed"),
     ]
     records = records_from(events, scope=scope)
-    history = [*run.watch._scopes[1].records, run.watch.scope_records[scope]]
+    history = [*run.watch._guards[1].records, run.watch.scope_records[scope]]
     assert [r.to_dict() for r in records] == [r.to_dict() for r in history]
     # its cascade touched only its strategy; the gate's denials are in its lines
     commands = [e for e in events if e.kind == "command"]
@@ -289,7 +289,7 @@ def test_a_stale_feed_is_announced_by_its_own_watchdog_on_the_engine_clock(tmp_p
     deadline, trip = events[1], events[2]  # after "armed": the child's line, then the trip
     assert (deadline.kind, trip.kind) == ("deadline", "trip")
     assert deadline.fields["feed"] == "EUR/USD.SIM quotes" and deadline.fields["bound"] == 30.0
-    assert (deadline.session_id, deadline.scope) == (run.watch.session_id, "trader")
+    assert (deadline.session_id, deadline.scope) == (run.watch.session_id, "portfolio")
     # the last quote before the silence, plus the bound, to the nanosecond
     last = max(q.ts_init for q in run.quotes if q.ts_init < record.tripped_at_ns)
     assert deadline.ts_ns == trip.ts_ns == record.tripped_at_ns == last + 30 * 1_000_000_000

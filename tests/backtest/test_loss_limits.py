@@ -67,6 +67,9 @@ def test_a_daily_limit_forgets_yesterday_at_the_reset():
     )
     assert isinstance(record.cause, DailyLossBreached)
     assert record.tripped_at_ns == quote.ts_init and record.cause.loss == loss
+    # the operator is told when the day began in UTC, not in the watch's loop seconds
+    assert record.cause.day_start_ns == reset
+    assert "since the day began at 2020-01-01T17:20:00.000000000Z" in str(record.cause)
     # Without a roll in the data the same limit counts the whole session, and trips sooner.
     run2 = build_engine(
         RiskWatchConfig(feeds=[FEED], limits=[{**limit, "daily_reset": "23:30"}]), hedger=False
@@ -168,5 +171,5 @@ def test_a_scoped_limit_can_be_rearmed_on_its_own_by_a_bus_command():
     run.engine.run()
     assert rearmer.result == "sent"
     # re-armed with the loss still over the limit: it trips again at once, and is blocked again
-    records = run.watch._scopes[1].records
+    records = run.watch._guards[1].records
     assert len(records) == 1 and run.watch.scope_records[f"strategy {TRADER_ID}"] is not records[0]

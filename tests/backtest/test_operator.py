@@ -174,3 +174,27 @@ def test_the_loss_is_the_sessions_across_a_rearm():
     }
     run, _ = _run({**WATCH, "max_loss": "100000 USD"}, script)
     assert isinstance(run.watch.loss, Decimal) and run.watch.loss > 0
+
+
+def test_the_whole_books_old_name_trader_still_rearms_with_a_deprecation_warning():
+    """Before 0.2 the whole book was the scope "trader" in re-arms and commands; it is
+    "portfolio" everywhere now, and an operator's old spelling still works (and says so)."""
+    with pytest.warns(DeprecationWarning, match='"trader" is now called "portfolio"'):
+        command = RearmCommand("all clear", who="ops", scope="trader")
+    assert command.scope == "portfolio"
+    spelled: list[str] = []
+
+    def rearm_the_old_way(op):
+        with pytest.warns(DeprecationWarning, match='"trader" is now called "portfolio"'):
+            spelled.append(op.watch.rearm(who="ops", scope="trader"))
+
+    script = {
+        100: lambda op: op.send(KillCommand("first", who="ops")),
+        200: rearm_the_old_way,
+        3_000: lambda op: op.send(KillCommand("second", who="ops")),
+    }
+    run, _ = _run(WATCH, script)
+    assert spelled == ["ACTIVE"]
+    first, second = run.watch.records[0], run.watch.record
+    assert [first.cause.reason, second.cause.reason] == ["first", "second"]
+    assert first.scope == second.scope == "portfolio"

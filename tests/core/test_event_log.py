@@ -15,7 +15,6 @@ from decimal import Decimal
 import pytest
 from fakes import FakeBook, FakeEngineClock
 
-from nautilus_riskwatch.clock import SimulatedTime
 from nautilus_riskwatch.core import (
     CascadePolicy,
     DrawdownBreached,
@@ -38,6 +37,7 @@ from nautilus_riskwatch.core import (
 )
 from nautilus_riskwatch.core.event_log import SESSION_ID, redact
 from nautilus_riskwatch.core.limits import DailyLossBreached, TrailingDrawdownBreached
+from nautilus_riskwatch.looptime import SimulatedTime
 
 SECOND = 1_000_000_000
 
@@ -66,7 +66,7 @@ class _World:
         return book
 
     def arm(self, context, children, book, policy=None) -> KillSwitch:
-        """What ``Scope.arm`` does: the group and the switch, in the scope's context."""
+        """What ``Guard.arm`` does: the group and the switch, in the scope's context."""
         switch = KillSwitch(book, policy, context=context)
         self.loop.create_task(run_watch(children, switch), context=context.copy())
         return switch
@@ -120,7 +120,7 @@ def test_two_scopes_tripping_at_once_each_write_their_own_lines():
 
 def test_a_line_from_a_watchdog_child_carries_the_session_without_being_given_it():
     w = _World()
-    context = attribute(w.log, "S-42", "trader", None)
+    context = attribute(w.log, "S-42", "portfolio", None)
     feed: Feed[object] = Feed("EUR/USD.SIM quotes", w.loop.time)
     heard: list[str] = []
 
@@ -140,11 +140,11 @@ def test_a_line_from_a_watchdog_child_carries_the_session_without_being_given_it
     note = next(e for e in w.events if e.kind == "note")
     assert (note.session_id, note.scope, note.fields["said"]) == (
         "S-42",
-        "trader",
+        "portfolio",
         "hello from a child",
     )
     deadline = next(e for e in w.events if e.kind == "deadline")
-    assert deadline.session_id == "S-42" and deadline.scope == "trader"
+    assert deadline.session_id == "S-42" and deadline.scope == "portfolio"
     assert deadline.fields["feed"] == "EUR/USD.SIM quotes" and deadline.fields["received"] == 2
     # stamped on the engine clock: the exact deadline, last message + bound
     assert deadline.ts_ns == w.start + 1 * SECOND + 2_500_000_000
@@ -179,7 +179,7 @@ def test_a_trip_from_outside_the_scope_is_still_attributed_to_it():
 
 def test_a_record_cut_short_is_rebuilt_from_its_steps():
     w = _World()
-    context = attribute(w.log, "S-1", "trader", None)
+    context = attribute(w.log, "S-1", "portfolio", None)
     book = w.book("T", 0.25, responsive=False)
     book.open_orders.add("T-O-3")
     switch = KillSwitch(book, CascadePolicy(confirm_timeout=1.0, attempts=2), context=context)
@@ -243,7 +243,7 @@ def test_an_unknown_kind_of_trip_keeps_its_kind_and_message():
 
 
 def _event(seq: int, kind: str = "stage", **fields) -> Event:
-    return Event(kind, 1_000 + seq, seq, "S-1", "trader", ("Strat-A",), fields)
+    return Event(kind, 1_000 + seq, seq, "S-1", "portfolio", ("Strat-A",), fields)
 
 
 def test_the_file_is_append_only_line_per_event_and_private(tmp_path):
@@ -294,7 +294,7 @@ def test_a_failing_sink_never_stops_the_cascade_and_is_reported_once(tmp_path):
         raise OSError(28, "No space left on device")
 
     log = EventLog(w.clock.timestamp_ns, [broken, w.events.append], on_failure=failures.append)
-    context = attribute(log, "S-1", "trader", None)
+    context = attribute(log, "S-1", "portfolio", None)
     book = w.book("T", 0.1)
     switch = KillSwitch(book, context=context)
     w.loop.call_soon(switch.trip, ManualKill("test"))
@@ -311,7 +311,7 @@ def test_no_secret_reaches_a_line():
     )
     events: list[Event] = []
     log = EventLog(lambda: 1, [events.append])
-    context = attribute(log, "S-1", "trader", None)
+    context = attribute(log, "S-1", "portfolio", None)
     context.run(emit, "trip", cause=WatchFailure(secret_error, "a feed").describe())
     context.run(emit, "note", reason="password=letmein", nested={"x": ["secret: abc123"]})
     line = "\n".join(e.to_json() for e in events)
@@ -336,3 +336,24 @@ def test_fsync_waits_for_the_disk_on_every_line_only_when_asked(tmp_path, monkey
     durable.close()
     assert len(synced) == 3 and len(set(synced)) == 1
     assert [e.seq for e in read_event_log(tmp_path / "b.jsonl").events] == [1, 2, 3]
+
+
+def test_an_old_log_that_calls_the_whole_book_trader_reads_as_portfolio(tmp_path):
+    """Logs written before 0.2 name the whole book "trader": read today, it is "portfolio"
+    (quietly: a file cannot be rewritten), and a caller's own "trader" still filters, with a
+    DeprecationWarning."""
+    path = tmp_path / "old.jsonl"
+    sink = JsonLinesFile(path)
+    old = Event("trip", 1_000, 1, "S-1", "trader", None, {"cause": ManualKill("x").describe()})
+    record = RiskOff(ManualKill("x"), 1_000, scope="trader").to_dict()
+    sink(old)
+    sink(Event("record", 2_000, 2, "S-1", "trader", None, {"record": record}))
+    sink.close()
+    events = read_event_log(path).events
+    assert {e.scope for e in events} == {"portfolio"}
+    (back,) = records_from(events, scope="portfolio")
+    assert back.scope == "portfolio" and back.cause.reason == "x"
+    with pytest.warns(DeprecationWarning, match='"trader" is now called "portfolio"'):
+        (again,) = records_from(events, scope="trader")
+    assert again.to_dict() == back.to_dict()
+    assert RiskOff.from_dict(record).scope == "portfolio"

@@ -21,7 +21,8 @@ from nautilus_riskwatch.core.limits import (
     daily_resets,
     trailing_breaker,
 )
-from nautilus_riskwatch.core.trips import DrawdownBreached
+from nautilus_riskwatch.core.trips import DrawdownBreached, Trip
+from nautilus_riskwatch.looptime import NS_PER_SECOND, LoopOrigin
 
 D = Decimal
 
@@ -263,6 +264,33 @@ def test_daily_loss_within_a_day_trips_at_the_ceiling_measured_from_the_day_star
         "currency": "USD",
         "day_start": "0.0",
     }
+
+
+def test_a_daily_trip_names_the_day_start_in_utc_when_it_knows_the_loop_origin():
+    origin = LoopOrigin(1_577_898_000 * NS_PER_SECOND)  # loop time 0 = 2020-01-01 17:00 UTC
+
+    async def main():
+        clock = Clock()
+        pnl: Feed[Decimal] = Feed("pnl", clock)
+        task = asyncio.create_task(
+            daily_breaker(pnl.read_one, D(100), every_100s, clock, "USD", origin=origin)
+        )
+        await asyncio.sleep(0)
+        await put_at(clock, pnl, task, [(150, "0")])  # the day rolled at loop second 100
+        clock.now = 160
+        pnl.put(D(-100))
+        return await tripped(task, DailyLossBreached)
+
+    error = run_virtual(main())
+    assert (error.day_start, error.day_start_ns) == (100.0, origin.ns + 100 * NS_PER_SECOND)
+    assert str(error) == (
+        "loss 100 USD since the day began at 2020-01-01T17:01:40.000000000Z"
+        " reached the daily ceiling 100 USD"
+    )
+    restored = Trip.restore(error.describe())
+    assert isinstance(restored, DailyLossBreached)
+    assert (restored.day_start, restored.day_start_ns) == (100.0, error.day_start_ns)
+    assert str(restored) == str(error)
 
 
 def test_a_loss_accumulated_yesterday_does_not_count_today():

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import decimal
 from decimal import Decimal
 
 import pytest
 from vtime import run_virtual
 
-from nautilus_riskwatch.core import DrawdownBreached, Feed, StalenessError, breaker, watchdog
+from nautilus_riskwatch.core import (
+    DrawdownBreached,
+    Feed,
+    StalenessError,
+    breaker,
+    daily_breaker,
+    trailing_breaker,
+    watchdog,
+)
 
 
 def test_silent_feed_trips_with_its_name_and_bound():
@@ -164,13 +171,53 @@ def test_a_breach_is_not_lost_when_the_loss_recovers_before_the_breaker_runs():
     assert run_virtual(main()) == Decimal("100.5")
 
 
-def test_a_figure_the_breaker_cannot_judge_fails_the_breaker_not_the_put():
+# --- one family: the fixed, trailing and daily breakers judge alike ----------------------
+FAMILY = {
+    "fixed": lambda read, ceiling: breaker(read, ceiling),
+    "trailing": lambda read, ceiling: trailing_breaker(read, ceiling),
+    "daily": lambda read, ceiling: daily_breaker(read, ceiling, lambda t: t + 1e9, lambda: 0.0),
+}
+
+
+@pytest.mark.parametrize("kind", FAMILY)
+@pytest.mark.parametrize(
+    ("figure", "error", "match"),
+    [
+        (100.0, TypeError, "figure must be a Decimal, got float"),
+        (Decimal("NaN"), ValueError, "figure must be finite, got NaN"),
+    ],
+)
+def test_a_figure_the_breaker_cannot_judge_fails_the_breaker_not_the_put(
+    kind, figure, error, match
+):
+    """A float (even one past the ceiling) or a NaN is refused by every breaker alike: it
+    fails the breaker's task (a trip, by the supervisor), never the engine's ``put``."""
+
     async def main():
-        losses: Feed[Decimal] = Feed("loss", asyncio.get_running_loop().time)
-        task = asyncio.create_task(breaker(losses.read_one, Decimal("10")))
+        figures: Feed[Decimal] = Feed("figures", asyncio.get_running_loop().time)
+        task = asyncio.create_task(FAMILY[kind](figures.read_one, Decimal("10")))
         await asyncio.sleep(0)
-        losses.put(Decimal("NaN"))  # must not raise into the engine's callback
-        with pytest.raises(decimal.InvalidOperation):
+        figures.put(Decimal(0))
+        figures.put(figure)  # must not raise into the engine's callback
+        with pytest.raises(error, match=match):
             await asyncio.wait_for(task, 1.0)
 
     run_virtual(main())
+
+
+@pytest.mark.parametrize("kind", FAMILY)
+@pytest.mark.parametrize(
+    ("ceiling", "error", "match"),
+    [
+        (100.0, TypeError, "ceiling must be a Decimal, got float"),
+        (Decimal("NaN"), ValueError, "ceiling must be positive, got NaN"),
+        (Decimal("-Infinity"), ValueError, "ceiling must be positive, got -Infinity"),
+    ],
+)
+def test_every_breaker_refuses_a_bad_ceiling_alike(kind, ceiling, error, match):
+    async def main():
+        read = Feed("f", asyncio.get_running_loop().time).read_one
+        await asyncio.wait_for(FAMILY[kind](read, ceiling), 1.0)  # refused, not waiting
+
+    with pytest.raises(error, match=match):
+        run_virtual(main())

@@ -35,7 +35,7 @@ class RestartedBook(Actor):
         if self.asked is not None or record is None or record.stage != "flattening":
             return
         fresh = NautilusBook(
-            self.watch, self.watch._settings, self.risk_engine, self.clock.timestamp_ns
+            self.watch, self.watch.settings, self.risk_engine, self.clock.timestamp_ns
         )
         fresh._send = self.sent.append  # what it would send
         self.asked, _ = fresh.open_positions()

@@ -1,4 +1,4 @@
-"""Simulated time for the watch: an asyncio loop whose clock is the backtest's clock.
+"""Simulated time for the watch: an asyncio loop whose time is the backtest's clock.
 
 Why: during ``BacktestEngine.run()`` no event loop runs at all, yet the watch is written
 with ``asyncio.timeout`` deadlines. Rather than keep two implementations of every
@@ -9,9 +9,8 @@ here and on a live node's real loop.
 How it works:
 
 * ``VirtualTimeLoop.time()`` returns a number we set, never the wall clock: seconds since
-  the watch started, as a float. Relative seconds keep nanoseconds exact for days (epoch
-  seconds as a float would lose ~240 ns).
-* ``SimulatedTime.step()`` moves the loop's clock to the engine's current time and runs it
+  the watch started, as a float (``LoopOrigin`` converts, and says why relative seconds).
+* ``SimulatedTime.step()`` moves the loop's time to the engine's current time and runs it
   until nothing is ready and no timer is due; a timer that fell due on the way runs at
   its own time, never at the later one. If nothing is ready and no timer is due it
   returns at once: that is the cost of a quote nobody is waiting for.
@@ -38,6 +37,8 @@ import selectors
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from nautilus_riskwatch.looptime.origin import LoopOrigin
+
 #: Half a nanosecond, in seconds: the tolerance that makes float deadlines land on whole ns.
 _HALF_NS = 0.5e-9
 _ALERT_NAME = "riskwatch-deadline"
@@ -63,7 +64,7 @@ class _NoIOSelector(selectors.DefaultSelector):
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """A standard-library event loop whose clock is set from outside."""
+    """A standard-library event loop whose time is set from outside."""
 
     def __init__(self) -> None:
         super().__init__(selector=_NoIOSelector())
@@ -75,7 +76,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
 
 class SimulatedTime:
-    """Drives a ``VirtualTimeLoop`` from a backtest engine's clock.
+    """Drives a ``VirtualTimeLoop`` from a backtest engine's clock (a ``LoopTime``).
 
     Parameters
     ----------
@@ -98,20 +99,16 @@ class SimulatedTime:
         self._clock = clock
         self._alert_name = alert_name
         self._latched = latched
-        self._origin_ns = clock.timestamp_ns()
+        self.origin = LoopOrigin(clock.timestamp_ns())
         self._armed_ns: int | None = None
         self.loop = VirtualTimeLoop()
 
     def now_ns(self) -> int:
         """The watch's time in engine nanoseconds: a deadline's own time while it fires."""
-        return self.to_ns(self.loop._now)
-
-    def to_ns(self, loop_time: float) -> int:
-        """A loop time (seconds since start) as engine nanoseconds since the epoch."""
-        return self._origin_ns + round(loop_time * 1_000_000_000)
+        return self.origin.to_ns(self.loop._now)
 
     def sync(self) -> None:
-        """Bring the loop's clock up to the engine's. Call before handing a message over.
+        """Bring the loop's time up to the engine's. Call before handing a message over.
 
         A deadline that fell before the engine's time but has not fired yet runs first, at
         its own time: engines do not always deliver an alert before the next data point
@@ -120,7 +117,7 @@ class SimulatedTime:
         backwards: a late alert that sets the engine's clock back changes nothing here.
         """
         loop = self.loop
-        target = (self._clock.timestamp_ns() - self._origin_ns) / 1_000_000_000
+        target = self.origin.to_loop(self._clock.timestamp_ns())
         if target <= loop._now:
             return
         if self._due_by(target) and not self._latched():
@@ -194,7 +191,7 @@ class SimulatedTime:
         earliest = self._earliest()
         if earliest is None:
             return
-        due_ns = self.to_ns(earliest)
+        due_ns = self.origin.to_ns(earliest)
         if self._armed_ns is not None and self._armed_ns <= due_ns:
             return  # the armed alert comes first; it will re-arm when it fires
         self._disarm()

@@ -1,11 +1,13 @@
-"""``Scope``: one part of the book under its own limits, supervisor and kill switch.
+"""``Guard``: one scope of the book under its own ledger, limits, supervisor and kill switch.
 
-The whole guarded book is the trader scope: the feeds' watchdogs, outside causes and the
-portfolio-wide limits trip it, and its cascade takes everything down. A limit scoped to one
-strategy or one instrument gets a scope of its own, so that its trip flattens and blocks
-only that part while the rest keeps trading (and keeps being watched).
+A scope is a part of the guarded book, by name: ``"portfolio"`` (the whole of it),
+``"strategy X"`` or ``"instrument Y"``. The portfolio guard is tripped by the feeds'
+watchdogs, outside causes and the portfolio-wide limits, and its cascade takes everything
+down. A limit scoped to one strategy or one instrument gets a guard of its own, so that its
+trip flattens and blocks only that part while the rest keeps trading (and keeps being
+watched).
 
-A scope hands its limits one figure per change. While everything it holds settles in the
+A guard hands its limits one figure per change. While everything it holds settles in the
 ceiling currency (linear instruments), that is the ledger's exact ``Decimal``, as cheap as
 ever. Once another currency (or an inverse instrument) is booked, it is the ledger's
 per-currency figures valued in the ceiling currency (``core.convert``), rounded toward the
@@ -39,6 +41,7 @@ from nautilus_riskwatch.core.event_log import EventLog, attribute, emit_in, samp
 from nautilus_riskwatch.core.ledger import PnlLedger
 from nautilus_riskwatch.core.limits import daily_breaker, daily_resets, trailing_breaker
 from nautilus_riskwatch.core.supervisor import Child
+from nautilus_riskwatch.looptime import LoopOrigin
 from nautilus_riskwatch.nautilus.book import NautilusBook
 from nautilus_riskwatch.nautilus.config import LimitSpec
 from nautilus_riskwatch.nautilus.equity import Equity
@@ -46,7 +49,7 @@ from nautilus_riskwatch.nautilus.equity import Equity
 
 @dataclass(frozen=True)
 class Valuing:
-    """How every scope of a watch values its figures: shared, set at start.
+    """How every guard of a watch values its figures: shared, set at start.
 
     ``currency`` is the ceiling currency, ``quantum`` its precision (what a converted figure
     is rounded to), ``rate(code)`` the current rate into it, ``equity()`` the accounts'
@@ -62,32 +65,33 @@ class Valuing:
     warn: Callable[[str], None]
 
 
-class Scope:
+class Guard:
     """A book, its exact ledger, its limits (each reading its own feed) and its watch.
 
     Parameters
     ----------
     book : NautilusBook
-        The part of the book this scope covers and takes down.
+        The part of the book (the scope) this guard covers and takes down.
     limits : Sequence[LimitSpec]
         Its loss limits.
     policy : CascadePolicy
         Bounds of the cascade's waits.
-    clock : Callable[[], float]
-        The watch's loop time.
-    origin_ns : int
-        Engine nanoseconds at loop time zero (for daily resets in a time zone).
+    loop_time : Callable[[], float]
+        The watch's loop time now.
+    origin : LoopOrigin
+        The loop's tie to the engine's nanoseconds (daily resets in a time zone, and the
+        UTC time a daily trip names).
     extra : Sequence[Child]
-        More children (the trader scope's watchdogs and outside causes).
+        More children (the portfolio guard's watchdogs and outside causes).
     valuing : Valuing, optional
-        The ceiling currency, its rates and the equity (needed once the scope has a limit).
+        The ceiling currency, its rates and the equity (needed once the guard has a limit).
     event_log : EventLog, optional
-        Where the scope's events go; with ``session_id`` and ``strategy_ids`` it is set in
-        the scope's ``context``, which every task of the scope runs in.
+        Where the guard's events go; with ``session_id`` and ``strategy_ids`` it is set in
+        the guard's ``context``, which every task of the guard runs in.
     session_id : str
         The watch's session.
     strategy_ids : Iterable[str], optional
-        The strategies the scope guards (``None``: every strategy).
+        The strategies the guard covers (``None``: every strategy).
     sample_every : float, optional
         Seconds between PnL samples in the event log (``None``: no samples).
     described : Mapping[str, Any]
@@ -100,8 +104,8 @@ class Scope:
         book: NautilusBook,
         limits: Sequence[LimitSpec],
         policy: CascadePolicy,
-        clock: Callable[[], float],
-        origin_ns: int,
+        loop_time: Callable[[], float],
+        origin: LoopOrigin,
         extra: Sequence[Child] = (),
         valuing: Valuing | None = None,
         event_log: EventLog | None = None,
@@ -114,22 +118,22 @@ class Scope:
         self.ledger = PnlLedger()
         self.records: list[RiskOff] = []
         self._policy = policy
-        self._clock = clock
-        self._origin_ns = origin_ns
+        self._loop_time = loop_time
+        self._origin = origin
         self._extra = list(extra)
         # one feed per limit (a feed has one reader): a loss for max_loss, PnL otherwise
         self._feeds: list[tuple[LimitSpec, Feed[Decimal]]] = [
-            (spec, Feed(f"{spec.kind} ({spec.scope})", clock)) for spec in limits
+            (spec, Feed(f"{spec.kind} ({spec.scope})", loop_time)) for spec in limits
         ]
         self.switch: KillSwitch | None = None
         self.on_trip: Callable[[RiskOff], None] | None = None  # told of each latched trip
         self.task: asyncio.Task[RiskOff | None] | None = None
-        self.context = attribute(event_log, session_id, self.name, strategy_ids)
+        self.context = attribute(event_log, session_id, self.scope, strategy_ids)
         self._described = dict(described or {})
         self._sample_every = sample_every
         self._samples: Feed[Decimal] | None = None
         if sample_every is not None and self._feeds:
-            self._samples = Feed(f"PnL samples ({self.name})", clock)
+            self._samples = Feed(f"PnL samples ({self.scope})", loop_time)
         self.sampler: asyncio.Task[None] | None = None
         self._valuing = valuing
         self._converter = (
@@ -137,14 +141,15 @@ class Scope:
         )
         self.valuation: Valuation | None = None  # the last converted figure's story
         self._high = Decimal(0)  # the last PnL, rounded away from the trip
-        self._no_rate: Feed[Trip] = Feed(f"exchange rates ({book.scope_name})", clock)
+        self._no_rate: Feed[Trip] = Feed(f"exchange rates ({book.scope})", loop_time)
         self._unrated: set[str] = set()  # held currencies told about while they had no rate
         self._ceilings: dict[LimitSpec, Decimal | Exception] = {}
         self.bases: dict[str, str] = {}  # percent limit -> its base and amount (the record)
 
     @property
-    def name(self) -> str:
-        return self.book.scope_name
+    def scope(self) -> str:
+        """The part of the book this guard covers, by name (``"portfolio"``, ...)."""
+        return self.book.scope
 
     @property
     def counts_pnl(self) -> bool:
@@ -158,7 +163,7 @@ class Scope:
 
     @property
     def loss(self) -> Decimal:
-        """The scope's loss now, in the ceiling currency (rounded up when converted)."""
+        """The guard's loss now, in the ceiling currency (rounded up when converted)."""
         converter = self._converter
         if converter is None or self.ledger.plain_in(converter.currency):
             return self.ledger.loss
@@ -168,17 +173,17 @@ class Scope:
         return self.book.covers(strategy_id, instrument_id)
 
     def arm(self, loop: asyncio.AbstractEventLoop, who: str = "", reason: str = "") -> None:
-        """Start the children under a fresh supervisor and kill switch, in the scope's context.
+        """Start the children under a fresh supervisor and kill switch, in the guard's context.
 
         The tasks run in copies of ``context``, so every task they create (the group's
-        children, the cascade) carries the scope's session, name and strategies. Percent
+        children, the cascade) carries the guard's session, scope and strategies. Percent
         limits take their ceilings from the equity now (a re-arm re-bases them).
         """
         rearm = self.switch is not None
         self._ceilings = {
             spec: self._percent_ceiling(spec) for spec, _ in self._feeds if spec.percent is not None
         }
-        self.publish()  # the figures in force now: each limit measures from here
+        self.put_figures()  # the figures in force now: each limit measures from here
         self.switch = KillSwitch(
             self.book,
             self._policy,
@@ -201,23 +206,23 @@ class Scope:
         )
         self.task = loop.create_task(
             run_watch([*self._extra, *self._children()], self.switch),
-            name=f"riskwatch {self.name}",
+            name=f"riskwatch {self.scope}",
             context=self.context.copy(),
         )
         if self._samples is not None and self.sampler is None:
             assert self._sample_every is not None
             self.sampler = loop.create_task(
                 sample(self._samples, self._sample_every),
-                name=f"riskwatch {self.name} PnL samples",
+                name=f"riskwatch {self.scope} PnL samples",
                 context=self.context.copy(),
             )
 
     def note(self, kind: str, /, **fields: object) -> None:
-        """Write an event attributed to this scope, from outside its tasks."""
+        """Write an event attributed to this guard, from outside its tasks."""
         emit_in(self.context, kind, **fields)
 
-    def publish(self) -> None:
-        """Hand the scope's current loss and PnL to its limits' feeds."""
+    def put_figures(self) -> None:
+        """Hand the guard's current loss and PnL to its limits' feeds."""
         ledger = self.ledger
         converter = self._converter
         if converter is None or ledger.plain_in(converter.currency):
@@ -247,7 +252,7 @@ class Scope:
                 continue
             self._unrated.add(part.currency)
             held = f"{part.figure} {part.currency}"
-            unrated = f"{self.name}: holding {held} with no {part.currency}->{valuing.currency}"
+            unrated = f"{self.scope}: holding {held} with no {part.currency}->{valuing.currency}"
             if valuing.on_missing_rate == "trip":
                 valuing.warn(f"{unrated} exchange rate: tripping (on_missing_rate='trip')")
                 self._no_rate.put(NoExchangeRate(part.currency, valuing.currency, held))
@@ -322,8 +327,9 @@ class Scope:
             await daily_breaker(
                 feed.read_one,
                 ceiling,
-                daily_resets(self._origin_ns, spec.daily_reset, spec.daily_tz),
-                self._clock,
+                daily_resets(self._origin.ns, spec.daily_reset, spec.daily_tz),
+                self._loop_time,
                 spec.currency,
                 rebase=None if spec.percent is None else partial(self._rebase, spec),
+                origin=self._origin,
             )

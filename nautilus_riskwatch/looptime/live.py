@@ -12,18 +12,32 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from nautilus_riskwatch.looptime.origin import LoopOrigin
+
 
 class LiveTime:
-    """The running loop, used as it is."""
+    """The running loop, used as it is (a ``LoopTime``).
+
+    Parameters
+    ----------
+    loop : asyncio.AbstractEventLoop
+        The node's loop.
+    now_ns : Callable[[], int]
+        The engine's clock in nanoseconds since the epoch (``clock.timestamp_ns``).
+
+    The loop's time is monotonic and the engine's is the wall clock: ``origin`` ties the two
+    together once, when the watch starts (a daily reset falls at its UTC instant as of then).
+    """
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, now_ns: Callable[[], int] = time.time_ns
     ) -> None:
         self.loop = loop
         self.now_ns = now_ns
+        self.origin = LoopOrigin.at(now_ns(), loop.time())
 
     def sync(self) -> None:
-        """Nothing to do: the loop's clock is real time."""
+        """Nothing to do: the loop's time is real time."""
 
     def step(self) -> None:
         """Nothing to do: the node's loop runs by itself."""
@@ -39,4 +53,9 @@ class LiveTime:
             self.loop.call_soon_threadsafe(callback)
 
     def close(self) -> None:
-        """Cancel this watch's tasks; the loop belongs to the node and stays open."""
+        """Nothing to close: the loop belongs to the node and stays open.
+
+        The actor has already cancelled the watch's own tasks (its supervisors and samplers)
+        and hurried any cascade in flight; a hurried cascade is left to send its last
+        commands on the node's loop, which is the point of shielding it.
+        """

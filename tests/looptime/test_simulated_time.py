@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from fakes import FakeBook, FakeEngineClock
 
-from nautilus_riskwatch.clock import SimulatedTime
 from nautilus_riskwatch.core import Feed, KillSwitch, StalenessError, run_watch, watchdog
+from nautilus_riskwatch.looptime import SimulatedTime
 
 SECOND = 1_000_000_000
 
@@ -106,7 +106,23 @@ def test_close_cancels_what_still_runs_and_the_alert():
 
 
 def test_the_loop_is_the_standard_library_one_even_under_uvloop_policy():
-    h = _Harness(bound=1.0)
-    assert type(h.time.loop).__mro__[1] is asyncio.SelectorEventLoop
-    with pytest.raises(AttributeError):
-        h.time.loop.run_forever_uvloop  # noqa: B018
+    """Importing nautilus_trader installs uvloop's policy; a uvloop loop cannot be stepped by
+    hand, so the simulated time must build the standard library's loop whatever the policy."""
+    uvloop = pytest.importorskip("uvloop")
+    before = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    try:
+        probe = asyncio.new_event_loop()
+        assert isinstance(probe, uvloop.Loop)  # the policy is really in force
+        probe.close()
+        h = _Harness(bound=1.0)
+        assert type(h.time.loop).__mro__[1] is asyncio.SelectorEventLoop
+        assert not isinstance(h.time.loop, uvloop.Loop)
+        with pytest.raises(AttributeError):
+            h.time.loop.run_forever_uvloop  # noqa: B018
+        h.clock.advance_to(h.start + 2 * SECOND)  # and it runs: the deadline fires on time
+        h.time.step()
+        assert h.switch.record is not None
+        assert h.switch.record.tripped_at_ns == h.start + SECOND
+    finally:
+        asyncio.set_event_loop_policy(before)
