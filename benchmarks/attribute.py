@@ -152,7 +152,7 @@ STEPS_BEFORE = {
     "convert": "price conversion (two cached Price -> Decimal) + scope lookup",
     "marks": "mark ranking (Marks.quote)",
     "revalue": "ledger revalue (PnlLedger.mark, Decimal products)",
-    "publish": "figure hand-off (Scope.publish: Decimal PnL -> the breaker's feed)",
+    "publish": "figure hand-off (Guard.put_figures: Decimal PnL -> the breaker's feed)",
     "full": "settle (run the loop if anything is ready or due)",
 }
 
@@ -177,7 +177,7 @@ def main() -> None:
     parser.add_argument("--quotes", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--instructions", type=int, default=0, metavar="N")
-    parser.add_argument("--version", choices=["before", "after"], default="after")
+    parser.add_argument("--version", choices=["before"], default="before")
     parser.add_argument("--source", help="the package copy to load (default: installed)")
     args = parser.parse_args()
     stages, steps = (
