@@ -495,13 +495,14 @@ class RiskWatch(Actor):
         """Revalue an instrument's exposure in every guard that holds it at its marks; if an
         exchange rate moved too, every guard whose figures are converted puts them (once)."""
         bid, ask = marks.bid, marks.ask
-        published: list[Guard] = []
+        put: list[Guard] | None = [] if rate_moved else None  # only a moved rate needs it
         for guard in guards:
             if guard.ledger.mark(instrument_id, bid, ask):  # type: ignore[arg-type]
                 guard.put_figures()
-                published.append(guard)
-        if rate_moved:
-            self._reconvert(published)
+                if put is not None:
+                    put.append(guard)
+        if put is not None:
+            self._reconvert(put)
         if self._unmarked and instrument_id in self._unmarked:
             self._unmarked.discard(instrument_id)
             self.log.info(f"{instrument_id} is marked from now on ({marks.source} prices)")

@@ -194,7 +194,11 @@ class NautilusBook:
         state = self._settings.trading_state
         scoped = self._scope_strategy or self._scope_instrument
         self._reducing = state is not None and state.name == "REDUCING"
-        self._kept = {order.client_order_id for order in self._live_orders() if self._keeps(order)}
+        self._kept = {
+            order.client_order_id
+            for order in self._live_orders()
+            if self.is_protective_order(order)
+        }
         if scoped is not None:
             self._block(f"RiskWatch {self._actor.id}: {scoped} blocked after a trip of its limit")
             return f"{scoped} blocked (others trade on)"
@@ -235,7 +239,9 @@ class NautilusBook:
         cancel: list[str] = []
         kept: list[str] = []
         for order in self._live_orders():
-            (kept if self._keeps(order) else cancel).append(order.client_order_id.value)
+            (kept if self.is_protective_order(order) else cancel).append(
+                order.client_order_id.value
+            )
         return cancel, kept
 
     def places(self, order_ids: Sequence[str]) -> dict[str, str]:
@@ -298,7 +304,7 @@ class NautilusBook:
         left = [
             f"order {order.client_order_id} ({held_by(order)})"
             for order in self._live_orders()
-            if not self._keeps(order) and not self._is_ours(order)
+            if not self.is_protective_order(order)
         ]
         for position in self._actor.cache.positions_open():
             if self.covers(position.strategy_id, position.instrument_id):
@@ -339,9 +345,6 @@ class NautilusBook:
         """The watch stops: the book blocks nothing any more."""
         if self._gate is not None:
             self._gate.remove(self)
-
-    def _keeps(self, order: Order) -> bool:
-        return self.is_protective_order(order)
 
     def _live_orders(self) -> list[Order]:
         """Every live order of the book, wherever NautilusTrader holds it.

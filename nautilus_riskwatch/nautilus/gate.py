@@ -77,7 +77,6 @@ class OrderGate:
         self._wrapped: dict[str, Callable[[Any], None]] = {}  # endpoint -> original handler
         self._handlers: dict[str, Callable[[Any], None]] = {}  # endpoint -> our handler
         self.denied: dict[str, int] = {}  # strategy id -> orders denied
-        self.endpoints: tuple[str, ...] = ()
 
     # --- who uses the gate ------------------------------------------------------------------
     def attach(self, user: object) -> None:
@@ -104,10 +103,6 @@ class OrderGate:
         if blocker in self._blockers:
             self._blockers.remove(blocker)
 
-    @property
-    def installed(self) -> bool:
-        return bool(self._wrapped)
-
     # --- in front of the endpoints ----------------------------------------------------------
     def _install(self) -> None:
         table = endpoint_table(self._msgbus)
@@ -125,7 +120,6 @@ class OrderGate:
             self._msgbus.register(endpoint=endpoint, handler=ours)
             self._wrapped[endpoint] = handler
             self._handlers[endpoint] = ours
-        self.endpoints = tuple(sorted(self._wrapped))
 
     def _uninstall(self) -> None:
         for endpoint, original in self._wrapped.items():
@@ -136,7 +130,6 @@ class OrderGate:
                 self._log.warning(f"RiskWatch: could not restore {endpoint}: {error!r}")
         self._wrapped.clear()
         self._handlers.clear()
-        self.endpoints = ()
 
     @staticmethod
     def _gated(endpoint: str, handler: Any) -> bool:
@@ -149,20 +142,16 @@ class OrderGate:
     def _handler_for(self, original: Callable[[Any], None]) -> Callable[[Any], None]:
         def execute(command: Any) -> None:
             if self._blockers and isinstance(command, SubmitOrder | SubmitOrderList):
-                why = self._why_denied(command)
+                orders = _orders_of(command)
+                why = self._why_denied(orders)
                 if why is not None:
-                    self._deny(command, why)
+                    self._deny(orders, why)
                     return
             original(command)
 
         return execute
 
-    def _why_denied(self, command: SubmitOrder | SubmitOrderList) -> str | None:
-        orders = (
-            (command.order,)
-            if isinstance(command, SubmitOrder)
-            else tuple(command.order_list.orders)
-        )
+    def _why_denied(self, orders: tuple[Any, ...]) -> str | None:
         for order in orders:
             for blocker in self._blockers:
                 why = blocker.denies(order)
@@ -170,12 +159,8 @@ class OrderGate:
                     return why
         return None
 
-    def _deny(self, command: SubmitOrder | SubmitOrderList, why: str) -> None:
-        orders = (
-            (command.order,)
-            if isinstance(command, SubmitOrder)
-            else tuple(command.order_list.orders)
-        )
+    def _deny(self, orders: tuple[Any, ...], why: str) -> None:
+        """All of a command's orders are denied together, as the RiskEngine denies a list."""
         for order in orders:
             if order.status not in (OrderStatus.INITIALIZED, OrderStatus.RELEASED):
                 continue
@@ -201,3 +186,10 @@ class OrderGate:
                     ts_init=self._clock.timestamp_ns(),
                 ),
             )
+
+
+def _orders_of(command: SubmitOrder | SubmitOrderList) -> tuple[Any, ...]:
+    """The orders a submission carries: one, or a whole list (a bracket, OTO, OCO)."""
+    if isinstance(command, SubmitOrder):
+        return (command.order,)
+    return tuple(command.order_list.orders)
