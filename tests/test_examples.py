@@ -16,7 +16,7 @@ def _run(name: str, capsys) -> str:
 
 def test_backtest_quickstart_trips_and_reports(capsys):
     out = _run("backtest_quickstart.py", capsys)
-    assert "RISK-OFF: loss 1002.15000 USD reached the ceiling 1000 USD" in out
+    assert "RISK-OFF: loss 1002.15 USD reached the ceiling 1000 USD" in out
     assert "tripped at     2020-01-01 20:18:55.019000000 UTC" in out
     assert "stage reached  done (complete)" in out
     assert "open position  SIM-1-002 DemoHedger-002 LONG 300000" in out
@@ -27,13 +27,13 @@ def test_backtest_quickstart_trips_and_reports(capsys):
 
 def test_backtest_node_example_gives_the_same_trip(capsys):
     out = _run("backtest_node.py", capsys)
-    assert "RISK-OFF: loss 1002.15000 USD reached the ceiling 1000 USD" in out
+    assert "RISK-OFF: loss 1002.15 USD reached the ceiling 1000 USD" in out
     assert "stage reached  done (complete)" in out
 
 
 def test_several_strategies_example_spares_only_the_hedge(capsys):
     out = _run("several_strategies.py", capsys)
-    assert "RISK-OFF: loss 1509.12000 USD reached the ceiling 1500 USD" in out
+    assert "RISK-OFF: loss 1509.12 USD reached the ceiling 1500 USD" in out
     assert "positions      closed 2 [SIM-1-001, SIM-1-003]" in out
     after = out.split("After the run:")[1]
     assert "DemoHedger-002" in after and "DemoTrader" not in after

@@ -87,7 +87,7 @@ def test_the_wheel_installed_outside_the_repository_runs_the_quick_start(tmp_pat
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "RISK-OFF: loss 1002.15000 USD reached the ceiling 1000 USD" in out.stdout
+    assert "RISK-OFF: loss 1002.15 USD reached the ceiling 1000 USD" in out.stdout
     where = subprocess.run(
         [python, "-c", "import nautilus_riskwatch; print(nautilus_riskwatch.__file__)"],
         cwd=work,

@@ -21,6 +21,13 @@ All three share one way of reading figures and one set of rules, so that none ca
   is handed to the breaker task, which raises it, and the supervisor turns that into a trip
   (a watch that cannot judge the loss must not keep trading unguarded).
 
+- **Quiet bands.** After each figure it judges, a breaker may say which figures cannot
+  matter to it (``Quiet``: strictly between ``low`` and ``high``, they neither breach nor
+  change what it remembers) through its ``quiet`` callback. The hand-over may then skip
+  putting such figures at all: on a book that mostly moves inside its band, the breaker
+  costs an integer comparison per mark. A band is only a promise about the state the
+  breaker had when it gave it; every state change gives a new one.
+
 The fixed breaker reads losses (positive = money lost); the trailing and daily breakers read
 PnL figures (profit positive). A figure converted from several currencies
 (``convert.Bounded``) is the PnL rounded down; its ``other`` bound, rounded up, is what a
@@ -30,11 +37,13 @@ the trip. An exact figure is its own other bound.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import NoReturn, TypeVar
+from typing import Generic, NoReturn, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nautilus_riskwatch.core.convert import upper
@@ -46,6 +55,7 @@ _Breach = TypeVar("_Breach")
 
 __all__ = [
     "DailyLossBreached",
+    "Quiet",
     "TrailingDrawdownBreached",
     "breaker",
     "daily_breaker",
@@ -56,6 +66,19 @@ __all__ = [
 _HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Quiet:
+    """Figures strictly between ``low`` and ``high`` (``None``: unbounded) cannot breach the
+    breaker that said so, nor change what it remembers: they need not be put at all."""
+
+    low: Decimal | None
+    high: Decimal | None
+
+
+#: Where a breaker says its quiet band (``None``: every figure matters now).
+QuietSink = Callable[[Quiet | None], None]
 
 
 class TrailingDrawdownBreached(DrawdownBreached):
@@ -138,18 +161,21 @@ async def breaker(
     read_loss: Callable[..., Awaitable[Decimal]],
     ceiling: Decimal,
     currency: str = "",
+    quiet: QuietSink | None = None,
 ) -> NoReturn:
     """Raise ``DrawdownBreached`` on the first loss that reaches ``ceiling``.
 
     ``read_loss(until=predicate)`` returns the newest loss (positive = money lost) for
     which the predicate holds, waiting for one: ``Feed.read_one`` has that signature.
+    ``quiet`` is told the band of losses that cannot matter: below the ceiling.
     """
     _check_ceiling(ceiling)
+    band = Quiet(None, ceiling)
 
     def judge(loss: Decimal) -> Decimal | None:
         return loss if loss >= ceiling else None
 
-    loss, figure = await _first_breach(read_loss, judge, what="loss")
+    loss, figure = await _first_breach(read_loss, judge, lambda: band, quiet, what="loss")
     raise _with_valuation(DrawdownBreached(loss, ceiling, currency), figure)
 
 
@@ -158,6 +184,7 @@ async def trailing_breaker(
     ceiling: Decimal,
     currency: str = "",
     start: Decimal = Decimal(0),
+    quiet: QuietSink | None = None,
 ) -> NoReturn:
     """Raise ``TrailingDrawdownBreached`` when the PnL falls ``ceiling`` below its best.
 
@@ -165,6 +192,7 @@ async def trailing_breaker(
     ``read_pnl(until=predicate)`` returns a figure for which the predicate held, waiting for
     one (``Feed.read_one``). A ``Feed`` keeps only its newest message, so figures put before
     the breaker first reads are not seen, except the newest: pass the mark so far as ``start``.
+    ``quiet`` is told the band that cannot matter: above the trip, below the high-water mark.
     """
     _check_ceiling(ceiling)
     if not isinstance(start, Decimal):
@@ -181,7 +209,10 @@ async def trailing_breaker(
         drawdown = EXACT.subtract(high_water, pnl)
         return (drawdown, high_water) if drawdown >= ceiling else None
 
-    (drawdown, mark), figure = await _first_breach(read_pnl, judge)
+    def band() -> Quiet:
+        return Quiet(EXACT.subtract(high_water, ceiling), high_water)
+
+    (drawdown, mark), figure = await _first_breach(read_pnl, judge, band, quiet)
     raise _with_valuation(TrailingDrawdownBreached(drawdown, ceiling, mark, currency), figure)
 
 
@@ -193,6 +224,8 @@ async def daily_breaker(
     currency: str = "",
     rebase: Callable[[], Decimal] | None = None,
     origin: LoopOrigin | None = None,
+    quiet: QuietSink | None = None,
+    current: Callable[[], Decimal] | None = None,
 ) -> NoReturn:
     """Raise ``DailyLossBreached`` when the loss since the last reset reaches ``ceiling``.
 
@@ -209,6 +242,12 @@ async def daily_breaker(
 
     ``rebase()``, if given, is asked for the new day's ceiling when the day rolls (a limit
     in percent of the equity then); what it raises trips the watch.
+
+    ``current()``, if given, is the figure in force now (what would be put if something
+    moved): the day is then also rolled by a timer at the reset itself, taking
+    ``current()`` as the baseline. That is what a hand-over that skips quiet figures
+    needs (the last figure *put* may be older than the last figure); ``quiet`` is told the
+    band that cannot matter: above the day's trip.
     """
     _check_ceiling(ceiling)
     day_start = loop_time()
@@ -216,23 +255,57 @@ async def daily_breaker(
     baseline: Decimal | None = None
     last: Decimal | None = None
 
+    def roll(now: float) -> None:
+        nonlocal day_start, reset_at, ceiling
+        while now >= reset_at:  # walk every reset passed, to date the day right
+            day_start, reset_at = reset_at, _reset_after(next_reset, reset_at)
+        if rebase is not None:
+            ceiling = rebase()
+            _check_ceiling(ceiling)
+
     def judge(pnl: Decimal) -> tuple[Decimal, float, Decimal] | None:
-        nonlocal day_start, reset_at, baseline, last, ceiling
+        nonlocal baseline, last
         now = loop_time()
         if now >= reset_at:
             baseline = last  # the PnL as it stood when the day rolled
-            while now >= reset_at:  # walk every reset passed, to date the day right
-                day_start, reset_at = reset_at, _reset_after(next_reset, reset_at)
-            if rebase is not None:
-                ceiling = rebase()
-                _check_ceiling(ceiling)
+            roll(now)
         if baseline is None:
             baseline = upper(pnl)
         last = upper(pnl)
         loss = EXACT.subtract(baseline, pnl)
         return (loss, day_start, ceiling) if loss >= ceiling else None
 
-    (loss, began, limit), figure = await _first_breach(read_pnl, judge)
+    def band() -> Quiet | None:
+        return None if baseline is None else Quiet(EXACT.subtract(baseline, ceiling), None)
+
+    judging = _Judging(judge, band, quiet, "PnL")
+    timer: asyncio.TimerHandle | None = None
+    loop = asyncio.get_running_loop()
+
+    def at_reset() -> None:
+        """The day rolls now: the figure in force is the new day's baseline."""
+        nonlocal baseline, last, timer
+        timer = None
+        if judging.done:
+            return
+        try:
+            figure = current()  # type: ignore[misc]
+            _check_figure(figure, "PnL")
+            baseline = last = upper(figure)
+            roll(loop_time())
+        except Exception as error:  # raised by the breaker, at the next figure
+            judging.fail(error)
+            return
+        judging.tell()
+        timer = loop.call_at(reset_at, at_reset)
+
+    if current is not None:
+        timer = loop.call_at(reset_at, at_reset)
+    try:
+        (loss, began, limit), figure = await judging.first_breach(read_pnl)
+    finally:
+        if timer is not None:
+            timer.cancel()
     began_ns = None if origin is None else origin.to_ns(began)
     raise _with_valuation(DailyLossBreached(loss, limit, began, currency, began_ns), figure)
 
@@ -280,39 +353,78 @@ def daily_resets(origin_ns: int, time_of_day: str, tz: str) -> Callable[[float],
     return next_reset
 
 
+class _Judging(Generic[_Breach]):
+    """A breaker's judge, run inside ``Feed.put`` once per figure and in order (so it may
+    keep state): the first breach, or the first failure, is kept, and later figures cannot
+    change what is reported. A figure that cannot be judged must not raise into ``put``: the
+    failure is raised in the breaker's task, where the supervisor makes it a trip.
+    """
+
+    def __init__(
+        self,
+        judge: Callable[[Decimal], _Breach | None],
+        band: Callable[[], Quiet | None],
+        quiet: QuietSink | None,
+        what: str,
+    ) -> None:
+        self._judge = judge
+        self._band = band
+        self._quiet = quiet
+        self._what = what
+        self.breach: _Breach | None = None
+        self.failure: Exception | None = None
+        self.judged: Decimal = Decimal(0)
+
+    @property
+    def done(self) -> bool:
+        return self.breach is not None or self.failure is not None
+
+    def breached(self, figure: Decimal) -> bool:
+        if not self.done:
+            try:
+                _check_figure(figure, self._what)
+                self.breach = self._judge(figure)
+                self.judged = figure
+            except Exception as error:
+                self.failure = error
+            self.tell()
+        return self.done
+
+    def fail(self, error: Exception) -> None:
+        """A failure outside a figure (a timer's): every figure matters from now on, and
+        the next one wakes the breaker to raise it."""
+        self.failure = error
+        self.tell()
+
+    def tell(self) -> None:
+        """Say the band now (none once done: nothing is quiet for a breaker that ended)."""
+        if self._quiet is not None:
+            self._quiet(None if self.done else self._band())
+
+    async def first_breach(
+        self, read: Callable[..., Awaitable[Decimal]]
+    ) -> tuple[_Breach, Decimal]:
+        try:
+            while True:
+                await read(until=self.breached)
+                if self.failure is not None:
+                    raise self.failure
+                if self.breach is not None:
+                    return self.breach, self.judged
+        finally:
+            if self._quiet is not None:
+                self._quiet(None)
+
+
 async def _first_breach(
     read_pnl: Callable[..., Awaitable[Decimal]],
     judge: Callable[[Decimal], _Breach | None],
+    band: Callable[[], Quiet | None],
+    quiet: QuietSink | None,
     what: str = "PnL",
 ) -> tuple[_Breach, Decimal]:
-    """Read figures until ``judge`` returns a breach; return it and the figure judged.
-
-    ``judge`` runs inside ``Feed.put`` (the engine's callback), once per figure and in
-    order, so it may keep state. The first breach is kept: later figures cannot change what
-    is reported. A figure that cannot be judged must not raise into ``put``: the failure is
-    kept too, and raised here, in the breaker's task, where the supervisor makes it a trip.
-    """
-    breach: _Breach | None = None
-    failure: Exception | None = None
-    judged: Decimal = Decimal(0)
-
-    def breached(pnl: Decimal) -> bool:
-        nonlocal breach, failure, judged
-        if breach is None and failure is None:
-            try:
-                _check_figure(pnl, what)
-                breach = judge(pnl)
-                judged = pnl
-            except Exception as error:
-                failure = error
-        return breach is not None or failure is not None
-
-    while True:
-        await read_pnl(until=breached)
-        if failure is not None:
-            raise failure
-        if breach is not None:
-            return breach, judged
+    """Read figures until ``judge`` returns a breach; return it and the figure judged."""
+    return await _Judging(judge, band, quiet, what).first_breach(read_pnl)
 
 
 def _with_valuation(breach: DrawdownBreached, figure: Decimal) -> DrawdownBreached:

@@ -23,6 +23,7 @@ from nautilus_trader.model.data import Bar, QuoteTick, TradeTick
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
+from nautilus_trader.model.objects import FIXED_PRECISION as PLACES
 from nautilus_trader.model.objects import Currency, Price
 from nautilus_trader.risk.engine import RiskEngine
 
@@ -37,6 +38,7 @@ from nautilus_riskwatch.core import (
     watchdog,
 )
 from nautilus_riskwatch.core.event_log import EventLog, JsonLinesFile
+from nautilus_riskwatch.core.ledger import to_decimal
 from nautilus_riskwatch.core.record import PORTFOLIO, scope_spelled
 from nautilus_riskwatch.core.supervisor import Child
 from nautilus_riskwatch.looptime import (
@@ -478,8 +480,7 @@ class RiskWatch(Actor):
             guards = self._marking.get(instrument_id)
             if guards:
                 marks = self._marks[instrument_id]
-                bid, ask = self._decimal(tick.bid_price), self._decimal(tick.ask_price)
-                if marks.quote(bid, ask, tick.ts_init):
+                if marks.quote(tick.bid_price.raw, tick.ask_price.raw, tick.ts_init):
                     self._remark(instrument_id, marks, guards)
             time.settle()
         except Exception as error:
@@ -492,12 +493,17 @@ class RiskWatch(Actor):
         guards: list[Guard],
         rate_moved: bool = False,
     ) -> None:
-        """Revalue an instrument's exposure in every guard that holds it at its marks; if an
-        exchange rate moved too, every guard whose figures are converted puts them (once)."""
+        """Revalue an instrument's exposure in every guard that holds it at its marks (raw
+        prices); if an exchange rate moved too, every guard whose figures are converted
+        puts them (once). A guard whose total stays inside its quiet band puts nothing."""
         bid, ask = marks.bid, marks.ask
         put: list[Guard] | None = [] if rate_moved else None  # only a moved rate needs it
         for guard in guards:
-            if guard.ledger.mark(instrument_id, bid, ask):  # type: ignore[arg-type]
+            ledger = guard.ledger
+            if ledger.mark_raw(instrument_id, bid, ask):  # type: ignore[arg-type]
+                purse = ledger.plain_purse
+                if purse is not None and guard.quiet_low < purse.total < guard.quiet_high:
+                    continue
                 guard.put_figures()
                 if put is not None:
                     put.append(guard)
@@ -515,7 +521,8 @@ class RiskWatch(Actor):
         moved = self._rates.quote(instrument_id, bid, ask, tick.ts_init)  # type: ignore[union-attr]
         guards = self._marking.get(instrument_id)
         marks = self._marks.get(instrument_id)
-        if guards and marks is not None and marks.quote(bid, ask, tick.ts_init):
+        raw_bid, raw_ask = tick.bid_price.raw, tick.ask_price.raw
+        if guards and marks is not None and marks.quote(raw_bid, raw_ask, tick.ts_init):
             self._remark(instrument_id, marks, guards, rate_moved=moved)
         elif moved:
             self._reconvert([])
@@ -551,7 +558,7 @@ class RiskWatch(Actor):
                 feed.put(tick)
             if guards:
                 marks = self._marks[instrument_id]
-                if marks.trade(self._decimal(tick.price), tick.ts_init):
+                if marks.trade(tick.price.raw, tick.ts_init):
                     self._remark(instrument_id, marks, guards)
             time.settle()
         except Exception as error:
@@ -572,11 +579,10 @@ class RiskWatch(Actor):
             if feed is not None:
                 feed.put(bar)
             price_type = bar_type.spec.price_type
-            close = self._decimal(bar.close)
             moved = bool(rated) and self._rates.bar(  # type: ignore[union-attr]
-                instrument_id, price_type, close, bar.ts_init
+                instrument_id, price_type, self._decimal(bar.close), bar.ts_init
             )
-            if guards and self._marks[instrument_id].bar(price_type, close, bar.ts_init):
+            if guards and self._marks[instrument_id].bar(price_type, bar.close.raw, bar.ts_init):
                 self._remark(instrument_id, self._marks[instrument_id], guards, rate_moved=moved)
             elif moved:
                 self._reconvert([])
@@ -635,7 +641,8 @@ class RiskWatch(Actor):
             rates.booked(settles.currency, settles.venue)
             rates.booked(fee_currency, settles.venue)
         marks = self._marks_at_fill(fill)
-        mark = (marks.bid, marks.ask) if marks.priced else None
+        raw = (marks.bid, marks.ask) if marks.bid is not None and marks.ask is not None else None
+        mark = None if raw is None else (to_decimal(raw[0], PLACES), to_decimal(raw[1], PLACES))
         qty = fill.last_qty.as_decimal()
         marking = self._marking.setdefault(instrument_id, [])
         for guard in guards:
@@ -646,13 +653,13 @@ class RiskWatch(Actor):
                 price=fill.last_px.as_decimal(),
                 multiplier=settles.multiplier,
                 commission=fill.commission.as_decimal(),
-                mark=mark,  # type: ignore[arg-type]
+                mark=mark,
                 currency=settles.currency,
                 commission_currency=fee_currency,
                 inverse=settles.inverse,
             )
-            if mark is not None:  # an exposure held before: revalue it at the newest marks
-                guard.ledger.mark(instrument_id, *mark)  # type: ignore[arg-type]
+            if raw is not None:  # an exposure held before: revalue it at the newest marks
+                guard.ledger.mark_raw(instrument_id, *raw)
             if guard not in marking:
                 marking.append(guard)
             guard.put_figures()
@@ -751,13 +758,13 @@ class RiskWatch(Actor):
         cache = self.cache
         quote = cache.quote_tick(instrument_id)
         if quote is not None:
-            marks.quote(quote.bid_price.as_decimal(), quote.ask_price.as_decimal(), quote.ts_init)
+            marks.quote(quote.bid_price.raw, quote.ask_price.raw, quote.ts_init)
         trade = cache.trade_tick(instrument_id)
         if trade is not None:
-            marks.trade(trade.price.as_decimal(), trade.ts_init)
+            marks.trade(trade.price.raw, trade.ts_init)
         bars = [cache.bar(bar_type) for bar_type in cache.bar_types(instrument_id=instrument_id)]
         for bar in sorted((b for b in bars if b is not None), key=lambda b: b.ts_init):
-            marks.bar(bar.bar_type.spec.price_type, bar.close.as_decimal(), bar.ts_init)
+            marks.bar(bar.bar_type.spec.price_type, bar.close.raw, bar.ts_init)
         if not marks.priced and instrument_id not in self._unmarked:
             self._unmarked.add(instrument_id)
             sources = ", ".join(self._settings.marks_for(instrument_id))

@@ -12,6 +12,13 @@ ceiling currency (linear instruments), that is the ledger's exact ``Decimal``, a
 ever. Once another currency (or an inverse instrument) is booked, it is the ledger's
 per-currency figures valued in the ceiling currency (``core.convert``), rounded toward the
 trip, carrying how it was made for the record.
+
+Quiet: each limit says which figures cannot matter to it (``core.limits.Quiet``). While
+the guard's figures are exact in the ceiling currency and nothing samples them, the guard
+keeps the intersection of its limits' bands as two integers in the ledger's money units
+(``quiet_low``, ``quiet_high``), and a mark that leaves the ledger's total strictly
+between them is not put: no ``Decimal`` is made, no predicate runs. Everything else (a
+fill, a converted figure, a figure outside the band) is put as before.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from functools import partial
 from typing import Any
 
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
+from nautilus_trader.model.objects import FIXED_PRECISION
 
 from nautilus_riskwatch.core import (
     CascadePolicy,
@@ -38,8 +46,8 @@ from nautilus_riskwatch.core import (
 )
 from nautilus_riskwatch.core.convert import Converter, Rate, Valuation, bounded, share_of
 from nautilus_riskwatch.core.event_log import EventLog, attribute, emit_in, sample
-from nautilus_riskwatch.core.ledger import PnlLedger
-from nautilus_riskwatch.core.limits import daily_breaker, daily_resets, trailing_breaker
+from nautilus_riskwatch.core.ledger import PnlLedger, to_raw
+from nautilus_riskwatch.core.limits import Quiet, daily_breaker, daily_resets, trailing_breaker
 from nautilus_riskwatch.core.supervisor import Child
 from nautilus_riskwatch.looptime import LoopOrigin
 from nautilus_riskwatch.nautilus.book import NautilusBook
@@ -115,7 +123,7 @@ class Guard:
         described: Mapping[str, Any] | None = None,
     ) -> None:
         self.book = book
-        self.ledger = PnlLedger()
+        self.ledger = PnlLedger(FIXED_PRECISION)  # the engine's raw values are its own
         self.records: list[RiskOff] = []
         self._policy = policy
         self._loop_time = loop_time
@@ -145,6 +153,11 @@ class Guard:
         self._unrated: set[str] = set()  # held currencies told about while they had no rate
         self._ceilings: dict[LimitSpec, Decimal | Exception] = {}
         self.bases: dict[str, str] = {}  # percent limit -> its base and amount (the record)
+        self._bands: list[Quiet | None] = [None] * len(self._feeds)  # each limit's
+        #: A mark that leaves the plain ledger's total strictly between these (money units)
+        #: is not put; ``0, 0`` (the default) means every figure is put.
+        self.quiet_low: int | float = 0
+        self.quiet_high: int | float = 0
 
     @property
     def scope(self) -> str:
@@ -180,6 +193,8 @@ class Guard:
         limits take their ceilings from the equity now (a re-arm re-bases them).
         """
         rearm = self.switch is not None
+        self._bands = [None] * len(self._feeds)  # the new breakers say theirs
+        self.quiet_low = self.quiet_high = 0
         self._ceilings = {
             spec: self._percent_ceiling(spec) for spec, _ in self._feeds if spec.percent is not None
         }
@@ -223,24 +238,55 @@ class Guard:
 
     def put_figures(self) -> None:
         """Hand the guard's current loss and PnL to its limits' feeds."""
-        ledger = self.ledger
-        converter = self._converter
-        if converter is None or ledger.plain_in(converter.currency):
-            pnl = ledger.pnl  # exact: the hot path of a single-currency book
-            loss = pnl.copy_negate()
-            self._high = pnl
-        else:
-            valuation = self.valuation = converter.value(ledger.pnl_by_currency())
-            if valuation.missing or self._unrated:
-                self._rates_missing(valuation)
-            # the judged figure rounded toward the trip, the other bound kept beside it
-            pnl = bounded(valuation.low, valuation.high, valuation)
-            loss = bounded(valuation.low.copy_negate(), valuation.high.copy_negate(), valuation)
-            self._high = valuation.high
+        pnl, loss = self._figures()
         for spec, feed in self._feeds:
             feed.put(loss if spec.kind == "max_loss" else pnl)
         if self._samples is not None:
             self._samples.put(pnl)
+
+    def _figures(self) -> tuple[Decimal, Decimal]:
+        """The PnL and the loss now, as the limits judge them."""
+        ledger = self.ledger
+        converter = self._converter
+        if converter is None or ledger.plain_in(converter.currency):
+            pnl = ledger.pnl  # exact: the hot path of a single-currency book
+            self._high = pnl
+            return pnl, pnl.copy_negate()
+        self.quiet_low = self.quiet_high = 0  # a converted figure is always put
+        valuation = self.valuation = converter.value(ledger.pnl_by_currency())
+        if valuation.missing or self._unrated:
+            self._rates_missing(valuation)
+        # the judged figure rounded toward the trip, the other bound kept beside it
+        pnl = bounded(valuation.low, valuation.high, valuation)
+        loss = bounded(valuation.low.copy_negate(), valuation.high.copy_negate(), valuation)
+        self._high = valuation.high
+        return pnl, loss
+
+    def _pnl_now(self) -> Decimal:
+        """The PnL a daily limit takes as its baseline when the day rolls."""
+        return self._figures()[0]
+
+    def _told(self, index: int, kind: str, band: Quiet | None) -> None:
+        """A limit says its quiet band (a max_loss limit's is in losses: turned to PnL)."""
+        if band is not None and kind == "max_loss":
+            low, high = band.low, band.high
+            band = Quiet(
+                None if high is None else high.copy_negate(),
+                None if low is None else low.copy_negate(),
+            )
+        self._bands[index] = band
+        self.quiet_low = self.quiet_high = 0
+        if self._samples is not None or self.converting or any(b is None for b in self._bands):
+            return  # samples want every figure; converted figures are always put
+        lows = [b.low for b in self._bands if b.low is not None]  # type: ignore[union-attr]
+        highs = [b.high for b in self._bands if b.high is not None]  # type: ignore[union-attr]
+        places = self.ledger.money_places
+        try:
+            quiet_low = to_raw(max(lows), places) if lows else float("-inf")
+            quiet_high = to_raw(min(highs), places) if highs else float("inf")
+        except ValueError:  # a bound finer than the ledger's units: put every figure
+            return
+        self.quiet_low, self.quiet_high = quiet_low, quiet_high
 
     def _rates_missing(self, valuation: Valuation) -> None:
         """A held currency has no rate: warn once, and trip if told to fail closed."""
@@ -312,17 +358,23 @@ class Guard:
 
     def _children(self) -> list[Child]:
         children: list[Child] = [partial(trip_on, self._no_rate.read_one)]
-        children.extend(partial(self._limit, spec, feed, self._high) for spec, feed in self._feeds)
+        children.extend(
+            partial(self._limit, i, spec, feed, self._high)
+            for i, (spec, feed) in enumerate(self._feeds)
+        )
         return children
 
-    async def _limit(self, spec: LimitSpec, feed: Feed[Decimal], start: Decimal) -> None:
+    async def _limit(
+        self, index: int, spec: LimitSpec, feed: Feed[Decimal], start: Decimal
+    ) -> None:
         """One limit's breaker; a percent ceiling that could not be set raises here, in the
         child, where the supervisor makes it a trip."""
         ceiling = self._ceiling(spec)
+        quiet = partial(self._told, index, spec.kind)
         if spec.kind == "max_loss":
-            await breaker(feed.read_one, ceiling, spec.currency)
+            await breaker(feed.read_one, ceiling, spec.currency, quiet=quiet)
         elif spec.kind == "trailing":
-            await trailing_breaker(feed.read_one, ceiling, spec.currency, start=start)
+            await trailing_breaker(feed.read_one, ceiling, spec.currency, start=start, quiet=quiet)
         else:
             await daily_breaker(
                 feed.read_one,
@@ -332,4 +384,6 @@ class Guard:
                 spec.currency,
                 rebase=None if spec.percent is None else partial(self._rebase, spec),
                 origin=self._origin,
+                quiet=quiet,
+                current=self._pnl_now,
             )

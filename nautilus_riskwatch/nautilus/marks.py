@@ -18,12 +18,14 @@ bars: the side's own, then ``LAST``, then ``MID``, then the other side's.
 
 The order of the three kinds is configurable (``RiskWatchConfig.mark_with``, per instrument
 ``mark_with_by_instrument``): a kind left out is never used, nor subscribed to.
+
+Prices are the engine's raw integers (``Price.raw``): a mark is compared and stored, never
+turned into a ``Decimal`` here (the ledger takes raw prices as they are).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 from nautilus_trader.model.enums import PriceType
 
@@ -71,8 +73,8 @@ class Marks:
         self._quote = order.get("quote")
         self._trade = order.get("trade")
         self._bar = order.get("bar")
-        self.bid: Decimal | None = None
-        self.ask: Decimal | None = None
+        self.bid: int | None = None
+        self.ask: int | None = None
         self._bid_rank = self._ask_rank = _NOTHING
         self._bid_ts = self._ask_ts = -1
         self.source = ""
@@ -82,21 +84,21 @@ class Marks:
         """True once any source has priced the instrument (both sides then have a price)."""
         return self.bid is not None
 
-    def quote(self, bid: Decimal, ask: Decimal, ts: int) -> bool:
+    def quote(self, bid: int, ask: int, ts: int) -> bool:
         """Take a quote's bid and ask; return whether either mark changed."""
         rank = self._quote
         if rank is None:
             return False
         return self._take(rank, rank, bid, ask, ts, "quote")
 
-    def trade(self, price: Decimal, ts: int) -> bool:
+    def trade(self, price: int, ts: int) -> bool:
         """Take a trade's price for both sides; return whether either mark changed."""
         rank = self._trade
         if rank is None:
             return False
         return self._take(rank, rank, price, price, ts, "trade")
 
-    def bar(self, price_type: PriceType, close: Decimal, ts: int) -> bool:
+    def bar(self, price_type: PriceType, close: int, ts: int) -> bool:
         """Take a bar's close for the sides its price type prices; return whether a mark
         changed."""
         base = self._bar
@@ -106,9 +108,7 @@ class Marks:
         name = f"{price_type.name} bar"
         return self._take(base + ranks[0], base + ranks[1], close, close, ts, name)
 
-    def _take(
-        self, bid_rank: int, ask_rank: int, bid: Decimal, ask: Decimal, ts: int, source: str
-    ) -> bool:
+    def _take(self, bid_rank: int, ask_rank: int, bid: int, ask: int, ts: int, source: str) -> bool:
         changed = False
         if bid_rank < self._bid_rank or (bid_rank == self._bid_rank and ts >= self._bid_ts):
             changed = bid != self.bid

@@ -110,7 +110,7 @@ def test_the_run_ending_mid_cascade_sends_the_rest_and_says_so():
 
 def test_an_error_inside_the_watch_trips_it_and_does_not_abort_the_run(monkeypatch):
     calls = 0
-    real_mark = PnlLedger.mark
+    real_mark = PnlLedger.mark_raw  # the mark every quote makes
 
     def failing_mark(self, instrument, bid, ask):
         nonlocal calls
@@ -119,7 +119,7 @@ def test_an_error_inside_the_watch_trips_it_and_does_not_abort_the_run(monkeypat
             raise ArithmeticError("ledger broke")
         return real_mark(self, instrument, bid, ask)
 
-    monkeypatch.setattr(PnlLedger, "mark", failing_mark)
+    monkeypatch.setattr(PnlLedger, "mark_raw", failing_mark)
     run = build_engine(RiskWatchConfig(**WATCH))
     run.engine.run()  # must not raise
     record = run.watch.record

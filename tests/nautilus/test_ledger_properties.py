@@ -303,16 +303,17 @@ def _fill_product_81_digits(ledger: PnlLedger) -> None:
 
 
 def _cash_sum_81_digits(ledger: PnlLedger) -> None:
-    # Buying 1 at 10**79 costs 10**79 exactly; with a 0.1 commission the cash would be
-    # -(10**79 + 0.1): 81 significant digits.
+    # Buying 1 at 10**79 costs 10**79 exactly; with a 0.1 commission, marked at 0, the PnL
+    # would be -(10**79 + 0.1): 81 significant digits.
     pos, inst = ("P1", "strategy-A"), "EUR/USD.SIM"
     ledger.fill(pos, inst, Decimal(1), Decimal(10**79), Decimal(1), Decimal("0.1"))
+    ledger.mark(inst, Decimal(0), Decimal(0))
 
 
 def _mark_revalue_81_digits(ledger: PnlLedger) -> None:
-    # Long 10**40 + 1 marked at a bid of 10**40 + 1: the value needs 81 digits.
+    # Long 10**40 + 1 (bought at 0) marked at a bid of 10**40 + 1: the PnL needs 81 digits.
     n = Decimal(10**40 + 1)
-    ledger.fill(("P1", "strategy-A"), "EUR/USD.SIM", n, Decimal(1), Decimal(1), Decimal(0))
+    ledger.fill(("P1", "strategy-A"), "EUR/USD.SIM", n, Decimal(0), Decimal(1), Decimal(0))
     ledger.mark("EUR/USD.SIM", n, n)
 
 
@@ -327,16 +328,29 @@ def _position_qty_81_digits(ledger: PnlLedger) -> None:
 @pytest.mark.parametrize(
     "build",
     [
-        _fill_product_81_digits,
         _cash_sum_81_digits,
         _mark_revalue_81_digits,
         _position_qty_81_digits,
     ],
-    ids=["fill-product", "cash-sum", "mark-revalue", "position-qty"],
+    ids=["cash-sum", "mark-revalue", "position-qty"],
 )
 def test_more_than_80_significant_digits_raises_inexact(build):
+    """The integer ledger holds any size exactly; a figure is refused when it is read as a
+    ``Decimal`` (every put of a figure to a limit reads it), never rounded."""
+    ledger = PnlLedger()
+    build(ledger)
     with pytest.raises(Inexact):
-        build(PnlLedger())
+        _ = ledger.pnl
+        _ = ledger.position_qty(("P1", "strategy-A"))
+
+
+def test_an_81_digit_product_inside_the_ledger_is_exact_and_cancels():
+    """A fill's product of 81 digits (bought at n, valued at n) is held exactly as an
+    integer, and the figure read, zero, is exact: nothing was rounded on the way."""
+    ledger = PnlLedger()
+    _fill_product_81_digits(ledger)
+    assert ledger.pnl == 0
+    assert ledger.position_qty(("P1", "strategy-A")) == Decimal(10**40 + 1)
 
 
 def test_exactly_80_significant_digits_is_exact():
