@@ -37,7 +37,7 @@ import selectors
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from nautilus_riskwatch.looptime.origin import LoopOrigin
+from nautilus_riskwatch.looptime.origin import NS_PER_SECOND, LoopOrigin
 
 #: Half a nanosecond, in seconds: the tolerance that makes float deadlines land on whole ns.
 _HALF_NS = 0.5e-9
@@ -97,9 +97,12 @@ class SimulatedTime:
         latched: Callable[[], bool] = lambda: False,
     ) -> None:
         self._clock = clock
+        self._timestamp_ns = clock.timestamp_ns  # read on every message
         self._alert_name = alert_name
         self._latched = latched
         self.origin = LoopOrigin(clock.timestamp_ns())
+        self._origin_ns = self.origin.ns
+        self._synced_ns = self.origin.ns  # the engine time the loop was last brought to
         self._armed_ns: int | None = None
         self.loop = VirtualTimeLoop()
 
@@ -116,11 +119,16 @@ class SimulatedTime:
         and a deadline must not be judged by a message that came after it. Time never goes
         backwards: a late alert that sets the engine's clock back changes nothing here.
         """
+        ns = self._timestamp_ns()
+        if ns <= self._synced_ns:
+            return  # the same instant as the last message (or earlier): nothing moves
+        self._synced_ns = ns
         loop = self.loop
-        target = self.origin.to_loop(self._clock.timestamp_ns())
+        target = (ns - self._origin_ns) / NS_PER_SECOND  # LoopOrigin.to_loop, inlined
         if target <= loop._now:
             return
-        if self._due_by(target) and not self._latched():
+        scheduled = loop._scheduled  # type: ignore[attr-defined]
+        if scheduled and scheduled[0]._when < target + _HALF_NS and not self._latched():
             self._run(until=target, catching_up=True)
         loop._now = target
 
@@ -132,7 +140,11 @@ class SimulatedTime:
     def settle(self) -> None:
         """Run what is ready or due at the loop's time, after ``sync`` and the hand-over."""
         loop = self.loop
-        if loop._ready or self._due_by(loop._now):  # type: ignore[attr-defined]
+        if loop._ready:  # type: ignore[attr-defined]
+            self._run(until=loop._now)
+            return
+        scheduled = loop._scheduled  # type: ignore[attr-defined]
+        if scheduled and scheduled[0]._when < loop._now + _HALF_NS:  # _due_by, inlined
             self._run(until=loop._now)
 
     def _due_by(self, when: float) -> bool:

@@ -77,6 +77,7 @@ from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.guard import Guard, Valuing
 from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.rates import RateBook
+from nautilus_riskwatch.nautilus.routes import Route, subscribed_topic
 from nautilus_riskwatch.nautilus.settlement import Settlement, settlement_of
 
 ORDER_EVENTS = "events.order.*"
@@ -134,10 +135,9 @@ class RiskWatch(Actor):
         self._time: LoopTime | None = None
         self._portfolio: Guard | None = None  # the whole guarded book
         self._guards: list[Guard] = []  # the portfolio guard first, then scoped limits
-        self._marking: dict[InstrumentId, list[Guard]] = {}  # guards exposed to an instrument
         self._gate: OrderGate | None = None
-        self._quote_feeds: dict[InstrumentId, Feed[object]] = {}
-        self._trade_feeds: dict[InstrumentId, Feed[object]] = {}
+        self._routes: dict[InstrumentId, Route] = {}  # each instrument's feeds, marks, guards
+        self._routed: dict[tuple[str, InstrumentId], tuple[str, Callable[[Any], None]]] = {}
         self._bar_feeds: dict[object, Feed[object]] = {}
         self._outside: Feed[Trip] | None = None
         self.records: list[RiskOff] = []  # earlier trips of the portfolio guard, when re-armed
@@ -145,9 +145,7 @@ class RiskWatch(Actor):
             InstrumentId, Settlement
         ] = {}  # how each instrument's PnL is booked
         self._rates: RateBook | None = None  # exchange rates into the ceiling currency
-        self._rated: dict[InstrumentId, object] = {}  # pairs a rate depends on (hot-path test)
         self._prices: dict[int, Decimal] = {}
-        self._marks: dict[InstrumentId, Marks] = {}  # instruments a guarded fill touched
         self._subscribed: set[tuple[str, InstrumentId]] = set()
         self._unmarked: set[InstrumentId] = set()  # held, but no price from any source yet
         self._known_strategies: set[StrategyId] = set()  # registered when the watch started
@@ -265,15 +263,17 @@ class RiskWatch(Actor):
 
     def _watch_feeds(self, loop_time: Callable[[], float]) -> list[Child]:
         """Subscribe to each watched feed; return their watchdogs and the outside causes."""
-        self._marks, self._subscribed, self._unmarked = {}, set(), set()
+        self._subscribed, self._unmarked = set(), set()
+        for route in self._routes.values():
+            route.clear()
         children: list[Child] = []
         for spec in self._settings.feeds:
             feed: Feed[object] = Feed(spec.name, loop_time)
             if spec.kind == "quote":
-                self._quote_feeds[spec.instrument_id] = feed
+                self._route(spec.instrument_id).quote_feed = feed
                 self._subscribe("quote", spec.instrument_id)
             elif spec.kind == "trade":
-                self._trade_feeds[spec.instrument_id] = feed
+                self._route(spec.instrument_id).trade_feed = feed
                 self._subscribe("trade", spec.instrument_id)
             else:
                 self._bar_feeds[spec.bar_type] = feed
@@ -333,7 +333,8 @@ class RiskWatch(Actor):
                 rearm=self.rearm,
                 log=self.log,
             )
-        self._marking = {}
+        for route in self._routes.values():
+            route.guards = []
         if any(guard.counts_pnl for guard in self._guards):
             self._seed_ledgers()
         return limits
@@ -443,13 +444,11 @@ class RiskWatch(Actor):
                 state = guard.book.restore_trading_state()
                 self.log.info(f"Reset: trading state after the {guard.scope} trip: {state}")
         self._was_reset = True
-        self._rates, self._rated = None, {}
-        self._marking.clear()
-        self._marks.clear()
+        self._rates = None
+        for route in self._routes.values():
+            route.clear()
         self._close_event_log()
         self._session_id = None  # the next start is a new session
-        self._quote_feeds.clear()
-        self._trade_feeds.clear()
         self._bar_feeds.clear()
 
     def on_dispose(self) -> None:
@@ -459,29 +458,29 @@ class RiskWatch(Actor):
             self.msgbus.unsubscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
             self.msgbus.unsubscribe(topic=BARS, handler=self._on_bar_data)
             self._on_bus = False
+        for topic, handler in self._routed.values():
+            self.msgbus.unsubscribe(topic=topic, handler=handler)
+        self._routed.clear()
         self._close_event_log()
 
     # --- engine callbacks: hand over, step, never raise ------------------------------------
-    def on_quote_tick(self, tick: QuoteTick) -> None:
+    def _quote(self, route: Route, tick: QuoteTick) -> None:
+        """A quote of an instrument the watch routes (straight from its bus topic)."""
         try:
             time = self._time
             if time is None:
                 return
             time.sync()
-            instrument_id = tick.instrument_id
-            feed = self._quote_feeds.get(instrument_id)
+            feed = route.quote_feed
             if feed is not None:
                 feed.put(tick)
-            rated = self._rated
-            if rated and instrument_id in rated:  # a pair some exchange rate is made of
-                self._rate_quote(tick)
-                time.settle()
-                return
-            guards = self._marking.get(instrument_id)
-            if guards:
-                marks = self._marks[instrument_id]
+            if route.rated:  # a pair some exchange rate is made of
+                self._rate_quote(route, tick)
+            elif route.guards:
+                marks = route.marks
+                assert marks is not None
                 if marks.quote(tick.bid_price.raw, tick.ask_price.raw, tick.ts_init):
-                    self._remark(instrument_id, marks, guards)
+                    self._remark(route.instrument_id, marks, route.guards)
             time.settle()
         except Exception as error:
             self._fail(error, "on_quote_tick")
@@ -513,14 +512,13 @@ class RiskWatch(Actor):
             self._unmarked.discard(instrument_id)
             self.log.info(f"{instrument_id} is marked from now on ({marks.source} prices)")
 
-    def _rate_quote(self, tick: QuoteTick) -> None:
+    def _rate_quote(self, route: Route, tick: QuoteTick) -> None:
         """A quote of a pair an exchange rate is made of: the rate first, then the marks,
         so that no figure is ever put with one moved and the other not."""
-        instrument_id = tick.instrument_id
+        instrument_id = route.instrument_id
         bid, ask = self._decimal(tick.bid_price), self._decimal(tick.ask_price)
         moved = self._rates.quote(instrument_id, bid, ask, tick.ts_init)  # type: ignore[union-attr]
-        guards = self._marking.get(instrument_id)
-        marks = self._marks.get(instrument_id)
+        guards, marks = route.guards, route.marks
         raw_bid, raw_ask = tick.bid_price.raw, tick.ask_price.raw
         if guards and marks is not None and marks.quote(raw_bid, raw_ask, tick.ts_init):
             self._remark(instrument_id, marks, guards, rate_moved=moved)
@@ -545,21 +543,22 @@ class RiskWatch(Actor):
             value = cache[key] = price.as_decimal()
         return value
 
-    def on_trade_tick(self, tick: TradeTick) -> None:
+    def _trade(self, route: Route, tick: TradeTick) -> None:
+        """A trade of an instrument the watch routes (straight from its bus topic)."""
         try:
             time = self._time
-            instrument_id = tick.instrument_id
-            feed = self._trade_feeds.get(instrument_id)
-            guards = self._marking.get(instrument_id)
+            feed = route.trade_feed
+            guards = route.guards
             if time is None or (feed is None and not guards):
                 return
             time.sync()
             if feed is not None:
                 feed.put(tick)
             if guards:
-                marks = self._marks[instrument_id]
+                marks = route.marks
+                assert marks is not None
                 if marks.trade(tick.price.raw, tick.ts_init):
-                    self._remark(instrument_id, marks, guards)
+                    self._remark(route.instrument_id, marks, guards)
             time.settle()
         except Exception as error:
             self._fail(error, "on_trade_tick")
@@ -571,8 +570,9 @@ class RiskWatch(Actor):
             bar_type = bar.bar_type
             feed = self._bar_feeds.get(bar_type)
             instrument_id = bar_type.instrument_id
-            guards = self._marking.get(instrument_id)
-            rated = self._rated and instrument_id in self._rated
+            route = self._routes.get(instrument_id)
+            guards = route.guards if route is not None else None
+            rated = route is not None and route.rated
             if time is None or (feed is None and not guards and not rated):
                 return
             time.sync()
@@ -582,8 +582,9 @@ class RiskWatch(Actor):
             moved = bool(rated) and self._rates.bar(  # type: ignore[union-attr]
                 instrument_id, price_type, self._decimal(bar.close), bar.ts_init
             )
-            if guards and self._marks[instrument_id].bar(price_type, bar.close.raw, bar.ts_init):
-                self._remark(instrument_id, self._marks[instrument_id], guards, rate_moved=moved)
+            marks = route.marks if route is not None else None
+            if guards and marks is not None and marks.bar(price_type, bar.close.raw, bar.ts_init):
+                self._remark(instrument_id, marks, guards, rate_moved=moved)
             elif moved:
                 self._reconvert([])
             time.settle()
@@ -644,7 +645,7 @@ class RiskWatch(Actor):
         raw = (marks.bid, marks.ask) if marks.bid is not None and marks.ask is not None else None
         mark = None if raw is None else (to_decimal(raw[0], PLACES), to_decimal(raw[1], PLACES))
         qty = fill.last_qty.as_decimal()
-        marking = self._marking.setdefault(instrument_id, [])
+        marking = self._route(instrument_id).guards
         for guard in guards:
             guard.ledger.fill(
                 position=fill.position_id or (instrument_id, fill.strategy_id),
@@ -748,10 +749,11 @@ class RiskWatch(Actor):
         something does: said in a warning now, and in the record of any trip meanwhile.
         """
         instrument_id = fill.instrument_id
-        marks = self._marks.get(instrument_id)
+        route = self._route(instrument_id)
+        marks = route.marks
         if marks is None:
             kinds = self._settings.marks_for(instrument_id)
-            marks = self._marks[instrument_id] = Marks(kinds)
+            marks = route.marks = Marks(kinds)
             for kind in kinds:
                 if kind != "bar":
                     self._subscribe(kind, instrument_id)
@@ -795,14 +797,34 @@ class RiskWatch(Actor):
         """Instruments the guard holds that nothing has priced yet (for its record)."""
         return sorted(str(i) for i in self._unmarked if guard.ledger.is_exposed(i))
 
+    def _route(self, instrument_id: InstrumentId) -> Route:
+        route = self._routes.get(instrument_id)
+        if route is None:
+            route = self._routes[instrument_id] = Route(instrument_id)
+        return route
+
     def _subscribe(self, kind: str, instrument_id: InstrumentId) -> None:
+        """Ask for the data the NautilusTrader way, and route its topic to the watch (once
+        for the actor's life, as every bus subscription of the watch)."""
         if (kind, instrument_id) in self._subscribed:
             return
         self._subscribed.add((kind, instrument_id))
         if kind == "quote":
             self.subscribe_quote_ticks(instrument_id)
+            own, handle, topic_kind = self.handle_quote_tick, self._quote, "quotes"
         else:
             self.subscribe_trade_ticks(instrument_id)
+            own, handle, topic_kind = self.handle_trade_tick, self._trade, "trades"
+        if (kind, instrument_id) not in self._routed:
+            topic = subscribed_topic(self.msgbus, own, topic_kind, instrument_id)
+            handler = partial(handle, self._route(instrument_id))
+            self.msgbus.subscribe(topic=topic, handler=handler)
+            self._routed[(kind, instrument_id)] = (topic, handler)
+
+    def _follow_rate(self, instrument_id: InstrumentId) -> None:
+        """A pair some exchange rate is made of: its quotes go to the rates first."""
+        self._route(instrument_id).rated = True
+        self._subscribe("quote", instrument_id)
 
     def _seed_ledgers(self) -> None:
         """Book the fills of positions already open (a live node restarted mid-session).
@@ -842,10 +864,7 @@ class RiskWatch(Actor):
             code = bases.pop()
         assert code is not None
         quantum = Decimal(1).scaleb(-Currency.from_str(code).precision)
-        rates = self._rates = RateBook(
-            self.cache, code, follow=lambda instrument_id: self._subscribe("quote", instrument_id)
-        )
-        self._rated = rates.followed  # type: ignore[assignment]
+        rates = self._rates = RateBook(self.cache, code, follow=self._follow_rate)
         return Valuing(
             currency=code,
             quantum=quantum,

@@ -1,0 +1,65 @@
+"""Routes: each instrument's quotes and trades, straight from its message-bus topic.
+
+Why: through ``on_quote_tick`` every quote pays for the actor's dispatch and then for
+finding out where it goes: the tick's instrument id built, hashed and looked up in a feed
+table, a marks table, a rates table. A route is that lookup done once: one object per
+instrument, holding its feeds, its marks and the guards exposed to it, and one handler per
+kind subscribed to the instrument's own topic, which receives the tick with everything it
+needs already in hand.
+
+The data still has to be asked for the NautilusTrader way (``subscribe_quote_ticks``: a
+live data client subscribes upstream). The actor's own handler stays subscribed too, and
+costs nothing past NautilusTrader's dispatch, because the watch does not override
+``on_quote_tick``. The topic is the one that subscription made: read back from the bus
+(its spelling differs between NautilusTrader versions), never assumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from nautilus_trader.model.identifiers import InstrumentId
+
+from nautilus_riskwatch.core import Feed
+from nautilus_riskwatch.nautilus.marks import Marks
+
+if TYPE_CHECKING:
+    from nautilus_riskwatch.nautilus.guard import Guard
+
+
+class Route:
+    """Where one instrument's prices go: its feeds, its marks, its exposed guards, and
+    whether an exchange rate is made of it. Cleared (not dropped) by a reset: its bus
+    subscriptions are kept for the actor's life."""
+
+    __slots__ = ("guards", "instrument_id", "marks", "quote_feed", "rated", "trade_feed")
+
+    def __init__(self, instrument_id: InstrumentId) -> None:
+        self.instrument_id = instrument_id
+        self.quote_feed: Feed[object] | None = None
+        self.trade_feed: Feed[object] | None = None
+        self.marks: Marks | None = None  # set by the first guarded fill
+        self.guards: list[Guard] = []  # the guards exposed to the instrument
+        self.rated = False  # a pair some exchange rate is made of
+
+    def clear(self) -> None:
+        self.quote_feed = self.trade_feed = self.marks = None
+        self.guards = []
+        self.rated = False
+
+
+def subscribed_topic(
+    msgbus: Any, handler: Callable[[Any], None], kind: str, instrument_id: InstrumentId
+) -> str:
+    """The topic ``handler`` was just subscribed to for ``instrument_id``'s ``kind``
+    (``"quotes"`` or ``"trades"``): each spelling NautilusTrader has used, checked on the
+    bus; else every subscription of the handler searched."""
+    venue, symbol = instrument_id.venue, instrument_id.symbol
+    for topic in (f"data.{kind}.{venue}.{symbol}", f"data.{kind}.{venue}.{symbol.topic()}"):
+        if msgbus.is_subscribed(topic, handler):
+            return topic
+    for subscription in msgbus.subscriptions(f"data.{kind}.*"):
+        if subscription.handler == handler and str(symbol) in subscription.topic:
+            return str(subscription.topic)
+    raise RuntimeError(f"no {kind} topic found on the message bus for {instrument_id}")
