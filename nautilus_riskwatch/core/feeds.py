@@ -76,8 +76,13 @@ class Feed(Generic[T]):
 
     def put(self, message: T) -> None:
         """Hand over a message. Never blocks, never raises, keeps only the newest."""
+        self.arrive(message, self._loop_time())
+
+    def arrive(self, message: T, now: float) -> None:
+        """``put``, for a caller that already knows the loop time now (the engine's data
+        callbacks, once per message: one call less on the hottest path)."""
         self._latest = message
-        self._arrived_at = now = self._loop_time()
+        self._arrived_at = now
         if not self._unread:
             self._unread = True
             self._first_unread_at = now

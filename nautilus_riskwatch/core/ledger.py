@@ -310,12 +310,18 @@ class PnlLedger:
         ``Price.raw``): the hot path. A quote that moves neither side held (longs are
         marked at the bid, shorts at the ask) changes nothing, and costs two comparisons."""
         exposure = self._exposures[instrument]
-        moved = (exposure.long and bid != exposure.bid) or (exposure.short and ask != exposure.ask)
+        long, short = exposure.long, exposure.short
+        moved = (long and bid != exposure.bid) or (short and ask != exposure.ask)
         exposure.bid = bid
         exposure.ask = ask
         if not moved:
             return False
-        exposure.revalue()
+        if exposure.inverse:
+            exposure.revalue()
+            return True
+        value = short * ask + long * bid  # revalue(), inlined: every quote of a held instrument
+        exposure.purse.total += value - exposure.value  # type: ignore[assignment]
+        exposure.value = value
         return True
 
     def currency_of(self, instrument: Hashable) -> str | None:

@@ -36,6 +36,11 @@ class LiveTime:
         self.now_ns = now_ns
         self.origin = LoopOrigin.at(now_ns(), loop.time())
 
+    @property
+    def now(self) -> float:
+        """The loop's time now."""
+        return self.loop.time()
+
     def sync(self) -> None:
         """Nothing to do: the loop's time is real time."""
 

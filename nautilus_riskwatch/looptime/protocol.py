@@ -38,6 +38,11 @@ class LoopTime(Protocol):
         """The watch's time now, in engine nanoseconds since the epoch."""
         ...
 
+    @property
+    def now(self) -> float:
+        """The loop's time as of the last ``sync`` (a message's arrival time)."""
+        ...
+
     def sync(self) -> None:
         """Bring the loop's time up to the engine's, before a message is handed over."""
         ...

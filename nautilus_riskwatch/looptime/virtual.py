@@ -103,6 +103,8 @@ class SimulatedTime:
         self.origin = LoopOrigin(clock.timestamp_ns())
         self._origin_ns = self.origin.ns
         self._synced_ns = self.origin.ns  # the engine time the loop was last brought to
+        #: The loop's time after the last ``sync`` (a plain attribute: read per message).
+        self.now = 0.0
         self._armed_ns: int | None = None
         self.loop = VirtualTimeLoop()
 
@@ -130,7 +132,7 @@ class SimulatedTime:
         scheduled = loop._scheduled  # type: ignore[attr-defined]
         if scheduled and scheduled[0]._when < target + _HALF_NS and not self._latched():
             self._run(until=target, catching_up=True)
-        loop._now = target
+        loop._now = self.now = target
 
     def step(self) -> None:
         """Run the loop at the engine's current time until it has nothing ready or due."""

@@ -473,14 +473,13 @@ class RiskWatch(Actor):
             time.sync()
             feed = route.quote_feed
             if feed is not None:
-                feed.put(tick)
+                feed.arrive(tick, time.now)
             if route.rated:  # a pair some exchange rate is made of
                 self._rate_quote(route, tick)
             elif route.guards:
-                marks = route.marks
-                assert marks is not None
-                if marks.quote(tick.bid_price.raw, tick.ask_price.raw, tick.ts_init):
-                    self._remark(route.instrument_id, marks, route.guards)
+                marks = route.marks  # set with the guards, by the first fill
+                if marks.quote(tick.bid_price.raw, tick.ask_price.raw, tick.ts_init):  # type: ignore[union-attr]
+                    self._remark(route.instrument_id, marks, route.guards)  # type: ignore[arg-type]
             time.settle()
         except Exception as error:
             self._fail(error, "on_quote_tick")
@@ -553,7 +552,7 @@ class RiskWatch(Actor):
                 return
             time.sync()
             if feed is not None:
-                feed.put(tick)
+                feed.arrive(tick, time.now)
             if guards:
                 marks = route.marks
                 assert marks is not None

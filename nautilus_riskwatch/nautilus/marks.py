@@ -85,10 +85,18 @@ class Marks:
         return self.bid is not None
 
     def quote(self, bid: int, ask: int, ts: int) -> bool:
-        """Take a quote's bid and ask; return whether either mark changed."""
+        """Take a quote's bid and ask; return whether either mark changed.
+
+        The usual case (quotes are the best source, and every quote is newer than the
+        last) is taken here without ``_take``: it runs on every quote of a held instrument.
+        """
         rank = self._quote
         if rank is None:
             return False
+        if rank == self._bid_rank == self._ask_rank and ts >= self._bid_ts and ts >= self._ask_ts:
+            changed = bid != self.bid or ask != self.ask
+            self.bid, self.ask, self._bid_ts, self._ask_ts = bid, ask, ts, ts
+            return changed
         return self._take(rank, rank, bid, ask, ts, "quote")
 
     def trade(self, price: int, ts: int) -> bool:
