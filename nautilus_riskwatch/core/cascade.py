@@ -5,6 +5,12 @@ collapsing) and must survive further cancellations, say the actor stopping while
 are in flight. So it runs as its own task, held by the ``KillSwitch``, and whoever awaits
 it does so through ``asyncio.shield``: cancelling the waiter never cancels the cascade.
 
+Why its first steps run at the trip itself: setting HALTED, planning the cancels and
+sending the first of them wait for nothing, so ``trip`` does them in the very callback that
+tripped (the latch), and the task takes over at the first wait (the confirmations). A task
+would start one turn of the loop later, and on a busy live loop a turn can be long: the
+first command then leaves in tens of microseconds, not after whatever else is queued.
+
 Every wait is bounded in loop time and retried; what stays unconfirmed goes into
 the record instead of blocking the next stage, because a flat book matters more than a
 tidy sequence. Each stage runs even if the one before it failed.
@@ -142,10 +148,14 @@ class KillSwitch:
     def trip(self, cause: Trip) -> asyncio.Task[RiskOff]:
         """Latch ``cause`` (or record it as suppressed) and return the cascade's task.
 
-        Must be called with the watch's loop running in this thread.
+        Must be called with the watch's loop running in this thread. The cause already
+        latched, tripped again (by whoever latched it early, then by the supervisor), is
+        the same trip: nothing is added.
         """
         if self._task is not None:
             assert self._record is not None
+            if cause is self._record.cause:
+                return self._task
             self._record.suppressed.append(cause)
             self._emit("suppressed", cause=cause.describe())
             return self._task
@@ -160,8 +170,10 @@ class KillSwitch:
             except Exception as error:  # a record short of detail still takes the book down
                 self._record.errors.append(f"latching: {type(error).__name__}: {error}")
         self._emit("trip", at_ns=self._record.tripped_at_ns, cause=cause.describe())
+        context = self._context.copy()
+        opening = context.run(self._open, self._record)  # at once: HALTED, the first cancels
         self._task = asyncio.get_running_loop().create_task(
-            self._cascade(self._record), name="riskwatch-cascade", context=self._context.copy()
+            self._cascade(self._record, opening), name="riskwatch-cascade", context=context
         )
         if self._on_trip is not None:
             try:
@@ -196,12 +208,41 @@ class KillSwitch:
         if self._deadline is not None:
             self._deadline.reschedule(asyncio.get_running_loop().time())
 
-    async def _cascade(self, record: RiskOff) -> RiskOff:
+    def _open(self, record: RiskOff) -> list[str] | None:
+        """The steps that wait for nothing, run by ``trip`` itself: HALTING whole, then
+        CANCELLING's plan and first sends. Returns the cancels sent (``None``: the plan
+        failed, recorded, and CANCELLING is over)."""
+        book = self._book
+        record.enter(Stage.HALTING)
+        emit("stage", stage=Stage.HALTING)
+        try:
+            record.trading_state = book.halt()
+            _outcome(Stage.HALTING, record, "trading_state")
+        except Exception as error:  # a broken step must not stop the next one
+            self._failed(record, Stage.HALTING, error)
+        record.enter(Stage.CANCELLING)
+        emit("stage", stage=Stage.CANCELLING)
+        try:
+            to_cancel, kept = book.resting_orders()
+            record.orders_kept = kept
+            record.held_by = book.places([*to_cancel, *kept])
+            emit("plan", stage=Stage.CANCELLING, ids=to_cancel, kept=kept, held_by=record.held_by)
+            if to_cancel:
+                book.cancel(to_cancel)
+        except Exception as error:
+            self._failed(record, Stage.CANCELLING, error)
+            return None
+        return to_cancel
+
+    async def _cascade(self, record: RiskOff, opening: list[str] | None) -> RiskOff:
         book = self._book
         try:
+            if opening is not None:
+                try:
+                    await self._cancel(record, opening)
+                except Exception as error:
+                    self._failed(record, Stage.CANCELLING, error)
             for stage, step in (
-                (Stage.HALTING, self._halt),
-                (Stage.CANCELLING, self._cancel),
                 (Stage.FLATTENING, self._flatten),
                 (Stage.VERIFYING, self._verify),
             ):
@@ -210,8 +251,7 @@ class KillSwitch:
                 try:
                     await step(record)
                 except Exception as error:  # a broken step must not stop the next one
-                    record.errors.append(f"{stage}: {type(error).__name__}: {error}")
-                    emit("error", error=record.errors[-1])
+                    self._failed(record, stage, error)
             record.enter(Stage.DONE)
             emit("stage", stage=Stage.DONE)
         finally:
@@ -224,23 +264,21 @@ class KillSwitch:
                 emit("error", error=record.errors[-1])
         return record
 
-    async def _halt(self, record: RiskOff) -> None:
-        record.trading_state = self._book.halt()
-        _outcome(Stage.HALTING, record, "trading_state")
+    @staticmethod
+    def _failed(record: RiskOff, stage: Stage, error: Exception) -> None:
+        record.errors.append(f"{stage}: {type(error).__name__}: {error}")
+        emit("error", error=record.errors[-1])
 
-    async def _cancel(self, record: RiskOff) -> None:
+    async def _cancel(self, record: RiskOff, to_cancel: list[str]) -> None:
+        """CANCELLING after its first sends (``_open``): confirm, retry, tally."""
         book = self._book
-        to_cancel, kept = book.resting_orders()
-        record.orders_kept = kept
-        record.held_by = book.places([*to_cancel, *kept])
-        emit("plan", stage=Stage.CANCELLING, ids=to_cancel, kept=kept, held_by=record.held_by)
         pending = list(to_cancel)
         for attempt in range(1, self._policy.attempts + 1):
             if not pending:
                 break
             if attempt > 1:
                 emit("retry", stage=Stage.CANCELLING, attempt=attempt, ids=pending)
-            book.cancel(pending)
+                book.cancel(pending)
             pending = await self._settle(partial(book.open_orders_among, pending), pending)
         record.orders_unconfirmed = pending
         closed = [o for o in to_cancel if o not in pending]

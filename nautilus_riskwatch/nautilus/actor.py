@@ -952,7 +952,10 @@ class RiskWatch(Actor):
             self.log.error(f"riskwatch: cannot trip from {where}, the watch is disposed: {cause}")
             return
         try:
-            time.call(lambda: self._trip_now(cause, where))
+            if asyncio._get_running_loop() is time.loop:  # on the watch's loop: at once
+                self._trip_now(cause, where)
+            else:
+                time.call(lambda: self._trip_now(cause, where))
         except Exception as error:  # e.g. the loop is closed
             self.log.error(f"riskwatch: could not trip from {where}: {error!r}")
 
@@ -963,10 +966,10 @@ class RiskWatch(Actor):
             if portfolio is None or portfolio.switch is None:
                 return
             switch, watch = portfolio.switch, portfolio.task
-            if watch is not None and not watch.done() and switch.record is None:
+            running = watch is not None and not watch.done() and switch.record is None
+            switch.trip(cause)  # latched now (the first commands leave here), or suppressed
+            if running:  # and the group collapses: its outside-causes child raises it
                 self._outside.put(cause)  # type: ignore[union-attr]
-            else:
-                switch.trip(cause)  # latched already: recorded as suppressed
         except Exception as error:
             self.log.error(f"riskwatch: could not trip from {where}: {error!r}")
 
