@@ -107,6 +107,7 @@ class NautilusBook:
         self._blocking: str | None = None
         self._reducing = False
         self._kept: set[ClientOrderId] = set()
+        self._live_at_halt: list[Order] | None = None  # the live orders halt just read
         # Our closing orders, held by us: on a live node the ExecEngine queues commands, so
         # an order just sent is not in the cache yet, and must still count as in flight.
         self._closes: dict[PositionId, list[Order]] = {}
@@ -194,11 +195,8 @@ class NautilusBook:
         state = self._settings.trading_state
         scoped = self._scope_strategy or self._scope_instrument
         self._reducing = state is not None and state.name == "REDUCING"
-        self._kept = {
-            order.client_order_id
-            for order in self._live_orders()
-            if self.is_protective_order(order)
-        }
+        live = self._live_at_halt = self._live_orders()
+        self._kept = {order.client_order_id for order in live if self.is_protective_order(order)}
         if scoped is not None:
             self._block(f"RiskWatch {self._actor.id}: {scoped} blocked after a trip of its limit")
             return f"{scoped} blocked (others trade on)"
@@ -238,7 +236,8 @@ class NautilusBook:
     def resting_orders(self) -> tuple[list[str], list[str]]:
         cancel: list[str] = []
         kept: list[str] = []
-        for order in self._live_orders():
+        live, self._live_at_halt = self._live_at_halt, None  # the halt's read, if just made
+        for order in live if live is not None else self._live_orders():
             (kept if self.is_protective_order(order) else cancel).append(
                 order.client_order_id.value
             )
@@ -351,15 +350,30 @@ class NautilusBook:
 
         ``orders_open`` misses emulated orders, orders in flight, orders an execution
         algorithm holds and contingent children waiting for their parent; every one of
-        them can still reach a venue, so the book reads them all.
+        them can still reach a venue, so the book reads them all: every order id the cache
+        holds but has not closed. Taken as a difference of the cache's id sets (made in C),
+        not a pass over every order of the session in Python: a trip must not slow down as
+        the day's closed orders pile up.
         """
-        return [
-            order
-            for order in self._actor.cache.orders()
-            if not order.is_closed
-            and self.covers(order.strategy_id, order.instrument_id)
-            and not self._is_ours(order)
-        ]
+        cache = self._actor.cache
+        strategy = self._scope_strategy
+        if strategy is not None:
+            ids = cache.client_order_ids(strategy_id=strategy)
+        else:
+            ids = cache.client_order_ids()
+        ids = ids - cache.client_order_ids_closed()  # a new set: never the cache's own
+        orders = []
+        for client_order_id in ids:
+            order = cache.order(client_order_id)
+            if (
+                order is not None
+                and not order.is_closed
+                and self.covers(order.strategy_id, order.instrument_id)
+                and not self._is_ours(order)
+            ):
+                orders.append(order)
+        orders.sort(key=_submitted)  # sets have no order; the cascade's must not vary by run
+        return orders
 
     @staticmethod
     def _cancel_endpoint(order: Order) -> str:
@@ -441,3 +455,8 @@ class NautilusBook:
         it may have gone out, never a command sent without a line."""
         emit("command", **command_fields(command, endpoint))
         self._actor.msgbus.send(endpoint=endpoint, msg=command)
+
+
+def _submitted(order: Order) -> tuple[int, str]:
+    """The order in which the orders came to be (then by id): a run's order, every run."""
+    return order.ts_init, order.client_order_id.value
