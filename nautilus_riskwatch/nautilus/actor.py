@@ -819,6 +819,9 @@ class RiskWatch(Actor):
             handler = partial(handle, self._route(instrument_id))
             self.msgbus.subscribe(topic=topic, handler=handler)
             self._routed[(kind, instrument_id)] = (topic, handler)
+        topic = self._routed[(kind, instrument_id)][0]
+        if self.msgbus.is_subscribed(topic, own):  # the route takes it: no second dispatch
+            self.msgbus.unsubscribe(topic=topic, handler=own)
 
     def _follow_rate(self, instrument_id: InstrumentId) -> None:
         """A pair some exchange rate is made of: its quotes go to the rates first."""

@@ -8,10 +8,12 @@ kind subscribed to the instrument's own topic, which receives the tick with ever
 needs already in hand.
 
 The data still has to be asked for the NautilusTrader way (``subscribe_quote_ticks``: a
-live data client subscribes upstream). The actor's own handler stays subscribed too, and
-costs nothing past NautilusTrader's dispatch, because the watch does not override
-``on_quote_tick``. The topic is the one that subscription made: read back from the bus
-(its spelling differs between NautilusTrader versions), never assumed.
+live data client subscribes upstream); the topic is the one that subscription made, read
+back from the bus (its spelling differs between NautilusTrader versions), never assumed.
+The route then takes the actor's place on that topic: the actor's own handler is taken off
+it (the watch does not override ``on_quote_tick``, so it had nothing to do), and each
+message is dispatched once, as NautilusTrader's ``Portfolio`` takes its prices straight
+from the bus.
 """
 
 from __future__ import annotations
