@@ -63,6 +63,10 @@ __all__ = [
     "trailing_breaker",
 ]
 
+#: Seconds before a daily reset from which a daily limit says no quiet band (see
+#: ``daily_breaker``): more than a live loop is ever late, far less than a day.
+NEAR_RESET = 1.0
+
 _HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -247,18 +251,25 @@ async def daily_breaker(
     moved): the day is then also rolled by a timer at the reset itself, taking
     ``current()`` as the baseline. That is what a hand-over that skips quiet figures
     needs (the last figure *put* may be older than the last figure); ``quiet`` is told the
-    band that cannot matter: above the day's trip.
+    band that cannot matter: above the day's trip. From ``NEAR_RESET`` seconds before each
+    reset until the day has rolled there is no band (every figure is put), so that a
+    figure arriving on a busy live loop after the reset but before its timer ran is
+    judged against the true figure before it, never a stale one.
     """
     _check_ceiling(ceiling)
     day_start = loop_time()
     reset_at = _reset_after(next_reset, day_start)
     baseline: Decimal | None = None
     last: Decimal | None = None
+    near = False  # within NEAR_RESET of the reset: no band
 
     def roll(now: float) -> None:
-        nonlocal day_start, reset_at, ceiling
+        nonlocal day_start, reset_at, ceiling, near
         while now >= reset_at:  # walk every reset passed, to date the day right
             day_start, reset_at = reset_at, _reset_after(next_reset, reset_at)
+        near = False
+        if current is not None:
+            schedule()
         if rebase is not None:
             ceiling = rebase()
             _check_ceiling(ceiling)
@@ -276,35 +287,63 @@ async def daily_breaker(
         return (loss, day_start, ceiling) if loss >= ceiling else None
 
     def band() -> Quiet | None:
-        return None if baseline is None else Quiet(EXACT.subtract(baseline, ceiling), None)
+        if baseline is None or near:
+            return None
+        return Quiet(EXACT.subtract(baseline, ceiling), None)
 
     judging = _Judging(judge, band, quiet, "PnL")
-    timer: asyncio.TimerHandle | None = None
+    timers: list[asyncio.TimerHandle] = []
     loop = asyncio.get_running_loop()
 
-    def at_reset() -> None:
-        """The day rolls now: the figure in force is the new day's baseline."""
-        nonlocal baseline, last, timer
-        timer = None
+    def schedule() -> None:
+        for timer in timers:
+            timer.cancel()
+        timers[:] = [
+            loop.call_at(reset_at - NEAR_RESET, near_reset),
+            loop.call_at(reset_at, at_reset),
+        ]
+
+    def near_reset() -> None:
+        """Every figure is put from now until the day rolls, and the last one is the
+        figure in force now (those skipped before it were never judged)."""
+        nonlocal near, last
         if judging.done:
             return
         try:
             figure = current()  # type: ignore[misc]
             _check_figure(figure, "PnL")
-            baseline = last = upper(figure)
-            roll(loop_time())
+            if baseline is not None:
+                last = upper(figure)
+        except Exception as error:  # raised by the breaker, at the next figure
+            judging.fail(error)
+            return
+        near = True
+        judging.tell()
+
+    def at_reset() -> None:
+        """The day rolls now, unless a figure rolled it already: the figure in force is
+        the new day's baseline."""
+        nonlocal baseline, last
+        if judging.done:
+            return
+        try:
+            now = loop_time()
+            if now >= reset_at:
+                figure = current()  # type: ignore[misc]
+                _check_figure(figure, "PnL")
+                baseline = last = upper(figure)
+                roll(now)
         except Exception as error:  # raised by the breaker, at the next figure
             judging.fail(error)
             return
         judging.tell()
-        timer = loop.call_at(reset_at, at_reset)
 
     if current is not None:
-        timer = loop.call_at(reset_at, at_reset)
+        schedule()
     try:
         (loss, began, limit), figure = await judging.first_breach(read_pnl)
     finally:
-        if timer is not None:
+        for timer in timers:
             timer.cancel()
     began_ns = None if origin is None else origin.to_ns(began)
     raise _with_valuation(DailyLossBreached(loss, limit, began, currency, began_ns), figure)
