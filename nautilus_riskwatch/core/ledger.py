@@ -231,6 +231,14 @@ class PnlLedger:
     def is_exposed(self, instrument: Hashable) -> bool:
         return instrument in self._exposures
 
+    def sides(self, instrument: Hashable) -> tuple[bool, bool]:
+        """Whether longs, and whether shorts, of ``instrument`` are held: which of its
+        prices (the bid, the ask) can move the PnL."""
+        exposure = self._exposures.get(instrument)
+        if exposure is None:
+            return False, False
+        return bool(exposure.long), bool(exposure.short)
+
     def position_qty(self, position: Hashable) -> Decimal:
         entry = self._positions.get(position)
         return to_decimal(entry[1], self.precision) if entry is not None else _ZERO

@@ -478,7 +478,7 @@ class RiskWatch(Actor):
                 self._rate_quote(route, tick)
             elif route.guards:
                 marks = route.marks  # set with the guards, by the first fill
-                if marks.quote(tick.bid_price.raw, tick.ask_price.raw, tick.ts_init):  # type: ignore[union-attr]
+                if marks.quote_tick(tick):  # type: ignore[union-attr]
                     self._remark(route.instrument_id, marks, route.guards)  # type: ignore[arg-type]
             time.settle()
         except Exception as error:
@@ -663,14 +663,22 @@ class RiskWatch(Actor):
             if guard not in marking:
                 marking.append(guard)
             guard.put_figures()
-            if self._event_file is not None:  # the PnL curve's points, for the picture
-                order = self.cache.order(fill.client_order_id)
-                tags = None if order is None else order.tags
-                guard.note(
-                    "fill",
-                    **fill_fields(fill, self._settings.close_tag, tags),
-                    pnl=guard.ledger.pnl,
-                )
+            self._note_fill(guard, fill)
+        held = [guard.ledger.sides(instrument_id) for guard in marking]
+        marks.held_bid = any(longs for longs, _ in held)
+        marks.held_ask = any(shorts for _, shorts in held)
+
+    def _note_fill(self, guard: Guard, fill: OrderFilled) -> None:
+        """The fill in the guard's event log, with its PnL after it (the picture's points)."""
+        if self._event_file is None:
+            return
+        order = self.cache.order(fill.client_order_id)
+        tags = None if order is None else order.tags
+        guard.note(
+            "fill",
+            **fill_fields(fill, self._settings.close_tag, tags),
+            pnl=guard.ledger.pnl,
+        )
 
     def _note_answer(self, event: Any) -> None:
         """After a trip, an order denied or rejected goes into the tripped guard's log.

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.model.enums import PriceType
 
 MARK_SOURCES = ("quote", "trade", "bar")
@@ -65,6 +66,8 @@ class Marks:
         "_trade",
         "ask",
         "bid",
+        "held_ask",
+        "held_bid",
         "source",
     )
 
@@ -78,6 +81,9 @@ class Marks:
         self._bid_rank = self._ask_rank = _NOTHING
         self._bid_ts = self._ask_ts = -1
         self.source = ""
+        #: The sides some guard holds (longs are marked at the bid, shorts at the ask):
+        #: ``quote_tick`` reads only those. Both until the watch says otherwise.
+        self.held_bid = self.held_ask = True
 
     @property
     def priced(self) -> bool:
@@ -98,6 +104,31 @@ class Marks:
             self.bid, self.ask, self._bid_ts, self._ask_ts = bid, ask, ts, ts
             return changed
         return self._take(rank, rank, bid, ask, ts, "quote")
+
+    def quote_tick(self, tick: QuoteTick) -> bool:
+        """``quote``, from the tick itself, reading only the prices of the sides held.
+
+        A side nobody holds moves no figure, so its price is not even read: it goes stale
+        here, harmlessly, until a fill makes it held, and the watch then brings both sides
+        up to the cache's newest quote before booking it.
+        """
+        rank = self._quote
+        if rank is None:
+            return False
+        ts = tick.ts_init
+        if rank == self._bid_rank == self._ask_rank and ts >= self._bid_ts and ts >= self._ask_ts:
+            self._bid_ts = self._ask_ts = ts
+            changed = False
+            if self.held_ask:
+                ask = tick.ask_price.raw
+                if ask != self.ask:
+                    self.ask, changed = ask, True
+            if self.held_bid:
+                bid = tick.bid_price.raw
+                if bid != self.bid:
+                    self.bid, changed = bid, True
+            return changed
+        return self._take(rank, rank, tick.bid_price.raw, tick.ask_price.raw, ts, "quote")
 
     def trade(self, price: int, ts: int) -> bool:
         """Take a trade's price for both sides; return whether either mark changed."""
