@@ -1,17 +1,19 @@
 """Where a quote's cost goes: the watch's quote callback cut after each of its steps.
 
-Each stage replaces ``RiskWatch.on_quote_tick`` with a copy of the real callback that stops
-after one more step; the full callback is the last. Run in the ``watch`` scenario (one
+Each stage replaces the quote callback (``RiskWatch._quote``; ``on_quote_tick`` before)
+with a copy of the real callback that stops after one more step; the full callback is the last. Run in the ``watch`` scenario (one
 quote feed, the breaker, one open position) against the no-op actor, each step's share is
 the difference between consecutive stages: in instructions per quote (exact, callgrind)
 and in µs (median of interleaved fresh-process runs, noisy).
 
 The stages mirror the callback of the code they are applied to, so they are written per
-version: ``STAGES_BEFORE`` for the callback as it was before issue 15 (commit 3c63cea),
-``STAGES_AFTER`` for the present one. A stage that does not apply to the code loaded
-raises at once.
+version: ``STAGES_BEFORE`` for ``on_quote_tick`` as it was before issue 15 (commit
+ad68989), ``STAGES_AFTER`` for the routed handler ``RiskWatch._quote`` of the present one
+(the route replaces the actor's dispatch: its "entry" is the whole dispatch). A stage that
+does not apply to the code loaded raises at once.
 
     python benchmarks/attribute.py --quotes 200000 --repeats 5 --instructions 20000
+    python benchmarks/attribute.py --version before --source /tmp/rw-before --instructions 20000
 """
 
 from __future__ import annotations
@@ -156,8 +158,91 @@ STEPS_BEFORE = {
     "full": "settle (run the loop if anything is ready or due)",
 }
 
-STAGES_AFTER: dict[str, Any] = {}
-STEPS_AFTER: dict[str, str] = {}
+
+# --- the routed quote handler (RiskWatch._quote), cut after each step ---------------------
+def _a_entry(self: Any, route: Any, tick: Any) -> None:
+    try:
+        time = self._time
+        if time is None:
+            return
+    except Exception as error:
+        self._fail(error, "on_quote_tick")
+
+
+def _a_sync(self: Any, route: Any, tick: Any) -> None:
+    try:
+        time = self._time
+        if time is None:
+            return
+        time.sync()
+    except Exception as error:
+        self._fail(error, "on_quote_tick")
+
+
+def _a_feed(self: Any, route: Any, tick: Any) -> None:
+    try:
+        time = self._time
+        if time is None:
+            return
+        time.sync()
+        feed = route.quote_feed
+        if feed is not None:
+            feed.arrive(tick, time.now)
+    except Exception as error:
+        self._fail(error, "on_quote_tick")
+
+
+def _a_marks(self: Any, route: Any, tick: Any) -> None:
+    try:
+        time = self._time
+        if time is None:
+            return
+        time.sync()
+        feed = route.quote_feed
+        if feed is not None:
+            feed.arrive(tick, time.now)
+        if route.rated:
+            self._rate_quote(route, tick)
+        elif route.guards:
+            route.marks.quote_tick(tick)
+    except Exception as error:
+        self._fail(error, "on_quote_tick")
+
+
+def _a_remark(self: Any, route: Any, tick: Any) -> None:
+    try:
+        time = self._time
+        if time is None:
+            return
+        time.sync()
+        feed = route.quote_feed
+        if feed is not None:
+            feed.arrive(tick, time.now)
+        if route.rated:
+            self._rate_quote(route, tick)
+        elif route.guards:
+            marks = route.marks
+            if marks.quote_tick(tick):
+                self._remark(route.instrument_id, marks, route.guards)
+    except Exception as error:
+        self._fail(error, "on_quote_tick")
+
+
+STAGES_AFTER: dict[str, Any] = {
+    "entry": _a_entry,
+    "sync": _a_sync,
+    "feed": _a_feed,
+    "marks": _a_marks,
+    "remark": _a_remark,
+}
+STEPS_AFTER = {
+    "entry": "handler entry (the route's partial, try, attribute reads)",
+    "sync": "clock sync (engine ns -> loop time, due-deadline check)",
+    "feed": "Feed.arrive (the staleness watchdog's arrival)",
+    "marks": "route checks + Marks.quote_tick (the held side's raw price)",
+    "remark": "ledger revalue (mark_raw, integers) + the quiet-band comparison",
+    "full": "settle (run the loop if anything is ready or due)",
+}
 
 
 def apply(patch: str) -> None:
@@ -165,8 +250,10 @@ def apply(patch: str) -> None:
     from nautilus_riskwatch import RiskWatch
 
     version, stage = patch.split(":")
-    stages = STAGES_BEFORE if version == "before" else STAGES_AFTER
-    RiskWatch.on_quote_tick = stages[stage]  # type: ignore[method-assign]
+    if version == "before":
+        RiskWatch.on_quote_tick = STAGES_BEFORE[stage]  # type: ignore[attr-defined]
+    else:
+        RiskWatch._quote = STAGES_AFTER[stage]  # type: ignore[method-assign]
 
 
 def main() -> None:
@@ -177,7 +264,7 @@ def main() -> None:
     parser.add_argument("--quotes", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--instructions", type=int, default=0, metavar="N")
-    parser.add_argument("--version", choices=["before"], default="before")
+    parser.add_argument("--version", choices=["before", "after"], default="after")
     parser.add_argument("--source", help="the package copy to load (default: installed)")
     args = parser.parse_args()
     stages, steps = (
