@@ -1,10 +1,11 @@
 """Where a quote's cost goes: the watch's quote callback cut after each of its steps.
 
 Each stage replaces the quote callback (``RiskWatch._quote``; ``on_quote_tick`` before)
-with a copy of the real callback that stops after one more step; the full callback is the last. Run in the ``watch`` scenario (one
-quote feed, the breaker, one open position) against the no-op actor, each step's share is
-the difference between consecutive stages: in instructions per quote (exact, callgrind)
-and in µs (median of interleaved fresh-process runs, noisy).
+with a copy of the real callback that stops after one more step; the full callback is the
+last. Run in the ``watch`` scenario (one quote feed, the breaker, one open position)
+against the no-op actor, each step's share is the difference between consecutive stages:
+in instructions per quote (exact, callgrind) and in µs (median of interleaved
+fresh-process runs, noisy).
 
 The stages mirror the callback of the code they are applied to, so they are written per
 version: ``STAGES_BEFORE`` for ``on_quote_tick`` as it was before issue 15 (commit
