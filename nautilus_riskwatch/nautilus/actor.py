@@ -19,7 +19,7 @@ from typing import Any
 
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.component import TestClock
-from nautilus_trader.model.data import Bar, QuoteTick, TradeTick
+from nautilus_trader.model.data import Bar, BarType, QuoteTick, TradeTick
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
@@ -77,7 +77,7 @@ from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.guard import Guard, Valuing
 from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.rates import RateBook
-from nautilus_riskwatch.nautilus.routes import Route, subscribed_topic
+from nautilus_riskwatch.nautilus.routes import BarRoute, BarRoutes, Route, subscribed_topic
 from nautilus_riskwatch.nautilus.settlement import Settlement, settlement_of
 
 ORDER_EVENTS = "events.order.*"
@@ -139,6 +139,7 @@ class RiskWatch(Actor):
         self._routes: dict[InstrumentId, Route] = {}  # each instrument's feeds, marks, guards
         self._routed: dict[tuple[str, InstrumentId], tuple[str, Callable[[Any], None]]] = {}
         self._bar_feeds: dict[object, Feed[object]] = {}
+        self._bar_routes = BarRoutes(self._new_bar_route)
         self._outside: Feed[Trip] | None = None
         self.records: list[RiskOff] = []  # earlier trips of the portfolio guard, when re-armed
         self._settlements: dict[
@@ -266,6 +267,7 @@ class RiskWatch(Actor):
         self._subscribed, self._unmarked = set(), set()
         for route in self._routes.values():
             route.clear()
+        self._bar_routes.clear()  # the bar feeds are set anew below
         children: list[Child] = []
         for spec in self._settings.feeds:
             feed: Feed[object] = Feed(spec.name, loop_time)
@@ -450,6 +452,7 @@ class RiskWatch(Actor):
         self._close_event_log()
         self._session_id = None  # the next start is a new session
         self._bar_feeds.clear()
+        self._bar_routes.clear()
 
     def on_dispose(self) -> None:
         self._shutdown()
@@ -566,29 +569,37 @@ class RiskWatch(Actor):
         """Every bar the engine publishes (``data.bars.*``): a feed's, and marks."""
         try:
             time = self._time
-            bar_type = bar.bar_type
-            feed = self._bar_feeds.get(bar_type)
-            instrument_id = bar_type.instrument_id
-            route = self._routes.get(instrument_id)
-            guards = route.guards if route is not None else None
-            rated = route is not None and route.rated
-            if time is None or (feed is None and not guards and not rated):
+            if time is None:
+                return
+            bar_route = self._bar_routes.of(bar.bar_type)
+            feed, route = bar_route.feed, bar_route.route
+            guards, rated = route.guards, route.rated
+            if feed is None and not guards and not rated:
                 return
             time.sync()
             if feed is not None:
-                feed.put(bar)
-            price_type = bar_type.spec.price_type
-            moved = bool(rated) and self._rates.bar(  # type: ignore[union-attr]
-                instrument_id, price_type, self._decimal(bar.close), bar.ts_init
+                feed.arrive(bar, time.now)
+            price_type = bar_route.price_type
+            moved = rated and self._rates.bar(  # type: ignore[union-attr]
+                route.instrument_id, price_type, self._decimal(bar.close), bar.ts_init
             )
-            marks = route.marks if route is not None else None
+            marks = route.marks
             if guards and marks is not None and marks.bar(price_type, bar.close.raw, bar.ts_init):
-                self._remark(instrument_id, marks, guards, rate_moved=moved)
+                self._remark(route.instrument_id, marks, guards, rate_moved=moved)
             elif moved:
                 self._reconvert([])
             time.settle()
         except Exception as error:
             self._fail(error, "a bar")
+
+    def _new_bar_route(self, bar_type: BarType) -> BarRoute:
+        """The first bar of a type since the feeds were set: its feed, its instrument's
+        route (made now, so that a later fill finds the same one) and its price type."""
+        return BarRoute(
+            self._bar_feeds.get(bar_type),
+            self._route(bar_type.instrument_id),
+            bar_type.spec.price_type,
+        )
 
     @_fails_into_a_trip("order event")
     def _on_order_event(self, event: object) -> None:

@@ -40,6 +40,7 @@ _BAR_RANKS: dict[PriceType, tuple[int, int]] = {
     PriceType.LAST: (1, 1),
     PriceType.MID: (2, 2),
 }
+_BAR_NAMES = {price_type: f"{price_type.name} bar" for price_type in _BAR_RANKS}
 _NOTHING = 1 << 30  # the rank of a side no source has priced
 
 
@@ -135,6 +136,11 @@ class Marks:
         rank = self._trade
         if rank is None:
             return False
+        if rank == self._bid_rank == self._ask_rank and ts >= self._bid_ts and ts >= self._ask_ts:
+            changed = price != self.bid or price != self.ask  # the usual case, as in quote
+            self.bid = self.ask = price
+            self._bid_ts = self._ask_ts = ts
+            return changed
         return self._take(rank, rank, price, price, ts, "trade")
 
     def bar(self, price_type: PriceType, close: int, ts: int) -> bool:
@@ -144,8 +150,9 @@ class Marks:
         ranks = _BAR_RANKS.get(price_type)
         if base is None or ranks is None:
             return False
-        name = f"{price_type.name} bar"
-        return self._take(base + ranks[0], base + ranks[1], close, close, ts, name)
+        return self._take(
+            base + ranks[0], base + ranks[1], close, close, ts, _BAR_NAMES[price_type]
+        )
 
     def _take(self, bid_rank: int, ask_rank: int, bid: int, ask: int, ts: int, source: str) -> bool:
         changed = False

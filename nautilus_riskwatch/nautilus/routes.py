@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from nautilus_trader.model.enums import PriceType
 from nautilus_trader.model.identifiers import InstrumentId
 
 from nautilus_riskwatch.core import Feed
@@ -49,6 +50,52 @@ class Route:
         self.quote_feed = self.trade_feed = self.marks = None
         self.guards = []
         self.rated = False
+
+
+class BarRoute:
+    """Where one bar type's bars go: its feed (if watched), its instrument's route, and
+    the price type its close marks."""
+
+    __slots__ = ("feed", "price_type", "route")
+
+    def __init__(self, feed: Feed[object] | None, route: Route, price_type: PriceType) -> None:
+        self.feed = feed
+        self.route = route
+        self.price_type = price_type
+
+
+class BarRoutes:
+    """Bar types to their routes, found without hashing a ``BarType``.
+
+    Every bar reaches the watch through the one wildcard topic (the bar types a strategy
+    trades on are not known in advance), and a bar's ``bar_type`` is a new object each
+    time whose hash formats the whole type as a string. A book sees few bar types, so the
+    first ones are found by comparing values (``==`` compares the engine's structs); past
+    ``FEW`` the rest are hashed.
+    """
+
+    FEW = 8
+
+    def __init__(self, make: Callable[[Any], BarRoute]) -> None:
+        self._make = make
+        self._few: list[tuple[Any, BarRoute]] = []
+        self._many: dict[Any, BarRoute] = {}
+
+    def of(self, bar_type: Any) -> BarRoute:
+        for known, route in self._few:
+            if known == bar_type:
+                return route
+        route = self._many.get(bar_type)  # type: ignore[assignment]
+        if route is None:
+            route = self._many[bar_type] = self._make(bar_type)
+            if len(self._few) < self.FEW:
+                self._few.append((bar_type, route))
+        return route
+
+    def clear(self) -> None:
+        """The feeds changed (a start, a reset): every bar type is looked up afresh."""
+        self._few.clear()
+        self._many.clear()
 
 
 def subscribed_topic(
