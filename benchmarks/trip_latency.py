@@ -6,8 +6,15 @@ cancel) reaches the ``ExecEngine.execute`` endpoint is measured with ``perf_coun
 the cascade finishes; the watch is re-armed. Also reported: kill to the end of the cascade
 (the record's ``finished_at``). Real replayed quotes keep flowing throughout.
 
+With ``--stale`` the trip is a stale feed instead of a kill: the watch also watches the
+instrument's trades (the replay sends none) with a short bound, so each re-arm is followed,
+one bound later, by a staleness trip. Measured: the watchdog seeing its deadline pass (its
+``deadline`` event) to the first command, and the deadline as scheduled (re-arm + bound, in
+the loop's time) to the first command, which adds how late the loop ran the timer.
+
     python benchmarks/trip_latency.py --trials 300
     python benchmarks/trip_latency.py --trials 300 --event-log /tmp/events.jsonl
+    python benchmarks/trip_latency.py --trials 200 --stale
 """
 
 from __future__ import annotations
@@ -30,7 +37,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--event-log", help="also write the event log to this file")
+    parser.add_argument("--stale", action="store_true", help="trip on a stale feed")
     args = parser.parse_args()
+    if args.stale:
+        stale(args.trials)
+        return
     first_command: list[float] = []
     whole_cascade: list[float] = []
 
@@ -88,21 +99,102 @@ def main() -> None:
         reorder_every=10**9,
     )
     run_node(config, session)
+    _header(len(first_command))
+    print(f"kill() -> first command on the bus:  {summary(first_command)}")
+    print(f"kill() -> cascade done (confirmed):  {summary(whole_cascade)}")
 
-    def summary(values: list[float]) -> str:
-        ordered = sorted(values)
-        p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-        median = statistics.median(values)
-        return f"median {median:8.1f} us   p99 {p99:8.1f} us   max {ordered[-1]:8.1f} us"
 
+BOUND = 0.2  # the stale feed's bound, seconds
+
+
+def stale(trials: int) -> None:
+    """Staleness trips: each re-arm restarts the trade feed's watchdog, which trips one
+    bound later (the replay sends quotes only)."""
+    from nautilus_riskwatch.core.event_log import EventLog
+
+    seen: dict[str, int] = {}
+    write = EventLog.write
+
+    def stamped(self, kind, fields, at_ns=None):  # type: ignore[no-untyped-def]
+        if kind == "deadline":
+            seen.setdefault("deadline", time.perf_counter_ns())
+        return write(self, kind, fields, at_ns)
+
+    EventLog.write = stamped  # type: ignore[method-assign]
+    noticed: list[float] = []
+    scheduled: list[float] = []
+
+    async def session(node) -> None:
+        exec_engine = node.kernel.exec_engine
+        msgbus = node.kernel.msgbus
+        loop = asyncio.get_running_loop()
+
+        def timed_execute(command) -> None:
+            if type(command).__name__ == "CancelOrder":  # the cascade's, not the trader's
+                seen.setdefault("first", time.perf_counter_ns())
+                seen.setdefault("first_loop", loop.time())
+            exec_engine.execute(command)
+
+        msgbus.deregister("ExecEngine.execute", exec_engine.execute)
+        msgbus.register("ExecEngine.execute", timed_execute)
+        watch = node.trader.actors()[0]
+        trader = next(s for s in node.trader.strategies() if s.id.value == "DemoTrader-001")
+        while node.cache.quote_tick(trader.instrument_id) is None or watch.record is None:
+            await asyncio.sleep(0.01)  # the first staleness trip, one bound after the start
+        while watch.record.stage != "done":
+            await asyncio.sleep(0.001)
+        for _ in range(trials):
+            seen.clear()
+            watch.rearm(who="benchmark")
+            armed_at = loop.time()
+            bid = node.cache.quote_tick(trader.instrument_id).bid_price.as_decimal()
+            order = trader.order_factory.limit(
+                trader.instrument_id,
+                OrderSide.BUY,
+                Quantity.from_int(100_000),
+                Price.from_str(f"{bid - Decimal('0.01'):.5f}"),
+                time_in_force=TimeInForce.GTC,
+            )
+            trader.submit_order(order)
+            while watch.record is None or watch.record.stage != "done":
+                await asyncio.sleep(0.001)
+            if "first" not in seen or "deadline" not in seen:
+                raise RuntimeError(f"no cancel or no deadline seen: {watch.record.report()}")
+            noticed.append((seen["first"] - seen["deadline"]) / 1e3)
+            scheduled.append((seen["first_loop"] - (armed_at + BOUND)) * 1e6)
+            await asyncio.sleep(0.012)
+
+    config = node_config(
+        {
+            "feeds": [
+                {"instrument_id": "EUR/USD.SIM", "stale_after": 60.0},
+                {"instrument_id": "EUR/USD.SIM", "kind": "trade", "stale_after": BOUND},
+            ]
+        },
+        replay=ReplayDataClientConfig(speed=60.0),
+        hedger=False,
+        reorder_every=10**9,
+    )
+    run_node(config, session)
+    _header(len(noticed))
+    print(f"deadline seen -> first command:      {summary(noticed)}")
+    print(f"deadline due -> first command:       {summary(scheduled)}  (loop time, coarse)")
+
+
+def summary(values: list[float]) -> str:
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    median = statistics.median(values)
+    return f"median {median:8.1f} us   p99 {p99:8.1f} us   max {ordered[-1]:8.1f} us"
+
+
+def _header(trips: int) -> None:
     import nautilus_trader
 
     print(
         f"nautilus_trader {nautilus_trader.__version__}, Python {sys.version.split()[0]}, "
-        f"{len(first_command)} trips on a live TradingNode loop"
+        f"{trips} trips on a live TradingNode loop"
     )
-    print(f"kill() -> first command on the bus:  {summary(first_command)}")
-    print(f"kill() -> cascade done (confirmed):  {summary(whole_cascade)}")
 
 
 if __name__ == "__main__":
