@@ -92,7 +92,7 @@ class Marks:
         return self.bid is not None
 
     def quote(self, bid: int, ask: int, ts: int) -> bool:
-        """Take a quote's bid and ask; return whether either mark changed.
+        """Take a quote's bid and ask; return whether a held side's mark changed.
 
         The usual case (quotes are the best source, and every quote is newer than the
         last) is taken here without ``_take``: it runs on every quote of a held instrument.
@@ -132,20 +132,21 @@ class Marks:
         return self._take(rank, rank, tick.bid_price.raw, tick.ask_price.raw, ts, "quote")
 
     def trade(self, price: int, ts: int) -> bool:
-        """Take a trade's price for both sides; return whether either mark changed."""
+        """Take a trade's price for both sides; return whether a held side's mark changed."""
         rank = self._trade
         if rank is None:
             return False
         if rank == self._bid_rank == self._ask_rank and ts >= self._bid_ts and ts >= self._ask_ts:
-            changed = price != self.bid or price != self.ask  # the usual case, as in quote
+            # the usual case, as in quote_tick: only a held side's change is reported
+            changed = (self.held_bid and price != self.bid) or (self.held_ask and price != self.ask)
             self.bid = self.ask = price
             self._bid_ts = self._ask_ts = ts
             return changed
         return self._take(rank, rank, price, price, ts, "trade")
 
     def bar(self, price_type: PriceType, close: int, ts: int) -> bool:
-        """Take a bar's close for the sides its price type prices; return whether a mark
-        changed."""
+        """Take a bar's close for the sides its price type prices; return whether a held
+        side's mark changed."""
         base = self._bar
         ranks = _BAR_RANKS.get(price_type)
         if base is None or ranks is None:
@@ -155,13 +156,13 @@ class Marks:
         )
 
     def _take(self, bid_rank: int, ask_rank: int, bid: int, ask: int, ts: int, source: str) -> bool:
-        changed = False
+        changed = False  # a side nobody holds moves no figure: its change is not reported
         if bid_rank < self._bid_rank or (bid_rank == self._bid_rank and ts >= self._bid_ts):
-            changed = bid != self.bid
+            changed = self.held_bid and bid != self.bid
             self.bid, self._bid_rank, self._bid_ts = bid, bid_rank, ts
             self.source = source
         if ask_rank < self._ask_rank or (ask_rank == self._ask_rank and ts >= self._ask_ts):
-            changed = changed or ask != self.ask
+            changed = changed or (self.held_ask and ask != self.ask)
             self.ask, self._ask_rank, self._ask_ts = ask, ask_rank, ts
             self.source = source
         return changed
