@@ -61,14 +61,7 @@ def main() -> None:
         while node.cache.quote_tick(trader.instrument_id) is None:
             await asyncio.sleep(0.01)
         for _ in range(args.trials):
-            bid = node.cache.quote_tick(trader.instrument_id).bid_price.as_decimal()
-            order = trader.order_factory.limit(
-                trader.instrument_id,
-                OrderSide.BUY,
-                Quantity.from_int(100_000),
-                Price.from_str(f"{bid - Decimal('0.01'):.5f}"),  # rests: far below the bid
-                time_in_force=TimeInForce.GTC,
-            )
+            order = _far_bid(node, trader)
             trader.submit_order(order)
             deadline = time.monotonic() + 5.0
             while not order.is_open:
@@ -92,13 +85,7 @@ def main() -> None:
     }
     if args.event_log:
         watch_config["event_log"] = args.event_log
-    config = node_config(
-        watch_config,
-        replay=ReplayDataClientConfig(speed=60.0),
-        hedger=False,
-        reorder_every=10**9,
-    )
-    run_node(config, session)
+    _run(watch_config, session)
     _header(len(first_command))
     print(f"kill() -> first command on the bus:  {summary(first_command)}")
     print(f"kill() -> cascade done (confirmed):  {summary(whole_cascade)}")
@@ -147,14 +134,7 @@ def stale(trials: int) -> None:
             seen.clear()
             watch.rearm(who="benchmark")
             armed_at = loop.time()
-            bid = node.cache.quote_tick(trader.instrument_id).bid_price.as_decimal()
-            order = trader.order_factory.limit(
-                trader.instrument_id,
-                OrderSide.BUY,
-                Quantity.from_int(100_000),
-                Price.from_str(f"{bid - Decimal('0.01'):.5f}"),
-                time_in_force=TimeInForce.GTC,
-            )
+            order = _far_bid(node, trader)
             trader.submit_order(order)
             while watch.record is None or watch.record.stage != "done":
                 await asyncio.sleep(0.001)
@@ -164,21 +144,37 @@ def stale(trials: int) -> None:
             scheduled.append((seen["first_loop"] - (armed_at + BOUND)) * 1e6)
             await asyncio.sleep(0.012)
 
+    feeds = [
+        {"instrument_id": "EUR/USD.SIM", "stale_after": 60.0},
+        {"instrument_id": "EUR/USD.SIM", "kind": "trade", "stale_after": BOUND},
+    ]
+    _run({"feeds": feeds}, session)
+    _header(len(noticed))
+    print(f"deadline seen -> first command:      {summary(noticed)}")
+    print(f"deadline due -> first command:       {summary(scheduled)}  (loop time, coarse)")
+
+
+def _run(watch_config: dict[str, object], session) -> None:  # type: ignore[no-untyped-def]
+    """A live node on replayed quotes (60x), the demo trader alone, the watch as given."""
     config = node_config(
-        {
-            "feeds": [
-                {"instrument_id": "EUR/USD.SIM", "stale_after": 60.0},
-                {"instrument_id": "EUR/USD.SIM", "kind": "trade", "stale_after": BOUND},
-            ]
-        },
+        watch_config,
         replay=ReplayDataClientConfig(speed=60.0),
         hedger=False,
         reorder_every=10**9,
     )
     run_node(config, session)
-    _header(len(noticed))
-    print(f"deadline seen -> first command:      {summary(noticed)}")
-    print(f"deadline due -> first command:       {summary(scheduled)}  (loop time, coarse)")
+
+
+def _far_bid(node, trader):  # type: ignore[no-untyped-def]
+    """A buy limit far below the bid: it rests until the watch cancels it."""
+    bid = node.cache.quote_tick(trader.instrument_id).bid_price.as_decimal()
+    return trader.order_factory.limit(
+        trader.instrument_id,
+        OrderSide.BUY,
+        Quantity.from_int(100_000),
+        Price.from_str(f"{bid - Decimal('0.01'):.5f}"),
+        time_in_force=TimeInForce.GTC,
+    )
 
 
 def summary(values: list[float]) -> str:
