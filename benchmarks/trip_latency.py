@@ -46,18 +46,8 @@ def main() -> None:
     whole_cascade: list[float] = []
 
     async def session(node) -> None:
-        exec_engine = node.kernel.exec_engine
-        msgbus = node.kernel.msgbus
-        stamp: dict[str, int] = {}
-
-        def timed_execute(command) -> None:
-            stamp.setdefault("first", time.perf_counter_ns())
-            exec_engine.execute(command)
-
-        msgbus.deregister("ExecEngine.execute", exec_engine.execute)
-        msgbus.register("ExecEngine.execute", timed_execute)
-        watch = node.trader.actors()[0]
-        trader = next(s for s in node.trader.strategies() if s.id.value == "DemoTrader-001")
+        stamp: dict[str, float] = {}
+        watch, trader = _stamping(node, stamp)
         while node.cache.quote_tick(trader.instrument_id) is None:
             await asyncio.sleep(0.01)
         for _ in range(args.trials):
@@ -99,7 +89,7 @@ def stale(trials: int) -> None:
     bound later (the replay sends quotes only)."""
     from nautilus_riskwatch.core.event_log import EventLog
 
-    seen: dict[str, int] = {}
+    seen: dict[str, float] = {}
     write = EventLog.write
 
     def stamped(self, kind, fields, at_ns=None):  # type: ignore[no-untyped-def]
@@ -112,20 +102,8 @@ def stale(trials: int) -> None:
     scheduled: list[float] = []
 
     async def session(node) -> None:
-        exec_engine = node.kernel.exec_engine
-        msgbus = node.kernel.msgbus
         loop = asyncio.get_running_loop()
-
-        def timed_execute(command) -> None:
-            if type(command).__name__ == "CancelOrder":  # the cascade's, not the trader's
-                seen.setdefault("first", time.perf_counter_ns())
-                seen.setdefault("first_loop", loop.time())
-            exec_engine.execute(command)
-
-        msgbus.deregister("ExecEngine.execute", exec_engine.execute)
-        msgbus.register("ExecEngine.execute", timed_execute)
-        watch = node.trader.actors()[0]
-        trader = next(s for s in node.trader.strategies() if s.id.value == "DemoTrader-001")
+        watch, trader = _stamping(node, seen)
         while node.cache.quote_tick(trader.instrument_id) is None or watch.record is None:
             await asyncio.sleep(0.01)  # the first staleness trip, one bound after the start
         while watch.record.stage != "done":
@@ -163,6 +141,25 @@ def _run(watch_config: dict[str, object], session) -> None:  # type: ignore[no-u
         reorder_every=10**9,
     )
     run_node(config, session)
+
+
+def _stamping(node, stamps: dict[str, float]):  # type: ignore[no-untyped-def]
+    """Stamp the first cancel each trial sends to the ``ExecEngine`` (wall clock and loop
+    time, into ``stamps`` until it is cleared); return the watch and the demo trader."""
+    exec_engine = node.kernel.exec_engine
+    loop = asyncio.get_running_loop()
+
+    def timed_execute(command) -> None:  # type: ignore[no-untyped-def]
+        if type(command).__name__ == "CancelOrder":  # the cascade's, not the trader's
+            stamps.setdefault("first", time.perf_counter_ns())
+            stamps.setdefault("first_loop", loop.time())
+        exec_engine.execute(command)
+
+    node.kernel.msgbus.deregister("ExecEngine.execute", exec_engine.execute)
+    node.kernel.msgbus.register("ExecEngine.execute", timed_execute)
+    watch = node.trader.actors()[0]
+    trader = next(s for s in node.trader.strategies() if s.id.value == "DemoTrader-001")
+    return watch, trader
 
 
 def _far_bid(node, trader):  # type: ignore[no-untyped-def]

@@ -133,15 +133,7 @@ class _Exposure:
         if self.inverse:
             self._revalue_inverse()
             return
-        short = self.short
-        if short:
-            value = short * self.ask
-            if self.long:
-                value += self.long * self.bid
-        elif self.long:
-            value = self.long * self.bid
-        else:
-            value = 0
+        value = self.short * self.ask + self.long * self.bid  # a side not held is zero
         self.purse.total += value - self.value  # type: ignore[assignment]
         self.value = value
 

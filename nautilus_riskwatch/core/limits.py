@@ -303,6 +303,12 @@ async def daily_breaker(
             loop.call_at(reset_at, at_reset),
         ]
 
+    def in_force() -> Decimal:
+        """The figure in force now, checked, as a baseline is taken (its upper bound)."""
+        figure = current()  # type: ignore[misc]
+        _check_figure(figure, "PnL")
+        return upper(figure)
+
     def near_reset() -> None:
         """Every figure is put from now until the day rolls, and the last one is the
         figure in force now (those skipped before it were never judged)."""
@@ -310,10 +316,9 @@ async def daily_breaker(
         if judging.done:
             return
         try:
-            figure = current()  # type: ignore[misc]
-            _check_figure(figure, "PnL")
+            figure = in_force()
             if baseline is not None:
-                last = upper(figure)
+                last = figure
         except Exception as error:  # raised by the breaker, at the next figure
             judging.fail(error)
             return
@@ -329,9 +334,7 @@ async def daily_breaker(
         try:
             now = loop_time()
             if now >= reset_at:
-                figure = current()  # type: ignore[misc]
-                _check_figure(figure, "PnL")
-                baseline = last = upper(figure)
+                baseline = last = in_force()
                 roll(now)
         except Exception as error:  # raised by the breaker, at the next figure
             judging.fail(error)

@@ -127,8 +127,6 @@ class SimulatedTime:
         self._synced_ns = ns
         loop = self.loop
         target = (ns - self._origin_ns) / NS_PER_SECOND  # LoopOrigin.to_loop, inlined
-        if target <= loop._now:
-            return
         scheduled = loop._scheduled  # type: ignore[attr-defined]
         if scheduled and scheduled[0]._when < target + _HALF_NS and not self._latched():
             self._run(until=target, catching_up=True)

@@ -23,7 +23,6 @@ from nautilus_trader.model.data import Bar, BarType, QuoteTick, TradeTick
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
-from nautilus_trader.model.objects import FIXED_PRECISION as PLACES
 from nautilus_trader.model.objects import Currency, Price
 from nautilus_trader.risk.engine import RiskEngine
 
@@ -38,7 +37,6 @@ from nautilus_riskwatch.core import (
     watchdog,
 )
 from nautilus_riskwatch.core.event_log import EventLog, JsonLinesFile
-from nautilus_riskwatch.core.ledger import to_decimal
 from nautilus_riskwatch.core.record import PORTFOLIO, scope_spelled
 from nautilus_riskwatch.core.supervisor import Child
 from nautilus_riskwatch.looptime import (
@@ -335,8 +333,6 @@ class RiskWatch(Actor):
                 rearm=self.rearm,
                 log=self.log,
             )
-        for route in self._routes.values():
-            route.guards = []
         if any(guard.counts_pnl for guard in self._guards):
             self._seed_ledgers()
         return limits
@@ -653,7 +649,6 @@ class RiskWatch(Actor):
             rates.booked(fee_currency, settles.venue)
         marks = self._marks_at_fill(fill)
         raw = (marks.bid, marks.ask) if marks.bid is not None and marks.ask is not None else None
-        mark = None if raw is None else (to_decimal(raw[0], PLACES), to_decimal(raw[1], PLACES))
         qty = fill.last_qty.as_decimal()
         marking = self._route(instrument_id).guards
         for guard in guards:
@@ -664,12 +659,11 @@ class RiskWatch(Actor):
                 price=fill.last_px.as_decimal(),
                 multiplier=settles.multiplier,
                 commission=fill.commission.as_decimal(),
-                mark=mark,
                 currency=settles.currency,
                 commission_currency=fee_currency,
                 inverse=settles.inverse,
             )
-            if raw is not None:  # an exposure held before: revalue it at the newest marks
+            if raw is not None:  # valued at the fill price until now: at the newest marks
                 guard.ledger.mark_raw(instrument_id, *raw)
             if guard not in marking:
                 marking.append(guard)

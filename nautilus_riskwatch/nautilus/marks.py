@@ -92,18 +92,10 @@ class Marks:
         return self.bid is not None
 
     def quote(self, bid: int, ask: int, ts: int) -> bool:
-        """Take a quote's bid and ask; return whether a held side's mark changed.
-
-        The usual case (quotes are the best source, and every quote is newer than the
-        last) is taken here without ``_take``: it runs on every quote of a held instrument.
-        """
+        """Take a quote's bid and ask; return whether a held side's mark changed."""
         rank = self._quote
         if rank is None:
             return False
-        if rank == self._bid_rank == self._ask_rank and ts >= self._bid_ts and ts >= self._ask_ts:
-            changed = bid != self.bid or ask != self.ask
-            self.bid, self.ask, self._bid_ts, self._ask_ts = bid, ask, ts, ts
-            return changed
         return self._take(rank, rank, bid, ask, ts, "quote")
 
     def quote_tick(self, tick: QuoteTick) -> bool:
@@ -111,7 +103,9 @@ class Marks:
 
         A side nobody holds moves no figure, so its price is not even read: it goes stale
         here, harmlessly, until a fill makes it held, and the watch then brings both sides
-        up to the cache's newest quote before booking it.
+        up to the cache's newest quote before booking it. The usual case (quotes are the
+        best source, each newer than the last) is taken here without ``_take``: it runs on
+        every quote of a held instrument.
         """
         rank = self._quote
         if rank is None:
@@ -129,7 +123,7 @@ class Marks:
                 if bid != self.bid:
                     self.bid, changed = bid, True
             return changed
-        return self._take(rank, rank, tick.bid_price.raw, tick.ask_price.raw, ts, "quote")
+        return self.quote(tick.bid_price.raw, tick.ask_price.raw, ts)
 
     def trade(self, price: int, ts: int) -> bool:
         """Take a trade's price for both sides; return whether a held side's mark changed."""
