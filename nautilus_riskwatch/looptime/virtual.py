@@ -22,6 +22,14 @@ How it works:
   rounds to a nanosecond not after the engine's; so it fires neither early nor late.
 * While stepping, the private loop is installed as the thread's running loop and the
   previous one (a notebook's, an ``async def main``'s) is put back afterwards.
+* Stepping never nests. A task on the loop sends a command, the engine answers in the
+  same call (a backtest venue does), and that answer reaches an engine callback of the
+  watch which asks to step again, while the task is still running. A nested step would run
+  other tasks inside it (asyncio refuses: ``Cannot enter into task``, and the refused
+  wake-up is lost) and empty the ready queue under the outer step (``IndexError``). So a
+  step asked for while one runs only queues: what the callback handed over is already in
+  the loop's ready queue or timers, and the running step goes on until nothing is ready
+  or due, which includes it. A ``close`` asked for meanwhile happens when the step ends.
 * The loop is the standard library's, chosen explicitly: importing nautilus_trader
   installs uvloop's policy, and a uvloop loop cannot be stepped this way.
 
@@ -106,6 +114,8 @@ class SimulatedTime:
         #: The loop's time after the last ``sync`` (a plain attribute: read per message).
         self.now = 0.0
         self._armed_ns: int | None = None
+        self._stepping = False  # a step is running: another one only queues (see above)
+        self._close_after_step = False
         self.loop = VirtualTimeLoop()
 
     def now_ns(self) -> int:
@@ -158,7 +168,14 @@ class SimulatedTime:
         self.step()
 
     def close(self) -> None:
-        """Cancel the engine alert and close the loop, cancelling what still runs on it."""
+        """Cancel the engine alert and close the loop, cancelling what still runs on it.
+
+        Asked for from inside a step (an engine callback the loop's own task caused), the
+        close waits for that step to end: the loop cannot be closed under a running task.
+        """
+        if self._stepping:
+            self._close_after_step = True
+            return
         self._disarm()
         loop = self.loop
         if loop.is_closed():
@@ -172,10 +189,17 @@ class SimulatedTime:
         loop.close()
 
     def _run(self, until: float, catching_up: bool = False) -> None:
-        """Run ready callbacks, and timers due up to ``until`` each at its own time."""
+        """Run ready callbacks, and timers due up to ``until`` each at its own time.
+
+        Never nested: asked for while a step runs, it returns at once and the running step
+        runs what was queued (see the module's docstring).
+        """
+        if self._stepping:
+            return
         loop = self.loop
         outer = asyncio._get_running_loop()
         asyncio._set_running_loop(loop)
+        self._stepping = True
         try:
             while True:
                 if catching_up and self._latched():
@@ -188,7 +212,12 @@ class SimulatedTime:
                         loop._now = earliest
                 loop._run_once()  # type: ignore[attr-defined]
         finally:
+            self._stepping = False
             asyncio._set_running_loop(outer)
+        if self._close_after_step:
+            self._close_after_step = False
+            self.close()
+            return
         self._rearm()
 
     def _earliest(self) -> float | None:

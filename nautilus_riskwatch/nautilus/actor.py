@@ -279,10 +279,17 @@ class RiskWatch(Actor):
                 self._bar_feeds[spec.bar_type] = feed
                 self.subscribe_bars(spec.bar_type)
             children.append(partial(watchdog, feed, spec.stale_after))
-        outside: Feed[Trip] = Feed("outside causes", loop_time)
-        self._outside = outside
-        children.append(partial(trip_on, outside.read_one))
+        self._outside = Feed("outside causes", loop_time)
+        children.append(self._outside_cause)
         return children
+
+    async def _outside_cause(self) -> None:
+        """The child through which a cause from outside (a kill, a watch failure, the firm)
+        collapses the portfolio guard's group. It reads the feed in place when it starts,
+        not the one there was at start: a re-arm puts a fresh one (see ``rearm``)."""
+        outside = self._outside
+        assert outside is not None
+        await trip_on(outside.read_one)
 
     def _build_guards(self, time: LoopTime, children: list[Child]) -> tuple[LimitSpec, ...]:
         """One guard for the whole book (the feeds' watchdogs and outside causes are its
@@ -408,6 +415,11 @@ class RiskWatch(Actor):
             raise RearmRefused(f"cooling down: {left:g}s left of the rearm_cooldown")
         state = target.book.restore_trading_state()
         (self.records if target is self._portfolio else target.records).append(record)
+        if target is self._portfolio:
+            # Every cause in the outside feed was handed to the switch first (latched or
+            # suppressed): one left unread (it came while the group was already collapsing
+            # on another cause) has been handled, and must not trip the new watch.
+            self._outside = Feed("outside causes", time.loop.time)
         target.arm(time.loop, who=who, reason=reason)
         time.step()
         by = f" by {who}" if who else ""

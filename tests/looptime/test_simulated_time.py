@@ -126,3 +126,39 @@ def test_the_loop_is_the_standard_library_one_even_under_uvloop_policy():
         assert h.switch.record.tripped_at_ns == h.start + SECOND
     finally:
         asyncio.set_event_loop_policy(before)
+
+
+def test_a_step_asked_for_inside_a_step_only_queues(caplog):
+    """A task sends a command; the engine answers in the same call, to a callback that
+    steps the loop. That step must not run other tasks inside the running one."""
+    time = SimulatedTime(FakeEngineClock())
+    ran: list[str] = []
+
+    async def other() -> None:
+        await asyncio.sleep(0)  # its wake-up is ready when the answer comes back
+        ran.append("other")
+
+    async def sender() -> None:
+        time.loop.call_soon(ran.append, "answer")  # what the engine callback handed over
+        time.step()  # ... and the callback steps
+        ran.append("sender")
+
+    tasks = [time.loop.create_task(other()), time.loop.create_task(sender())]
+    time.step()
+    assert ran == ["sender", "other", "answer"]
+    assert all(task.done() and task.exception() is None for task in tasks)
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
+def test_a_close_asked_for_inside_a_step_waits_for_the_step():
+    time = SimulatedTime(FakeEngineClock())
+    ran: list[str] = []
+
+    async def stopper() -> None:
+        time.close()  # the actor stopped by a callback this task caused
+        ran.append("went on")
+
+    task = time.loop.create_task(stopper())
+    time.step()
+    assert ran == ["went on"] and task.done() and not task.cancelled()
+    assert time.loop.is_closed()
