@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from invariants import Invariants
 from nautilus_trader.backtest.engine import BacktestEngine
 from nautilus_trader.backtest.models import LatencyModel
 from nautilus_trader.config import StrategyConfig
@@ -62,6 +63,7 @@ class Run:
     engine: BacktestEngine
     watch: RiskWatch | None
     strategies: list[Scripted] = field(default_factory=list)
+    invariants: Invariants | None = None
 
     @property
     def cache(self):
@@ -122,4 +124,6 @@ def build(
         strategy = Scripted(ScriptedConfig(order_id_tag=f"{i:03d}"), steps)
         engine.add_strategy(strategy)
         run.strategies.append(strategy)
+    # every run checks the kill's invariants when its test has passed (tests/backtest/conftest.py)
+    run.invariants = Invariants(engine, run.watch, latency_ns=latency_ms * 1_000_000)
     return run

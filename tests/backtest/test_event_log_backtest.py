@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from invariants import checked
 from nautilus_trader.model.events import OrderCanceled, OrderDenied, OrderFilled
 
 from nautilus_riskwatch import (
@@ -26,6 +27,8 @@ from nautilus_riskwatch import (
 )
 from nautilus_riskwatch.demo import build_engine, eurusd_instrument
 from nautilus_riskwatch.demo.engine import HEDGER_ID, TRADER_ID
+
+build_engine = checked(build_engine)  # each run checks the invariants (conftest.py)
 
 WATCH = {
     "feeds": [{"instrument_id": "EUR/USD.SIM", "kind": "quote", "stale_after": 90.0}],

@@ -4,12 +4,15 @@ dispose; and a kill before the engine runs. Judged by the engine's state."""
 from __future__ import annotations
 
 import pytest
+from invariants import checked
 from nautilus_trader.model.enums import TradingState
 from pnl import fills_of, first_breach
 
 from nautilus_riskwatch import DrawdownBreached, ManualKill, RearmRefused, RiskWatchConfig
 from nautilus_riskwatch.demo import build_engine
 from nautilus_riskwatch.demo.engine import HEDGER_ID
+
+build_engine = checked(build_engine)  # each run checks the invariants (conftest.py)
 
 WATCH = {
     "feeds": [{"instrument_id": "EUR/USD.SIM", "kind": "quote", "stale_after": 90.0}],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from invariants import checked
 from nautilus_trader.model.enums import TradingState
 from nautilus_trader.model.instruments import CurrencyPair
 from pnl import fills_of, loss_at
@@ -19,6 +20,8 @@ from nautilus_riskwatch.demo import (
     eurusd_quotes,
 )
 from nautilus_riskwatch.demo.engine import HEDGER_ID, TRADER_ID
+
+build_engine = checked(build_engine)  # each run checks the invariants (conftest.py)
 
 FEED = {"instrument_id": "EUR/USD.SIM", "kind": "quote", "stale_after": 90.0}
 H17_20 = 1_577_899_200 * 1_000_000_000  # 2020-01-01 17:20 UTC

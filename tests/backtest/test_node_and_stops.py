@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from invariants import checked
 from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.common.actor import Actor
 
@@ -13,6 +14,8 @@ from nautilus_riskwatch.demo import build_engine, eurusd_instrument, eurusd_quot
 from nautilus_riskwatch.demo.engine import HEDGER_ID
 from nautilus_riskwatch.demo.node import backtest_run_config, write_catalog
 from nautilus_riskwatch.nautilus.ledger import PnlLedger
+
+build_engine = checked(build_engine)  # each run checks the invariants (conftest.py)
 
 WATCH = {
     "feeds": [{"instrument_id": "EUR/USD.SIM", "kind": "quote", "stale_after": 90.0}],

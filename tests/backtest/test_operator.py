@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from invariants import checked
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.model.enums import TradingState
 
@@ -19,6 +20,8 @@ from nautilus_riskwatch import (
 )
 from nautilus_riskwatch.demo import build_engine, eurusd_instrument
 from nautilus_riskwatch.demo.engine import HEDGER_ID
+
+build_engine = checked(build_engine)  # each run checks the invariants (conftest.py)
 
 SECOND = 1_000_000_000
 WATCH = {

@@ -382,6 +382,7 @@ def test_two_watches_with_scoped_limits_start_trip_and_block_only_their_own_scop
         )
     )
     run.engine.add_actor(other)
+    run.invariants.add_watch(other)
     run.engine.run()  # used to abort: the second gate could not register its endpoint
     a, b = run.strategies
     record = run.watch.scope_records["strategy Scripted-001"]

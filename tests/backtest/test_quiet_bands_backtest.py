@@ -13,6 +13,7 @@ from decimal import Decimal
 from itertools import pairwise
 
 import pytest
+from invariants import checked
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.model.enums import OrderSide
 from pnl import fills_of, loss_at
@@ -24,6 +25,8 @@ from nautilus_riskwatch.core.trips import DrawdownBreached
 from nautilus_riskwatch.demo import build_engine, eurusd_instrument
 from nautilus_riskwatch.nautilus import guard as guard_module
 from nautilus_riskwatch.nautilus.guard import Guard
+
+build_engine = checked(build_engine)  # each run checks the invariants (conftest.py)
 
 FEED = {"instrument_id": "EUR/USD.SIM", "kind": "quote", "stale_after": 90.0}
 FAR = "1000000 USD"  # never reached on this day: a band that holds every mark

@@ -7,11 +7,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from invariants import checked
 from nautilus_trader.model.identifiers import InstrumentId
 
 from nautilus_riskwatch import DrawdownBreached, RiskWatchConfig
 from nautilus_riskwatch.demo import build_engine
 from nautilus_riskwatch.nautilus.routes import subscribed_topic
+
+build_engine = checked(build_engine)  # each run checks the invariants (conftest.py)
 
 WATCH = {
     "feeds": [{"instrument_id": "EUR/USD.SIM", "kind": "quote", "stale_after": 90.0}],

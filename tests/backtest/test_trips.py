@@ -6,12 +6,15 @@ from decimal import Decimal
 
 import nautilus_trader
 import pytest
+from invariants import checked
 from nautilus_trader.model.enums import TradingState
 from pnl import fills_of, first_breach
 
 from nautilus_riskwatch import DrawdownBreached, RiskWatchConfig, StalenessError
 from nautilus_riskwatch.demo import build_engine, eurusd_instrument, eurusd_quotes
 from nautilus_riskwatch.demo.engine import HEDGER_ID, TRADER_ID
+
+build_engine = checked(build_engine)  # each run checks the invariants (conftest.py)
 
 SECOND = 1_000_000_000
 EURUSD = "EUR/USD.SIM"
