@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 from nautilus_trader.common.factories import OrderFactory
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import CancelOrder, SubmitOrder
-from nautilus_trader.model.enums import OrderSide, OrderStatus, PositionSide, TriggerType
+from nautilus_trader.model.enums import (
+    ContingencyType,
+    OrderSide,
+    OrderStatus,
+    PositionSide,
+    TriggerType,
+)
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, PositionId, StrategyId
 from nautilus_trader.model.objects import Quantity
@@ -42,6 +48,9 @@ if TYPE_CHECKING:
     from nautilus_trader.model.position import Position
 
 _ZERO = Decimal(0)
+# Contingencies whose linked orders NautilusTrader cancels along with the order.
+_SIBLINGS = (ContingencyType.OUO, ContingencyType.OCO)
+_TAKES_LINKED = (ContingencyType.OUO, ContingencyType.OCO, ContingencyType.OTO)
 
 
 def held_by(order: Order) -> str:
@@ -98,6 +107,8 @@ class NautilusBook:
         self._scope_strategy = strategy_id
         self._scope_instrument = instrument_id
         self._gate = gate
+        if gate is not None:
+            gate.know(self)
         self._factories: dict[StrategyId, OrderFactory] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self._state_before: Any | None = None
@@ -128,12 +139,74 @@ class NautilusBook:
         return self.guards(strategy_id)
 
     def is_protective_order(self, order: Order) -> bool:
+        """The one rule of what is protective, by configuration and by contingent link.
+
+        Named protective (a hedge strategy, a hedge instrument, a hedge tag; never a close
+        of ours), or kept with one by a link that cannot add risk: NautilusTrader (the
+        venue, or the ``OrderManager`` for emulated orders) cancels an OUO/OCO order's
+        linked orders, and an OTO parent's waiting children, along with it, so cancelling
+        the untagged take-profit of a hedge's bracket would take the hedge's stop with it.
+        Kept with a named protective order: an OUO/OCO sibling on the same side (both
+        close the same position), an OTO child on the other side of its parent (it closes
+        what the parent opens), and an order an execution algorithm spawned from it.
+        """
+        if self._named_protective(order):
+            return True
+        cache = self._actor.cache
+        spawn = order.exec_spawn_id
+        if spawn is not None and spawn != order.client_order_id:
+            primary = cache.order(spawn)
+            if primary is not None and self._named_protective(primary):
+                return True
+        if order.contingency_type in _SIBLINGS:
+            for linked_id in order.linked_order_ids or ():
+                linked = cache.order(linked_id)
+                if linked is not None and _same_book(order, linked):
+                    if linked.side == order.side and self._named_protective(linked):
+                        return True
+        parent_id = order.parent_order_id
+        if parent_id is not None:
+            parent = cache.order(parent_id)
+            if parent is not None and _same_book(order, parent):
+                if parent.side != order.side and self._named_protective(parent):
+                    return True
+        return False
+
+    def _named_protective(self, order: Order) -> bool:
+        """Protective by configuration alone: its strategy, its instrument or a tag."""
         s = self._settings
         if order.strategy_id in s.hedge_strategies or order.instrument_id in s.hedge_instruments:
             return True
         if self._is_ours(order):
             return False  # a close of ours is never a hedge, whatever else it carries
         return bool(s.hedge_tags) and any(tag in s.hedge_tags for tag in (order.tags or ()))
+
+    def keeps(self, order: Order) -> bool:
+        """Whether the watch leaves ``order`` alone after its trip: never cancels it, never
+        denies it. Kept are the protective orders live at the trip, the orders an execution
+        algorithm spawns from them later, and what another tripped watch on the engine
+        keeps (no watch cancels what another keeps). Before a trip: nothing."""
+        if self.keeps_own(order):
+            return True
+        gate = self._gate
+        return gate is not None and gate.kept_by_another(order, self)
+
+    def keeps_own(self, order: Order) -> bool:
+        """``keeps`` by this book's own trip alone (what the gate asks every book)."""
+        kept = self._kept
+        if order.client_order_id in kept:
+            return True
+        spawn = order.exec_spawn_id
+        return spawn is not None and spawn in kept
+
+    def closes(self, order: Order) -> bool:
+        """True for a close this watch made: it only reduces, so no watch's gate denies it."""
+        return self._is_ours(order)
+
+    def holds_trading_state(self) -> bool:
+        """True while the RiskEngine is in the state this book's trip set."""
+        engine, mine = self._risk_engine, self._state_set
+        return engine is not None and mine is not None and engine.trading_state == mine
 
     def protected_qty(self, position: Position) -> Decimal:
         """How much of an open position is a protective hedge (the rest is flattened).
@@ -196,7 +269,7 @@ class NautilusBook:
         scoped = self._scope_strategy or self._scope_instrument
         self._reducing = state is not None and state.name == "REDUCING"
         live = self._live_at_halt = self._live_orders()
-        self._kept = {order.client_order_id for order in live if self.is_protective_order(order)}
+        self._kept = {order.client_order_id for order in self._plan(live)[1]}
         if scoped is not None:
             self._block(f"RiskWatch {self._actor.id}: {scoped} blocked after a trip of its limit")
             return f"{scoped} blocked (others trade on)"
@@ -237,11 +310,46 @@ class NautilusBook:
         cancel: list[str] = []
         kept: list[str] = []
         live, self._live_at_halt = self._live_at_halt, None  # the halt's read, if just made
-        for order in live if live is not None else self._live_orders():
-            (kept if self.is_protective_order(order) else cancel).append(
-                order.client_order_id.value
-            )
+        to_cancel, to_keep = self._plan(live if live is not None else self._live_orders())
+        cancel = [order.client_order_id.value for order in to_cancel]
+        kept = [order.client_order_id.value for order in to_keep]
         return cancel, kept
+
+    def _plan(self, live: list[Order]) -> tuple[list[Order], list[Order]]:
+        """Split the live orders into those to cancel and those kept.
+
+        Kept: the protective ones and what another tripped watch keeps. A cancel must never
+        take a kept order with it through a contingent link, so a kept order that a
+        cancelled one would take along anyway (an OCO sibling on the other side of a
+        hedge's stop, a hedge's stop waiting for an untagged entry: links the rule does
+        not follow, since the other order could add risk) is cancelled too, said and
+        warned: the record must not call kept what the engine is about to cancel.
+        """
+        gate = self._gate
+        kept: dict[ClientOrderId, Order] = {}
+        cancel: dict[ClientOrderId, Order] = {}
+        for order in live:
+            keep = self.is_protective_order(order) or (
+                gate is not None and gate.kept_by_another(order, self)
+            )
+            (kept if keep else cancel)[order.client_order_id] = order
+        taking = list(cancel.values())
+        while taking:
+            order = taking.pop()
+            if order.contingency_type not in _TAKES_LINKED:
+                continue
+            for linked_id in order.linked_order_ids or ():
+                lost = kept.pop(linked_id, None)
+                if lost is None:
+                    continue
+                self._actor.log.warning(
+                    f"RiskWatch: protective {linked_id} is {order.contingency_type.name}-linked "
+                    f"to {order.client_order_id}, which is not protective: cancelling that "
+                    f"one cancels both (tag the whole group to keep it)"
+                )
+                cancel[linked_id] = lost
+                taking.append(lost)
+        return [o for o in live if o.client_order_id in cancel], list(kept.values())
 
     def places(self, order_ids: Sequence[str]) -> dict[str, str]:
         """Where each of these orders is held now (venue, emulator, exec algorithm ...)."""
@@ -303,7 +411,7 @@ class NautilusBook:
         left = [
             f"order {order.client_order_id} ({held_by(order)})"
             for order in self._live_orders()
-            if not self.is_protective_order(order)
+            if not (self.keeps(order) or self.is_protective_order(order))
         ]
         for position in self._actor.cache.positions_open():
             if self.covers(position.strategy_id, position.instrument_id):
@@ -455,6 +563,10 @@ class NautilusBook:
         it may have gone out, never a command sent without a line."""
         emit("command", **command_fields(command, endpoint))
         self._actor.msgbus.send(endpoint=endpoint, msg=command)
+
+
+def _same_book(order: Order, other: Order) -> bool:
+    return order.strategy_id == other.strategy_id and order.instrument_id == other.instrument_id
 
 
 def _submitted(order: Order) -> tuple[int, str]:

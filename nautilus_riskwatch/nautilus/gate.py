@@ -23,6 +23,7 @@ trading state only, logged as degraded).
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
@@ -44,6 +45,19 @@ class Blocker(Protocol):
     """A tripped book's say on an order: ``None`` lets it pass, a reason denies it."""
 
     def denies(self, order: Any) -> str | None: ...
+
+    def keeps_own(self, order: Any) -> bool:
+        """The book keeps this order itself (live and protective at its trip, or spawned
+        from such an order by an execution algorithm)."""
+        ...
+
+    def closes(self, order: Any) -> bool:
+        """The order is one of the book's watch's own closes."""
+        ...
+
+    def holds_trading_state(self) -> bool:
+        """The RiskEngine is in the trading state this book's trip set."""
+        ...
 
 
 def endpoint_table(msgbus: Any) -> dict[str, Callable[[Any], None]] | None:
@@ -73,6 +87,8 @@ class OrderGate:
         self._cache = cache
         self._log = log
         self._blockers: list[Blocker] = []
+        # Every book of every watch on this bus, tripped or not: their closes pass.
+        self._closers: weakref.WeakSet[Any] = weakref.WeakSet()
         self._users: set[int] = set()
         self._wrapped: dict[str, Callable[[Any], None]] = {}  # endpoint -> original handler
         self._handlers: dict[str, Callable[[Any], None]] = {}  # endpoint -> our handler
@@ -103,6 +119,17 @@ class OrderGate:
         if blocker in self._blockers:
             self._blockers.remove(blocker)
 
+    def know(self, book: Blocker) -> None:
+        """A book of a watch on this bus: its closes pass every other watch's block.
+
+        Held weakly: a watch that rebuilds its books on a restart leaves no stale ones."""
+        self._closers.add(book)
+
+    def kept_by_another(self, order: Any, book: Blocker) -> bool:
+        """Whether a tripped book other than ``book`` keeps ``order``: then no watch
+        cancels or denies it."""
+        return any(b is not book and b.keeps_own(order) for b in self._blockers)
+
     # --- in front of the endpoints ----------------------------------------------------------
     def _install(self) -> None:
         table = endpoint_table(self._msgbus)
@@ -115,7 +142,7 @@ class OrderGate:
         for endpoint, handler in list(table.items()):
             if endpoint in self._wrapped or not self._gated(endpoint, handler):
                 continue
-            ours = self._handler_for(handler)
+            ours = self._handler_for(handler, endpoint)
             self._msgbus.deregister(endpoint=endpoint, handler=handler)
             self._msgbus.register(endpoint=endpoint, handler=ours)
             self._wrapped[endpoint] = handler
@@ -139,7 +166,9 @@ class OrderGate:
             getattr(handler, "__self__", None), ExecAlgorithm
         )
 
-    def _handler_for(self, original: Callable[[Any], None]) -> Callable[[Any], None]:
+    def _handler_for(self, original: Callable[[Any], None], endpoint: str) -> Callable[[Any], None]:
+        past_halt = endpoint == RISK_ENGINE
+
         def execute(command: Any) -> None:
             if self._blockers and isinstance(command, SubmitOrder | SubmitOrderList):
                 orders = _orders_of(command)
@@ -147,17 +176,37 @@ class OrderGate:
                 if why is not None:
                     self._deny(orders, why)
                     return
+                if past_halt and self._kept_past_halt(orders):
+                    # A kept order keeps working through whatever works it: an execution
+                    # algorithm submits its slices and its remainder through the RiskEngine,
+                    # whose trading state the watch itself set. They go on to the venue the
+                    # way the watch's own closes do.
+                    self._msgbus.send(endpoint=EXEC_ENGINE, msg=command)
+                    return
             original(command)
 
         return execute
 
     def _why_denied(self, orders: tuple[Any, ...]) -> str | None:
+        """Whose orders pass: a close of any watch on the bus (it only reduces, and two
+        watches must never block each other's risk-off) and an order any tripped watch
+        keeps (none denies what another keeps); the rest as each tripped book says."""
         for order in orders:
+            if any(book.closes(order) for book in self._closers):
+                continue
+            if any(blocker.keeps_own(order) for blocker in self._blockers):
+                continue
             for blocker in self._blockers:
                 why = blocker.denies(order)
                 if why is not None:
                     return why
         return None
+
+    def _kept_past_halt(self, orders: tuple[Any, ...]) -> bool:
+        """Every order is kept by a tripped book whose trading state is still in force
+        (a state someone else set since is theirs to enforce)."""
+        holding = [b for b in self._blockers if b.holds_trading_state()]
+        return bool(holding) and all(any(b.keeps_own(o) for b in holding) for o in orders)
 
     def _deny(self, orders: tuple[Any, ...], why: str) -> None:
         """All of a command's orders are denied together, as the RiskEngine denies a list."""
