@@ -33,11 +33,14 @@ The invariants (each ``check_*`` returns a list of messages, empty when it holds
    (the same trip object, or a kill made before the re-arm).
 
 What is protective (independently of the package): an order of a hedge strategy or on a
-hedge instrument, or carrying a hedge tag (a watch's own close never is). An order live
-at the trip and protective is *kept*; kept with it are the orders an execution algorithm
-spawns from it (``exec_spawn_id``) and its contingent children (``parent_order_id``), the
-latter leniently: issue 20 has not yet decided whether an untagged take-profit of a hedge's
-bracket is kept or cancelled, so either is accepted for it.
+hedge instrument, or carrying a hedge tag (a watch's own close never is); and, by the links
+issue 20 decided, an OUO/OCO sibling on the same side of such an order, an OTO child on
+the other side of such a parent, and what an execution algorithm spawns from one. An
+order live at the trip and protective is *kept*, unless an order the trip cancels takes it
+along through a contingent link (OUO/OCO/OTO): then it is cancelled with it. Kept with a
+kept order are the orders an algorithm spawns from it (``exec_spawn_id``) and, leniently,
+its other contingent children (``parent_order_id``). A kept reduce-only order the venue
+retires because its position closed (another watch closed it) is not a cancel by the watch.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from decimal import Decimal
 from functools import wraps
 from typing import Any
 
-from nautilus_trader.model.enums import OrderSide, OrderStatus, PositionSide
+from nautilus_trader.model.enums import ContingencyType, OrderSide, OrderStatus, PositionSide
 from nautilus_trader.model.events import OrderCanceled, OrderFilled
 from nautilus_trader.model.identifiers import ClientOrderId, PositionId
 
@@ -125,6 +128,27 @@ class WatchView:
         if self.is_close(order):
             return False
         return any(tag in self.hedge_tags for tag in (order.tags or ()))
+
+    def protective_in(self, cache: Any, order: Any) -> bool:
+        """Protective by name, or by a link that can only close what a named one holds."""
+        if self.is_protective(order):
+            return True
+        spawn = order.exec_spawn_id
+        if spawn is not None and spawn != order.client_order_id:
+            primary = cache.order(spawn)
+            if primary is not None and self.is_protective(primary):
+                return True
+        if order.contingency_type in (ContingencyType.OUO, ContingencyType.OCO):
+            for other_id in order.linked_order_ids or ():
+                other = cache.order(other_id)
+                if other is not None and _one_book(order, other) and other.side == order.side:
+                    if self.is_protective(other):
+                        return True
+        if order.parent_order_id is not None:
+            parent = cache.order(order.parent_order_id)
+            if parent is not None and _one_book(order, parent) and parent.side != order.side:
+                return self.is_protective(parent)
+        return False
 
     def protective_position(self, position: Any) -> bool:
         return (
@@ -219,7 +243,7 @@ def protective_qty(
         qty = _signed(event.order_side, event.last_qty.as_decimal())
         net += qty
         order = cache.order(event.client_order_id)
-        if order is not None and view.is_protective(order):
+        if order is not None and view.protective_in(cache, order):
             signed += qty
     if net == 0:
         return ZERO
@@ -235,7 +259,7 @@ def _ever_protective(view: WatchView, cache: Any, position: Any) -> bool:
     for event in position.events:
         if isinstance(event, OrderFilled):
             order = cache.order(event.client_order_id)
-            if order is not None and view.is_protective(order):
+            if order is not None and view.protective_in(cache, order):
                 return True
     return False
 
@@ -279,13 +303,21 @@ def _kept(trip: Trip, cache: Any, orders: list[Any]) -> tuple[set[str], set[str]
     """The orders kept at the trip: (protective ones live at it and what an algorithm spawns
     from them; their contingent children, kept leniently)."""
     ns = trip.record.tripped_at_ns
-    kept = {
-        _oid(o)
+    at_trip = [
+        o
         for o in orders
         if trip.covers(o.strategy_id, o.instrument_id)
-        and trip.view.is_protective(o)
         and (live_at(o, ns) or (_created_ns(o) == ns and _oid(o) in trip.record.orders_kept))
-    }
+    ]
+    kept = {_oid(o) for o in at_trip if trip.view.protective_in(cache, o)}
+    taking = [o for o in at_trip if _oid(o) not in kept]
+    while taking:  # a cancelled order takes its linked orders along: they are not kept
+        o = taking.pop()
+        if o.contingency_type in _TAKES_LINKED:
+            for other_id in o.linked_order_ids or ():
+                if other_id.value in kept:
+                    kept.discard(other_id.value)
+                    taking.append(cache.order(other_id))
     lenient: set[str] = set()
     grown = True
     while grown:
@@ -302,6 +334,22 @@ def _kept(trip: Trip, cache: Any, orders: list[Any]) -> tuple[set[str], set[str]
                 lenient.add(oid)
                 grown = True
     return kept, lenient
+
+
+_TAKES_LINKED = (ContingencyType.OUO, ContingencyType.OCO, ContingencyType.OTO)
+
+
+def _one_book(order: Any, other: Any) -> bool:
+    return order.strategy_id == other.strategy_id and order.instrument_id == other.instrument_id
+
+
+def _retired_with_position(cache: Any, order: Any) -> bool:
+    """A reduce-only order the venue cancelled because the position it reduces closed."""
+    if not order.is_reduce_only:
+        return False
+    position_id = cache.position_id(order.client_order_id)
+    position = cache.position(position_id) if position_id is not None else None
+    return position is not None and position.is_closed
 
 
 def _linked_filled(cache: Any, order: Any) -> bool:
@@ -656,7 +704,7 @@ class Invariants:
                     if order is None:
                         found.append(f"[4 record] {name}: {what} names {oid}, unknown to the cache")
                         continue
-                    found += _order_agrees(trip, cache, what, order)
+                    found += _order_agrees(trip, cache, what, order, self.views)
             for what, ids in (
                 ("positions_closed", record.positions_closed),
                 ("hedges_kept", record.hedges_kept),
@@ -755,14 +803,20 @@ def _kills_fresh(view: WatchView, trips: list[Trip]) -> list[str]:
     return found
 
 
-def _order_agrees(trip: Trip, cache: Any, what: str, order: Any) -> list[str]:
+def _order_agrees(
+    trip: Trip, cache: Any, what: str, order: Any, views: list[WatchView]
+) -> list[str]:
+    """What a record says of an order, against the cache. Kept may be what another
+    watch on the engine keeps (no watch cancels what another keeps)."""
     oid = _oid(order)
     name = trip.name
     status = order.status
     if what == "orders_kept":
-        if not trip.view.is_protective(order) and not _spawned_from_protective(cache, trip, order):
+        if not any(view.protective_in(cache, order) for view in views):
             return [f"[4 record] {name}: orders_kept names {oid}, which is not protective"]
-        if status == OrderStatus.CANCELED and not _linked_filled(cache, order):
+        if status == OrderStatus.CANCELED and not (
+            _linked_filled(cache, order) or _retired_with_position(cache, order)
+        ):
             return [f"[4 record] {name}: orders_kept names {oid}, which the engine CANCELED"]
     elif what in ("orders_cancelled", "orders_filled") and trip.done:
         if not order.is_closed:
@@ -774,14 +828,6 @@ def _order_agrees(trip: Trip, cache: Any, what: str, order: Any) -> list[str]:
         if what == "orders_cancelled" and status == OrderStatus.FILLED:
             return [f"[4 record] {name}: orders_cancelled names {oid}, which FILLED"]
     return []
-
-
-def _spawned_from_protective(cache: Any, trip: Trip, order: Any) -> bool:
-    spawn = order.exec_spawn_id
-    if spawn is None or spawn == order.client_order_id:
-        return False
-    primary = cache.order(spawn)
-    return primary is not None and trip.view.is_protective(primary)
 
 
 def _named_left(record: RiskOff) -> set[str]:

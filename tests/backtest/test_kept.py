@@ -186,6 +186,7 @@ def _two_watches(kill_b: int, kill_a: int):
         )
     )
     run.engine.add_actor(other)
+    run.invariants.add_watch(other)
     trader = run.strategies[0]
     trader.watch, trader.watch_b = run.watch, other
     return run, other
