@@ -227,6 +227,7 @@ class RiskWatch(Actor):
         if self._was_reset:  # a reset run begins afresh
             self._was_reset = False
             self.records.clear()
+            self._guards = []
         time = self._time = self._start_time()
         self._open_event_log(time.now_ns)
         self._risk_engine = self._find_risk_engine()
@@ -235,7 +236,13 @@ class RiskWatch(Actor):
         limits = self._build_guards(time, self._watch_feeds(time.loop.time))
         self._listen()
         for guard in self._guards:
-            guard.arm(time.loop)
+            if _tripped(guard):  # carried over a stop: it holds until a re-arm
+                self.log.warning(
+                    f"Resumed with the {guard.scope} trip in force: "
+                    f"{guard.book.scope} stays blocked until a re-arm"
+                )
+            else:
+                guard.arm(time.loop)
         time.step()
         self._trip_on_pending_kills(time)
         if self._firm is not None:
@@ -304,19 +311,26 @@ class RiskWatch(Actor):
         for limit in limits:
             by_scope.setdefault(limit.scope, []).append(limit)
         policy = CascadePolicy(s.confirm_timeout, s.confirm_attempts)
+        before = {guard.scope: guard for guard in self._guards}  # stopped, then resumed
         self._guards = []
         for scope, group in by_scope.items():
             portfolio = scope == PORTFOLIO
             strategy_id = None if portfolio else group[0].strategy_id
-            book = NautilusBook(
-                self,
-                s,
-                self._risk_engine,
-                time.now_ns,
-                strategy_id=strategy_id,
-                instrument_id=None if portfolio else group[0].instrument_id,
-                gate=self._gate,
-            )
+            earlier = before.get(scope)
+            carried = earlier if earlier is not None and _tripped(earlier) else None
+            if carried is not None:  # its block, gate entry and state to restore go on
+                book = carried.book
+                book.now_ns = time.now_ns
+            else:
+                book = NautilusBook(
+                    self,
+                    s,
+                    self._risk_engine,
+                    time.now_ns,
+                    strategy_id=strategy_id,
+                    instrument_id=None if portfolio else group[0].instrument_id,
+                    gate=self._gate,
+                )
             guard = Guard(
                 book,
                 group,
@@ -329,6 +343,10 @@ class RiskWatch(Actor):
                 **self._logging(strategy_id),
             )
             book.unmarked = partial(self._unmarked_in, guard)
+            if earlier is not None:
+                guard.records = earlier.records  # the scope's earlier trips
+            if carried is not None:
+                guard.switch = carried.switch  # the trip and its record, until a re-arm
             self._guards.append(guard)
         self._portfolio = self._guards[0]
         if s.firm is not None:
@@ -395,8 +413,8 @@ class RiskWatch(Actor):
         time = self._time
         if time is None:
             raise RearmRefused(
-                f"the watch is not running (state {self.state.name}): there is nothing to "
-                "re-arm; a reset undoes what a trip set, a start arms it afresh"
+                f"the watch is not running (state {self.state.name}): a trip holds while "
+                "it is stopped; resume it to re-arm (a reset undoes what a trip set)"
             )
         scope = scope_spelled(scope)
         target = next((x for x in self._guards if x.scope == scope), None)
@@ -427,12 +445,20 @@ class RiskWatch(Actor):
         return state
 
     def on_stop(self) -> None:
-        self._shutdown()
+        """The watch stops watching; a trip holds.
+
+        Feeds, limits and the cascade's waits stop (a cascade in flight sends the rest of
+        its commands at once, unconfirmed). A tripped scope stays as the trip left it: the
+        trading state the trip set, the order gate's block and the record, until a re-arm
+        after ``resume`` (or a ``reset``). Before any trip nothing is left behind.
+        """
+        self._shutdown(lift=False)
 
     def on_resume(self) -> None:
-        """Stopped, then resumed (NautilusTrader's only way back from STOPPED): a fresh
-        watch, as at start, over the same engine; an earlier trip's state is left as it
-        is (a reset undoes it)."""
+        """Stopped, then resumed (NautilusTrader's only way back from STOPPED): the watch
+        watches again, as at start, over the same engine. A scope that had tripped is
+        carried over as it was (its block, its gate entry, its record): it holds until a
+        re-arm. The other scopes are armed afresh."""
         self.on_start()
 
     def on_reset(self) -> None:
@@ -443,7 +469,7 @@ class RiskWatch(Actor):
         if nobody changed it since. The records stay readable until the next start, which
         begins afresh. A kill latched before start survives a reset (an operator's call).
         """
-        self._shutdown()
+        self._shutdown(lift=True)
         engine = self._risk_engine
         if engine is not None and engine.is_running:
             # The watch alone was reset while the engine trades on: lifting the halt here
@@ -463,7 +489,9 @@ class RiskWatch(Actor):
         self._bar_routes.clear()
 
     def on_dispose(self) -> None:
-        self._shutdown()
+        """The watch goes for good: nothing could re-arm it, so its order gate comes off.
+        A trading state a trip set stays (the RiskEngine's, for the operator to change)."""
+        self._shutdown(lift=True)
         if self._on_bus:
             self.msgbus.unsubscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
             self.msgbus.unsubscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
@@ -1009,7 +1037,13 @@ class RiskWatch(Actor):
         except Exception:  # the logger itself failed; there is nothing left to tell
             pass
 
-    def _shutdown(self) -> None:
+    def _shutdown(self, lift: bool) -> None:
+        """Stop the watch's tasks and release the loop. ``lift``: the tripped scopes' blocks
+        come off the order gate too (reset, dispose); else they hold (stop)."""
+        try:
+            self._release_gate(lift)
+        except Exception as error:
+            self.log.error(f"riskwatch: error while stopping: {type(error).__name__}: {error}")
         time = self._time
         if time is None:
             return
@@ -1029,10 +1063,6 @@ class RiskWatch(Actor):
                 sampler = guard.sampler
                 if sampler is not None and not sampler.done():
                     time.call(sampler.cancel)
-            for guard in self._guards:
-                guard.book.release()
-            if self._gate is not None:
-                self._gate.detach(self)
             self.msgbus.deregister(endpoint=command_endpoint(self.id), handler=self._on_command)
             time.close()
             if self._portfolio is not None and self._event_log is not None:
@@ -1043,3 +1073,22 @@ class RiskWatch(Actor):
             self.log.error(f"riskwatch: error while stopping: {type(error).__name__}: {error}")
         finally:
             self._time = None
+
+    def _release_gate(self, lift: bool) -> None:
+        """Take the books off the order gate, but for a tripped scope's unless ``lift``;
+        leave the gate when nothing of ours blocks any more (the last one out restores
+        the engine's endpoints)."""
+        holding = False
+        for guard in self._guards:
+            if lift or not _tripped(guard):
+                guard.book.release()
+            else:
+                holding = True
+        gate = self._gate
+        if gate is not None and not holding:
+            gate.detach(self)
+
+
+def _tripped(guard: Guard) -> bool:
+    """True while the guard's scope holds a trip (until a re-arm)."""
+    return guard.switch is not None and guard.switch.record is not None

@@ -70,10 +70,14 @@ def test_every_lifecycle_order_is_clean(order):
     watch = run.watch
     run.engine.run()  # start ... stop (the run's end stops the trader)
     if order == "stop-resume":
+        tripped = watch.record
+        with pytest.raises(RearmRefused, match="resume it to re-arm"):
+            watch.rearm(who="ops")
         watch.resume()
         assert watch.is_running
-        with pytest.raises(RearmRefused, match="nothing has tripped"):
-            watch.rearm(who="ops")  # a fresh watch: nothing tripped since
+        assert watch.record is tripped  # the trip holds over stop/resume ...
+        assert watch.rearm(who="ops") == "ACTIVE"  # ... until a re-arm
+        assert watch.record is None and watch.records == [tripped]
         watch.stop()
     elif order == "reset-dispose":
         run.engine.reset()

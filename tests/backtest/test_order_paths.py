@@ -392,9 +392,13 @@ def test_two_watches_with_scoped_limits_start_trip_and_block_only_their_own_scop
     # the other watch's strategy trades on, twice long; nothing of it was denied
     assert run.open_positions(b) == ["LONG 100000", "LONG 100000"] and b.denied == []
     assert record.complete
-    # both watches stopped at the end of the run: the engine's own handlers are back
+    # both watches stopped at the end of the run: A's trip holds its gate until a re-arm
+    # (or a reset); after the reset the engine's own handlers are back
     from nautilus_riskwatch.nautilus.gate import endpoint_table
 
+    table = endpoint_table(run.engine.kernel.msgbus)
+    assert not hasattr(table["RiskEngine.execute"], "__self__")  # the gate's
+    run.engine.reset()
     table = endpoint_table(run.engine.kernel.msgbus)
     assert type(table["RiskEngine.execute"].__self__).__name__ == "RiskEngine"
     assert type(table["OrderEmulator.execute"].__self__).__name__ == "OrderEmulator"

@@ -14,7 +14,13 @@ from nautilus_trader.execution.messages import CancelAllOrders, CancelOrder
 from nautilus_trader.model.enums import TradingState
 from pnl import fills_of, first_breach
 
-from nautilus_riskwatch import DrawdownBreached, StalenessError, read_event_log, records_from
+from nautilus_riskwatch import (
+    DrawdownBreached,
+    RearmRefused,
+    StalenessError,
+    read_event_log,
+    records_from,
+)
 from nautilus_riskwatch.demo.engine import HEDGER_ID
 from nautilus_riskwatch.demo.live import node_config, run_node
 from nautilus_riskwatch.demo.replay import ReplayDataClient, ReplayDataClientConfig
@@ -250,3 +256,66 @@ def test_emulated_orders_are_cancelled_and_new_ones_denied_on_a_live_node():
     assert seen["emulated"] == [] and seen["live"] == []
     assert seen["book"] == BOOK_AFTER
     assert "emulator" in record.held_by.values() and record.complete
+
+
+def test_a_trip_holds_over_stop_and_resume_on_a_live_node_until_a_rearm():
+    from nautilus_trader.model.enums import OrderSide, TriggerType
+    from nautilus_trader.model.objects import Price, Quantity
+
+    seen = {}
+
+    def emulated_stop(strategy):
+        order = strategy.order_factory.stop_market(
+            strategy.instrument_id,
+            OrderSide.BUY,
+            Quantity.from_int(100_000),
+            Price.from_str("1.20000"),  # far above the market: the emulator would hold it
+            emulation_trigger=TriggerType.BID_ASK,
+        )
+        strategy.submit_order(order)
+        return order
+
+    async def session(node):
+        watch = node.trader.actors()[0]
+        trader = next(s for s in node.trader.strategies() if "DemoTrader" in str(s.id))
+        await _until(lambda: node.cache.positions_open(strategy_id=trader.id), 20)
+        watch.kill("test: live stop/resume", who="test")
+        await _until(lambda: watch.record is not None and watch.record.stage == "done", 20)
+        tripped = watch.record
+        watch.stop()  # a Controller stops the watch, and resumes it
+        stopped = emulated_stop(trader)
+        watch.resume()
+        resumed = emulated_stop(trader)
+        await asyncio.sleep(0.2)
+        seen.update(
+            tripped=tripped,
+            running=watch.is_running,
+            stopped=stopped.status.name,
+            resumed=resumed.status.name,
+            record=watch.record,
+            state=node.kernel.risk_engine.trading_state,
+            book=_book(node),
+        )
+        try:
+            seen["rearm"] = watch.rearm(who="test", reason="after the resume")
+        except RearmRefused as refused:
+            seen["rearm"] = f"refused: {refused}"
+        rearmed = emulated_stop(trader)
+        await asyncio.sleep(0.2)
+        seen["rearmed"] = rearmed.status.name
+        trader.cancel_order(rearmed)
+        await asyncio.sleep(0.1)
+
+    config = node_config(
+        {"feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 30.0}], "hedge_tags": HEDGE},
+        replay=ReplayDataClientConfig(speed=600.0),
+    )
+    run_node(config, session)
+    # while stopped and after the resume the block held: both orders denied, none held
+    assert seen["running"]
+    assert seen["stopped"] == "DENIED" and seen["resumed"] == "DENIED"
+    assert seen["record"] is seen["tripped"] and seen["record"].complete
+    assert seen["state"] == TradingState.HALTED
+    assert seen["book"] == BOOK_AFTER
+    # only the re-arm lifted it: the next order is held by the emulator as usual
+    assert seen["rearm"] == "ACTIVE" and seen["rearmed"] == "EMULATED"
