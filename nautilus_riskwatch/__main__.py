@@ -10,7 +10,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch to the one command group there is: ``firm``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] != "firm":
-        print("usage: python -m nautilus_riskwatch firm {kill,status,rearm,forget} ...")
+        print(
+            "usage: python -m nautilus_riskwatch firm {keygen,kill,status,rearm,enrol,forget} ..."
+        )
         return 2
     from nautilus_riskwatch.firm.cli import main as firm_main
 

@@ -1,63 +1,39 @@
-"""What the firm latch says, and the signature that alone can re-enable trading.
+"""What the firm latch says, and what a node may conclude from it.
 
-Pure data and ``hmac``: no Redis here, so the rules can be read (and tested) on their own.
+Pure data: no Redis here, so the rules can be read (and tested) on their own.
 
-The security model in one paragraph: *killing* needs nothing (anyone who can write to Redis
-can trip the firm, and should be able to: a false trip costs money, a missed one costs the
-firm). *Re-arming* is the dangerous direction, so a re-arm carries an HMAC-SHA256 over the
-firm, the epoch it clears, who, when and why, made with an operator secret that Redis never
-sees. Every node verifies it with its own copy of the secret and ignores a re-arm that fails:
-write access to Redis alone cannot re-enable trading. The epoch (incremented by every trip)
-makes an old signed re-arm useless for a later trip.
+The rule in one sentence: **a latch that has ever tripped (epoch >= 1) means "tripped"
+unless it carries the operator's verified re-arm of that very epoch.** So nothing a Redis
+writer does short of the operator's signature reads as "armed": setting ``state`` to
+``never``, deleting a field, writing garbage, or giving the key another type all read as
+tripped. *Killing* needs nothing (anyone who can write to Redis can trip the firm, and
+should be able to: a false trip costs money, a missed one costs the firm). *Re-arming*
+carries an Ed25519 signature (``signing.rearm_message``) that every node checks with the
+operator's public key.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-#: The environment variable the CLI and the nodes read the operator secret from by default.
-SECRET_ENV = "RISKWATCH_FIRM_SECRET"
-_SIGNATURE_VERSION = "riskwatch-rearm-v1"
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from nautilus_riskwatch.firm.signing import rearm_message, verify
 
-class FirmSecretMissing(RuntimeError):
-    """No operator secret: a re-arm cannot be signed (or verified)."""
-
-
-def load_secret(env: str = SECRET_ENV, file: str | None = None) -> bytes | None:
-    """The operator secret from a file (first line, stripped) or an environment variable."""
-    if file:
-        text = Path(file).read_text().strip()
-        return text.encode() if text else None
-    value = os.environ.get(env, "").strip()
-    return value.encode() if value else None
-
-
-def rearm_message(firm: str, epoch: int, by: str, at_ms: int, reason: str) -> bytes:
-    """The exact bytes a re-arm signature covers (one field a line, reason last)."""
-    return f"{_SIGNATURE_VERSION}\n{firm}\n{epoch}\n{by}\n{at_ms}\n{reason}".encode()
-
-
-def sign_rearm(secret: bytes, firm: str, epoch: int, by: str, at_ms: int, reason: str) -> str:
-    """The hex HMAC-SHA256 of a re-arm."""
-    return hmac.new(
-        secret, rearm_message(firm, epoch, by, at_ms, reason), hashlib.sha256
-    ).hexdigest()
+STATES = ("never", "tripped", "armed")
+#: The state of a latch that cannot be read (wrong Redis type, unreadable fields).
+CORRUPT = "corrupt"
 
 
 @dataclass(frozen=True)
 class Latch:
     """The firm latch as read from Redis.
 
-    ``state`` is ``"never"`` (no trip ever: the firm is new, or Redis lost it), ``"tripped"``
-    or ``"armed"`` (re-armed after trip ``epoch``; valid only with a good signature).
+    ``state`` is ``"never"`` (no trip ever), ``"tripped"``, ``"armed"`` (re-armed after trip
+    ``epoch``; valid only with a good signature) or ``"corrupt"`` (``detail`` says why).
     """
 
     state: str
@@ -73,19 +49,31 @@ class Latch:
     rearm_sig: str = ""
 
     @classmethod
+    def corrupt(cls, why: str, epoch: int = 0) -> Latch:
+        return cls(CORRUPT, epoch, origin="redis", cause="corrupt-latch", reason=why, detail=why)
+
+    @classmethod
     def from_hash(cls, raw: Mapping[Any, Any]) -> Latch:
         """From ``HGETALL`` (decoded); an empty hash is a latch that never tripped."""
         if not raw:
             return cls("never")
+        bad: list[str] = []
 
         def number(key: str) -> int:
+            value = raw.get(key)
+            if value in (None, ""):
+                return 0
             try:
-                return int(raw.get(key) or 0)
-            except ValueError:
+                return int(value)
+            except (TypeError, ValueError):
+                bad.append(f"{key}={str(value)[:40]!r}")
                 return 0
 
-        return cls(
-            state=raw.get("state") or "never",
+        state = raw.get("state") or "never"
+        if state not in STATES:
+            bad.append(f"state={str(state)[:40]!r}")
+        latch = cls(
+            state=state,
             epoch=number("epoch"),
             origin=raw.get("origin", ""),
             cause=raw.get("cause", ""),
@@ -97,50 +85,43 @@ class Latch:
             rearm_at_ms=number("rearm_at_ms"),
             rearm_sig=raw.get("rearm_sig", ""),
         )
+        if bad or latch.epoch < 0:
+            return cls.corrupt(
+                "the firm latch has unreadable fields: " + (", ".join(bad) or "negative epoch"),
+                max(latch.epoch, 0),
+            )
+        return latch
 
     @property
     def tripped(self) -> bool:
+        """What the latch *says* (the CLI's view); nodes use ``halts`` instead."""
         return self.state == "tripped"
 
-    def rearm_verified(self, firm: str, secret: bytes | None) -> bool:
-        """True if this is a re-armed latch whose signature the ``secret`` confirms."""
-        if self.state != "armed" or secret is None or not self.rearm_sig:
+    def rearm_verified(self, firm: str, operator: Ed25519PublicKey | None) -> bool:
+        """True if this is a re-armed latch whose signature the operator's key confirms."""
+        if self.state != "armed" or self.epoch < 1:
             return False
-        expected = sign_rearm(
-            secret, firm, self.epoch, self.rearm_by, self.rearm_at_ms, self.rearm_reason
+        message = rearm_message(
+            firm, self.epoch, self.rearm_by, self.rearm_at_ms, self.rearm_reason
         )
-        return hmac.compare_digest(expected, self.rearm_sig)
+        return verify(operator, message, self.rearm_sig)
 
+    def halts(self, firm: str, operator: Ed25519PublicKey | None) -> bool:
+        """Must a node be halted by this reading? Yes for any latch that has tripped
+        (or cannot be read), unless the operator's re-arm of its epoch verifies."""
+        if self.state == CORRUPT:
+            return True
+        if self.epoch < 1:
+            return self.state == "tripped"
+        return not self.rearm_verified(firm, operator)
 
-@dataclass(frozen=True)
-class NodeEntry:
-    """One node's heartbeat as the CLI shows it."""
-
-    name: str
-    pnl: Decimal | None
-    currency: str
-    state: str
-    age_s: float | None  # seconds since the last heartbeat, on the server's clock
-    ttl_s: float
-    info: str
-
-    @property
-    def fresh(self) -> bool:
-        return self.state == "stopped" or (self.age_s is not None and self.age_s <= self.ttl_s)
-
-    @classmethod
-    def from_hash(cls, name: str, raw: dict[str, str], now_ms: int) -> NodeEntry:
-        try:
-            pnl: Decimal | None = Decimal(raw["pnl"])
-        except (KeyError, InvalidOperation):
-            pnl = None
-        at = raw.get("at_ms")
-        return cls(
-            name=name,
-            pnl=pnl,
-            currency=raw.get("currency", ""),
-            state=raw.get("state", "?"),
-            age_s=None if not at else (now_ms - int(at)) / 1000,
-            ttl_s=int(raw.get("ttl_ms") or 0) / 1000,
-            info=raw.get("info", ""),
+    def why_halted(self) -> str:
+        """The reason a node gives for halting on this reading: the trip's own, or what is
+        wrong with the latch."""
+        if self.state in ("tripped", CORRUPT):
+            return self.reason
+        if self.state == "armed":
+            return f"the re-arm of epoch {self.epoch} does not verify (last trip: {self.reason})"
+        return f"the latch of epoch {self.epoch} says {self.state!r} with no signed re-arm" + (
+            f" (last trip: {self.reason})" if self.reason else ""
         )

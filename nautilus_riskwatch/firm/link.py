@@ -10,14 +10,14 @@ Passwords never reach a log or a record: every URL shown goes through ``redact``
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from nautilus_riskwatch.firm import scripts
-from nautilus_riskwatch.firm.latch import Latch, NodeEntry, sign_rearm
+from nautilus_riskwatch.firm.figures import Figure, NodeEntry, as_dict
+from nautilus_riskwatch.firm.latch import Latch
 
 _FIRM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 #: Events kept in the capped stream (``XADD MAXLEN ~``: trimmed in whole macro nodes).
@@ -73,19 +73,34 @@ class FirmKeys:
         return self.prefix + "node:"
 
     @property
+    def enrolled(self) -> str:
+        """The operator's signed enrolments: node -> "key at_ms signature"."""
+        return self.prefix + "enrolled"
+
+    @property
+    def forgotten(self) -> str:
+        """The operator's signed forgets: node -> "at_ms signature"."""
+        return self.prefix + "forgotten"
+
+    @property
+    def operator(self) -> str:
+        """The operator's public key as the nodes hold it (registered by the first one)."""
+        return self.prefix + "operator"
+
+    @property
     def channel(self) -> str:
         """The pub/sub channel trips and re-arms are announced on."""
         return self.prefix + "latch"
 
 
 @dataclass(frozen=True)
-class Heartbeat:
-    """What a heartbeat's ceiling check found."""
+class Reading:
+    """What one heartbeat brings back: everything a node judges the firm by."""
 
-    tripped: bool  # this heartbeat set the latch
-    epoch: int
-    firm_pnl: Decimal | None  # None when no ceiling is checked (or the latch is set)
-    stale: tuple[str, ...]
+    latch: Latch
+    members: dict[str, dict[str, str] | str]  # str: why the entry cannot be read
+    enrolled: dict[str, str]
+    forgotten: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,20 @@ class FirmStatus:
     nodes: tuple[NodeEntry, ...]
     events: tuple[FirmEvent, ...]
     now_ms: int
+    operator: str = ""  # the registered operator public key ("" if none)
+    enrolled: dict[str, str] | None = None
+    forgotten: dict[str, str] | None = None
+
+
+def _latch_from(flat: Mapping[str, str] | list[str]) -> Latch:
+    raw = as_dict(flat) if isinstance(flat, list) else flat
+    if isinstance(raw, str):
+        return Latch.corrupt(f"the firm latch key is {raw}")
+    return Latch.from_hash(raw)
+
+
+def _wrong_type(error: Exception) -> bool:
+    return "WRONGTYPE" in str(error)
 
 
 def client_options(timeout: float, password: str | None = None) -> dict[str, Any]:
@@ -151,8 +180,8 @@ class FirmLink:
         self.redis = Redis.from_url(url, **client_options(timeout, password))
         self._trip = self.redis.register_script(scripts.TRIP)
         self._rearm = self.redis.register_script(scripts.REARM)
+        self._restore = self.redis.register_script(scripts.RESTORE)
         self._heartbeat = self.redis.register_script(scripts.HEARTBEAT)
-        self._sum = self.redis.register_script(scripts.SUM)
 
     @property
     def firm(self) -> str:
@@ -166,120 +195,176 @@ class FirmLink:
         await close()
 
     async def latch(self) -> Latch:
-        return Latch.from_hash(await self.redis.hgetall(self.keys.latch))
+        """The latch; a key of the wrong type reads as a corrupt latch (never an error)."""
+        from redis.exceptions import ResponseError
+
+        try:
+            return Latch.from_hash(await self.redis.hgetall(self.keys.latch))
+        except ResponseError as error:
+            if not _wrong_type(error):
+                raise
+            kind = str(await self.redis.type(self.keys.latch))
+            return Latch.corrupt(f"the firm latch key is a {kind}, not a hash")
 
     async def trip(
-        self, origin: str, cause: str, reason: str, detail: str = "", *, reassert: int = 0
+        self, origin: str, cause: str, reason: str, detail: str = "", *, floor: int = 0
     ) -> tuple[bool, int]:
-        """Set the latch (first trip wins); return (this call set it, the epoch in force)."""
+        """Set the latch (first trip wins); return (this call set it, the epoch in force).
+
+        A corrupt latch is replaced by this trip, at an epoch above ``floor``."""
         k = self.keys
         done, epoch = await self._trip(
             keys=[k.latch, k.events],
-            args=[k.channel, EVENTS_KEPT, origin, cause, reason, detail, reassert],
+            args=[k.channel, EVENTS_KEPT, origin, cause, reason, detail, floor],
         )
         return bool(done), int(epoch)
 
-    async def rearm(
-        self, epoch: int, by: str, reason: str, secret: bytes, at_ms: int
-    ) -> tuple[bool, str]:
-        """Re-arm the trip of ``epoch``, signed; return (done, what the server said)."""
+    async def restore(self, latch: Latch, by: str, observed_sig: str) -> bool:
+        """Put back a latch this node can prove (see ``scripts.RESTORE``)."""
         k = self.keys
-        signature = sign_rearm(secret, self.firm, epoch, by, at_ms, reason)
+        fields: list[str | int] = []
+        for name, value in vars(latch).items():
+            if value not in ("", 0) or name in ("state", "epoch"):
+                fields += [name, value]
+        done = await self._restore(
+            keys=[k.latch, k.events],
+            args=[k.channel, EVENTS_KEPT, by, latch.epoch, observed_sig, *fields],
+        )
+        return bool(done)
+
+    async def rearm(
+        self, epoch: int, by: str, reason: str, at_ms: int, signature: str
+    ) -> tuple[bool, str]:
+        """Re-arm the trip of ``epoch`` with the operator's signature; return (done, what
+        the server said)."""
+        k = self.keys
         done, said = await self._rearm(
             keys=[k.latch, k.events],
             args=[k.channel, EVENTS_KEPT, epoch, by, reason, at_ms, signature],
         )
         return bool(done), str(said)
 
-    async def heartbeat(
-        self,
-        node: str,
-        pnl: Decimal | None,
-        currency: str,
-        state: str,
-        ttl: float,
-        *,
-        policy: str = "trip",
-        ceiling: Decimal | None = None,
-        info: str = "",
-    ) -> Heartbeat:
-        """Write this node's figure (``None``: it keeps none), and check the firm (lost
-        nodes, the ceiling if any) in the same step."""
+    async def heartbeat(self, figure: Figure, operator_key: str = "") -> Reading:
+        """Write this node's signed entry, register the operator key it holds (if none
+        is), and read the latch and every member in the same step."""
         k = self.keys
-        tripped, epoch, total, stale = await self._heartbeat(
-            keys=[k.latch, k.events, k.nodes],
-            args=[
-                k.channel,
-                EVENTS_KEPT,
-                k.node_prefix,
-                node,
-                "" if pnl is None else format(pnl, "f"),
-                currency,
-                state,
-                round(ttl * 1000),
-                policy,
-                "" if ceiling is None else format(ceiling, "f"),
-                currency,
-                info,
-            ],
+        fields = [part for item in figure.fields().items() for part in item]
+        latch, enrolled, forgotten, members = await self._heartbeat(
+            keys=[k.latch, k.nodes, k.enrolled, k.forgotten, k.operator],
+            args=[k.node_prefix, figure.node, operator_key, *fields],
         )
-        return Heartbeat(
-            tripped=bool(tripped),
-            epoch=int(epoch),
-            firm_pnl=Decimal(total) if total else None,
-            stale=tuple(s for s in str(stale).split(",") if s),
-        )
+        table: dict[str, dict[str, str] | str] = {}
+        if members[:1] == ["__wrongtype__"]:
+            table["*"] = f"the member set is {as_dict(members)}"
+        else:
+            for i in range(0, len(members) - 1, 2):
+                table[str(members[i])] = as_dict(members[i + 1])
+        enrolled_raw, forgotten_raw = as_dict(enrolled), as_dict(forgotten)
+        if isinstance(enrolled_raw, str):
+            enrolled_raw = {}  # unreadable: nobody is proven (counts toward tripping)
+        if isinstance(forgotten_raw, str):
+            forgotten_raw = {}  # unreadable: nobody is forgotten (counts toward tripping)
+        return Reading(_latch_from(latch), table, enrolled_raw, forgotten_raw)
 
-    async def exact_sum(
-        self, figures: Sequence[str], ceiling: str | None = None
-    ) -> tuple[str, bool]:
-        """The server's exact sum of decimal strings, and ``-sum >= ceiling`` (for tests)."""
-        total, breached = await self._sum(keys=[], args=[ceiling or "", *figures])
-        if total == "":
-            raise ValueError(f"not a decimal: {breached!r}")
-        return str(total), bool(breached)
+    async def operator_key(self) -> str:
+        """The operator public key the nodes registered ("" if none yet)."""
+        from redis.exceptions import ResponseError
+
+        try:
+            return str(await self.redis.get(self.keys.operator) or "")
+        except ResponseError:
+            return ""
+
+    async def register_operator(self, key: str) -> bool:
+        """Register the operator public key if none is (True if this call did)."""
+        return bool(await self.redis.set(self.keys.operator, key, nx=True))
+
+    async def highest_epoch(self) -> int:
+        """The highest epoch in the latch or the recent events: a trip goes above it."""
+        latch = await self.latch()
+        highest = latch.epoch
+        for _, fields in await self.redis.xrevrange(self.keys.events, count=1000) or []:
+            epoch = str((fields or {}).get("epoch", ""))
+            if epoch.isdigit():
+                highest = max(highest, int(epoch))
+        return highest
 
     async def status(self, events: int = 10) -> FirmStatus:
         """Read everything the CLI shows (a pipeline: one round trip, not one instant)."""
         k = self.keys
+        from redis.exceptions import ResponseError
+
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.time()
-            pipe.hgetall(k.latch)
             pipe.smembers(k.nodes)
             pipe.xrevrange(k.events, count=events)
-            now, raw_latch, names, raw_events = await pipe.execute()
+            pipe.get(k.operator)
+            pipe.hgetall(k.enrolled)
+            pipe.hgetall(k.forgotten)
+            now, names, raw_events, operator, enrolled, forgotten = await pipe.execute()
         now_ms = int(now[0]) * 1000 + int(now[1]) // 1000
         names = sorted(names)
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.hgetall(k.node_prefix + name)
-            raws = await pipe.execute() if names else []
+            raws = await pipe.execute(raise_on_error=False) if names else []
+        from nautilus_riskwatch.firm.figures import Enrolment
+        from nautilus_riskwatch.firm.signing import FirmKeyError, parse_public, verify
+
+        try:
+            operator_public = parse_public(operator) if operator else None
+        except FirmKeyError:
+            operator_public = None
+        nodes = []
+        for name, raw in zip(names, raws, strict=True):
+            figure = Figure.from_hash(name, {} if isinstance(raw, ResponseError) else raw)
+            enrolment = Enrolment.parse(name, enrolled.get(name, ""))
+            proven = (
+                enrolment is not None
+                and enrolment.verified(self.firm, operator_public)
+                and verify(enrolment.public(), figure.message(self.firm), figure.sig)
+            )
+            nodes.append(NodeEntry.from_figure(figure, now_ms, proven))
         return FirmStatus(
             firm=self.firm,
-            latch=Latch.from_hash(raw_latch),
-            nodes=tuple(
-                NodeEntry.from_hash(n, raw, now_ms) for n, raw in zip(names, raws, strict=True)
-            ),
+            latch=await self.latch(),
+            nodes=tuple(nodes),
             events=tuple(FirmEvent(str(i), dict(f)) for i, f in raw_events),
             now_ms=now_ms,
+            operator=str(operator or ""),
+            enrolled=dict(enrolled),
+            forgotten=dict(forgotten),
         )
 
-    async def forget(self, node: str) -> bool:
-        """Remove a node that is gone for good from the ceiling's sum."""
+    async def enrol(self, node: str, text: str) -> None:
+        """Store the operator's signed enrolment of ``node`` (``Enrolment.text``)."""
+        await self.redis.hset(self.keys.enrolled, node, text)
+
+    async def forget(self, node: str, text: str) -> bool:
+        """Store the operator's signed forget of ``node`` and drop its entry."""
         k = self.keys
         async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(k.forgotten, node, text)
             pipe.srem(k.nodes, node)
             pipe.delete(k.node_prefix + node)
-            removed, _ = await pipe.execute()
+            _, removed, _ = await pipe.execute()
         return bool(removed)
 
 
 def read_latch_now(url: str, firm: str, timeout: float, password: str | None = None) -> Latch:
-    """Read the latch synchronously, bounded by ``timeout`` (a node's start check only)."""
+    """Read the latch synchronously, bounded by ``timeout`` (a node's start check only).
+
+    A latch key of the wrong type reads as a corrupt latch (which halts), not an error."""
     from redis import Redis
+    from redis.exceptions import ResponseError
 
     client = Redis.from_url(url, **client_options(timeout, password))
     try:
         return Latch.from_hash(client.hgetall(FirmKeys(check_firm_name(firm)).latch))
+    except ResponseError as error:
+        if not _wrong_type(error):
+            raise
+        kind = str(client.type(FirmKeys(firm).latch))
+        return Latch.corrupt(f"the firm latch key is a {kind}, not a hash")
     finally:
         client.close()

@@ -3,21 +3,25 @@
 It does three things, none of which may ever hold up the node:
 
 - **tell**: a local trip (any cause but the firm's own) is queued and set on the firm
-  latch as soon as Redis answers; while it does not, the queue waits and is retried with
-  backoff, so a trip during an outage reaches the others when Redis returns;
+  latch by its own task the moment it is queued (never behind a heartbeat in flight);
+  while Redis does not answer it is retried with backoff, so a trip during an outage
+  reaches the others when Redis returns, with its own origin and reason;
 - **listen**: a pub/sub subscription wakes it the instant the latch changes, and every
-  heartbeat reads the latch again, so a node that missed a message (or was disconnected)
-  catches up from the latch itself, not from the stream;
-- **beat**: every ``heartbeat`` seconds it writes its exact PnL and state and, with a firm
-  ceiling, has the server sum every node's figure in the same script.
+  heartbeat reads the latch again, so a node that missed a message catches up from the
+  latch itself;
+- **beat**: every ``heartbeat`` seconds it writes its signed figure and state and reads
+  every member's (one script, one round trip), then judges them (``figures.Roll``): a lost
+  member or the firm ceiling trips the latch.
 
-What it decides, from each reading of the latch (``observe``):
+What it decides from each reading of the latch (``observe``):
 
-- tripped, and this node is not: trip it (``FirmKill``: origin, epoch, reason);
-- re-armed at the epoch this node holds, with a signature the operator secret confirms:
-  re-arm it; a signature that does not verify is refused (and said so in the heartbeat);
-- gone or rolled back below the epoch this node holds (Redis lost it): set it again at that
-  epoch, so a Redis restart without persistence does not silently re-enable the firm.
+- a latch that has tripped halts this node unless it carries the operator's re-arm of its
+  current epoch, verified with the operator's public key (``Latch.halts``): a state set to
+  ``never``, a field deleted, garbage or a key of the wrong type all halt;
+- the verified re-arm of the epoch this node holds re-arms it;
+- a latch that went backwards (a lower epoch, or at the epoch this node holds a state that
+  is not that trip) is put back as this node can prove it: the trip it holds (with that
+  trip's own origin and reason), or the signed re-arm it accepted.
 
 Redis I/O happens only in this module's tasks; the actor's callbacks only call
 ``local_trip``, which appends to a list and sets an event.
@@ -27,15 +31,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nautilus_riskwatch.firm.latch import Latch
-from nautilus_riskwatch.firm.link import FirmLink, redact
+from nautilus_riskwatch.firm.figures import Figure, Roll
+from nautilus_riskwatch.firm.latch import CORRUPT, Latch
+from nautilus_riskwatch.firm.link import FirmLink, Reading, redact
+from nautilus_riskwatch.firm.signing import sign
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 HEARTBEAT_POLICIES = ("trip", "count_last")
 LINK_LOST_POLICIES = ("trade_on", "halt")
@@ -58,16 +71,19 @@ class FirmSettings:
     link_lost_after: float = 5.0
     on_unreachable_at_start: str = "halt"
     timeout: float = 1.0
-    secret_env: str = "RISKWATCH_FIRM_SECRET"
-    secret_file: str | None = None
+    operator_key: str = ""  # the operator's Ed25519 public key (hex): verifies re-arms
+    key_file: str | None = None  # this node's Ed25519 private key: signs its figures
     password_env: str | None = None
-    secret: bytes | None = field(default=None, repr=False)  # loaded at start, never logged
+    operator: Ed25519PublicKey | None = field(default=None, repr=False)  # parsed at start
+    signer: Ed25519PrivateKey | None = field(default=None, repr=False)  # loaded at start
     password: str | None = field(default=None, repr=False)  # from password_env at start
 
-    def __repr__(self) -> str:  # the URL may carry a password, the secret is secret
+    def __repr__(self) -> str:  # the URL may carry a password; keys are never shown
         return (
             f"FirmSettings(url={redact(self.url)!r}, firm={self.firm!r}, node={self.node!r}, "
-            f"max_loss={self.max_loss} {self.currency}, secret={'set' if self.secret else 'none'})"
+            f"max_loss={self.max_loss} {self.currency}, "
+            f"operator_key={self.operator_key[:16] + '...' if self.operator_key else 'none'}, "
+            f"key_file={self.key_file!r})"
         )
 
 
@@ -83,6 +99,19 @@ class MemberHooks:
     log: Callable[[str, str], None]  # (level, message)
 
 
+@dataclass(frozen=True)
+class _Trip:
+    cause: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class _Restore:
+    latch: Latch
+    observed_sig: str
+
+
 class FirmMember:
     """One node in the firm: tells its trips, obeys the latch, beats its heart."""
 
@@ -91,15 +120,20 @@ class FirmMember:
         self.hooks = hooks
         self.link: FirmLink | None = None
         self.held_epoch: int | None = None  # the firm trip this node holds
-        self.seen_epoch = 0
+        self.seen_epoch = 0  # the highest epoch this node has read
+        self.held_trip: Latch | None = None  # that trip as read (its origin and reason)
+        self.accepted: Latch | None = None  # the verified re-arm this node accepted
         self.latch: Latch | None = None  # the last reading
         self.link_up = False
         self.down_since: float | None = None
-        self.refused: str = ""  # why the last re-arm was refused (shown in the heartbeat)
-        self._pending: list[tuple[str, str, str]] = []  # local trips not yet on the latch
+        self.verdict = ""  # this node's word on the last re-arm (in its heartbeat)
+        self.roll = Roll(settings.firm, settings.operator)
+        self._pending: list[_Trip | _Restore] = []  # what the latch must be told
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._failures = 0
+        self._seq = 0
+        self._unproven: tuple[str, ...] = ()
         self._stopping = False
 
     # --- from the actor (loop thread, never blocks) ----------------------------------
@@ -108,20 +142,20 @@ class FirmMember:
         s = self.settings
         self.link = FirmLink(s.url, s.firm, timeout=s.timeout, password=s.password)
         if latch_at_start is not None:
-            self.link_up = True
+            self._went_up()
             self.observe(latch_at_start)
         else:
             self._went_down()
         loop = asyncio.get_running_loop()
         self._tasks = [
+            loop.create_task(self._tell(), name=f"riskwatch firm tell {s.node}"),
             loop.create_task(self._beat(), name=f"riskwatch firm beat {s.node}"),
             loop.create_task(self._listen(), name=f"riskwatch firm listen {s.node}"),
         ]
 
     def local_trip(self, cause: str, reason: str) -> None:
         """The node tripped on its own: put it on the firm latch (as soon as possible)."""
-        self._pending.append((cause, reason, ""))
-        self._wake.set()
+        self._queue(_Trip(cause, reason))
 
     def stop(self) -> None:
         """Cancel the tasks; a last heartbeat says 'stopped' (best effort, bounded)."""
@@ -140,98 +174,180 @@ class FirmMember:
     def observe(self, latch: Latch) -> None:
         """Act on one reading of the latch (see the module docstring)."""
         self.latch = latch
-        hooks = self.hooks
-        if self.held_epoch is not None and latch.epoch < self.held_epoch:
-            hooks.log(
-                "error",
-                f"firm latch at epoch {latch.epoch} ({latch.state}), below the trip this node "
-                f"holds (epoch {self.held_epoch}): Redis lost it; setting it again",
-            )
-            if ("reassert", "", "") not in self._pending:
-                self._pending.append(("reassert", "", ""))
-                self._wake.set()
+        s, hooks = self.settings, self.hooks
+        if latch.state not in ("tripped", CORRUPT) and latch.epoch < self.seen_epoch:
+            self._went_backwards(latch, f"epoch {latch.epoch} ({latch.state})")
             return
         self.seen_epoch = max(self.seen_epoch, latch.epoch)
         tripped = hooks.tripped()
-        if latch.tripped:
+        if latch.halts(s.firm, s.operator):
+            if latch.state == CORRUPT and not any(isinstance(p, _Trip) for p in self._pending):
+                hooks.log("error", f"firm latch corrupt: {latch.reason}; replacing it by a trip")
+                self._queue(_Trip("corrupt-latch", latch.reason))
             if not tripped:
                 self.held_epoch = latch.epoch
-                self.refused = ""
+                self.verdict = ""
                 hooks.trip_firm(latch)
-            elif not self._pending:
+            elif not any(isinstance(p, _Trip) for p in self._pending):
                 # a trip this node already holds, or one it came up with while Redis was
                 # away: a re-arm of the epoch in force is the one that re-arms it
                 self.held_epoch = max(self.held_epoch or 0, latch.epoch)
-        elif latch.state == "armed" and tripped and self.held_epoch == latch.epoch:
-            if latch.rearm_verified(self.settings.firm, self.settings.secret):
-                if hooks.rearm(latch):
-                    hooks.log(
-                        "warning",
-                        f"firm re-armed (epoch {latch.epoch}) by {latch.rearm_by or '?'}: "
-                        f"{latch.rearm_reason or 'no reason given'}",
-                    )
-                    self.held_epoch = None
-                    self.refused = ""
-            else:
+            if latch.state == "tripped" and latch.epoch == self.held_epoch:
+                self.held_trip = latch
+            elif latch.state == "never" and latch.epoch == self.held_epoch:
+                self._went_backwards(latch, f"state {latch.state!r} at epoch {latch.epoch}")
+            elif latch.state == "armed" and latch.epoch == self.held_epoch:
                 why = (
-                    "no operator secret on this node to verify it"
-                    if self.settings.secret is None
-                    else "the signature does not verify"
+                    "no operator key on this node to verify it"
+                    if s.operator is None
+                    else "the signature does not verify with the operator key"
                 )
-                if self.refused != why:
+                if self.verdict != f"{latch.epoch} refused: {why}":
                     hooks.log("error", f"firm re-arm of epoch {latch.epoch} refused: {why}")
-                self.refused = why
+                self.verdict = f"{latch.epoch} refused: {why}"
+            return
+        if latch.state != "armed":
+            return  # never tripped
+        if tripped and self.held_epoch == latch.epoch:
+            if hooks.rearm(latch):
+                hooks.log(
+                    "warning",
+                    f"firm re-armed (epoch {latch.epoch}) by {latch.rearm_by or '?'}: "
+                    f"{latch.rearm_reason or 'no reason given'}",
+                )
+                self.held_epoch = None
+                self.held_trip = None
+                self.accepted = latch
+                self.verdict = f"{latch.epoch} accepted"
+            else:
+                self.verdict = f"{latch.epoch} waiting: this node's watch refused it for now"
+        elif not tripped:
+            self.accepted = latch
+
+    def _went_backwards(self, latch: Latch, what: str) -> None:
+        """Put back what this node can prove: the trip it holds, or the re-arm it took."""
+        node = self.settings.node
+        if self.held_epoch is not None:
+            proof = self.held_trip
+            if proof is None or proof.epoch != self.held_epoch:
+                proof = Latch(
+                    "tripped", self.held_epoch, origin=node, cause="reassert",
+                    reason=f"node {node} holds the trip of epoch {self.held_epoch}",
+                )  # fmt: skip
+        elif self.accepted is not None and self.accepted.epoch >= latch.epoch:
+            proof = self.accepted
+        else:
+            return
+        restore = _Restore(proof, latch.rearm_sig)
+        if restore not in self._pending:
+            self.hooks.log(
+                "error",
+                f"firm latch went backwards ({what}; this node holds epoch {proof.epoch}, "
+                f"{proof.state}): Redis lost it or someone wrote it; putting it back",
+            )
+            self._queue(restore)
+
+    def _judge(self, reading: Reading) -> None:
+        """Lost members and the ceiling, from one heartbeat's reading of every member."""
+        s = self.settings
+        verdict = self.roll.judge(
+            time.monotonic(),
+            s.node,
+            reading.members,
+            reading.enrolled,
+            reading.forgotten,
+            policy=s.on_heartbeat_lost,
+            ceiling=s.max_loss,
+            currency=s.currency,
+        )
+        if verdict.unproven != self._unproven:
+            self._unproven = verdict.unproven
+            if verdict.unproven:
+                self.hooks.log(
+                    "warning",
+                    f"firm members not proven (not enrolled, or figure not signed by the "
+                    f"enrolled key): {', '.join(verdict.unproven)}; their figures count only "
+                    "as losses",
+                )
+        if verdict.trip is None or reading.latch.halts(s.firm, s.operator):
+            return
+        if not any(isinstance(p, _Trip) for p in self._pending):
+            self._queue(_Trip(*verdict.trip))
+
+    def _queue(self, action: _Trip | _Restore) -> None:
+        self._pending.append(action)
+        self._wake.set()
 
     # --- tasks ---------------------------------------------------------------------------
+    async def _tell(self) -> None:
+        """Put what is queued on the latch, the moment it is queued."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()  # before the round trip: a trip queued during it wakes us
+            try:
+                assert self.link is not None
+                await self._flush(self.link)
+                self._went_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                self._went_down(error)
+                await asyncio.sleep(self._backoff())
+                self._wake.set()
+
     async def _beat(self) -> None:
         s = self.settings
         while True:
             try:
                 assert self.link is not None
-                await self._flush(self.link)
-                pnl, state = self.hooks.figures()
-                if self.refused:
-                    state = f"{state} (re-arm refused: {self.refused})"
-                assert self.link is not None
-                await self.link.heartbeat(
-                    s.node,
-                    pnl,
-                    s.currency,
-                    state,
-                    s.heartbeat_ttl,
-                    policy=s.on_heartbeat_lost,
-                    ceiling=s.max_loss,
-                    info=_info(),
-                )
-                self.observe(await self.link.latch())
+                reading = await self.link.heartbeat(self._figure(), s.operator_key)
                 self._went_up()
+                self.observe(reading.latch)
+                self._judge(reading)
                 delay = s.heartbeat
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 self._went_down(error)
                 delay = self._backoff()
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
+            await asyncio.sleep(delay)
+
+    def _figure(self, state: str | None = None) -> Figure:
+        s = self.settings
+        pnl, now_state = self.hooks.figures()
+        self._seq = max(self._seq + 1, time.time_ns() // 1_000_000)
+        figure = Figure(
+            node=s.node,
+            pnl="" if pnl is None else format(pnl, "f"),
+            currency=s.currency if pnl is not None else "",
+            state=state or now_state,
+            seq=self._seq,
+            ttl_ms=round(s.heartbeat_ttl * 1000),
+            rearm=self.verdict,
+            info=_info(),
+        )
+        if s.signer is None:
+            return figure
+        return dataclasses.replace(figure, sig=sign(s.signer, figure.message(s.firm)))
 
     async def _flush(self, link: FirmLink) -> None:
-        """Put the queued local trips on the latch (raises if Redis does not answer)."""
+        """Put the queued actions on the latch (raises if Redis does not answer)."""
         node = self.settings.node
         while self._pending:
-            cause, reason, detail = self._pending[0]
-            if cause == "reassert":
-                held = self.held_epoch
-                if held is not None:
-                    await link.trip(
-                        node, "reassert", f"node {node} holds the trip of epoch {held}",
-                        reassert=held,
-                    )  # fmt: skip
+            action = self._pending[0]
+            if isinstance(action, _Restore):
+                if await link.restore(action.latch, node, action.observed_sig):
+                    self.hooks.log("warning", f"firm latch put back at epoch {action.latch.epoch}")
             else:
-                done, epoch = await link.trip(node, cause, reason, detail)
+                done, epoch = await link.trip(
+                    node, action.cause, action.reason, action.detail, floor=self.seen_epoch
+                )
                 self.held_epoch = epoch
                 self.seen_epoch = max(self.seen_epoch, epoch)
+                if done:
+                    self.held_trip = Latch(
+                        "tripped", epoch, node, action.cause, action.reason, action.detail
+                    )
                 self.hooks.log(
                     "warning",
                     f"firm latch set by this node (epoch {epoch})"
@@ -249,8 +365,9 @@ class FirmMember:
             try:
                 await pubsub.subscribe(channel)
                 # subscribed: now read the latch, so nothing between the two is missed
-                self.observe(await self.link.latch())
+                latch = await self.link.latch()
                 self._went_up()
+                self.observe(latch)
                 while True:
                     message = await pubsub.get_message(
                         ignore_subscribe_messages=True, timeout=self.settings.heartbeat
@@ -272,10 +389,7 @@ class FirmMember:
         try:
             async with asyncio.timeout(s.timeout):
                 await self._flush(link)
-                pnl, _ = self.hooks.figures()
-                await link.heartbeat(
-                    s.node, pnl, s.currency, "stopped", s.heartbeat_ttl, info=_info()
-                )
+                await link.heartbeat(self._figure("stopped"), s.operator_key)
         except Exception as error:
             self.hooks.log("warning", f"firm: last heartbeat not written ({_what(error)})")
         finally:
@@ -286,6 +400,8 @@ class FirmMember:
     def _went_up(self) -> None:
         if not self.link_up:
             self.hooks.log("info", f"firm link up ({redact(self.settings.url)})")
+            # expiry counts only link time: every member gets one ttl from now
+            self.roll.grace(time.monotonic())
         self.link_up = True
         self.down_since = None
         self._failures = 0
@@ -314,7 +430,8 @@ class FirmMember:
             )
 
     def _backoff(self) -> float:
-        """Exponential backoff with jitter, from 50 ms to the heartbeat (at most 2 s)."""
+        """Exponential backoff with jitter: 50 ms doubling per failure, capped at the
+        heartbeat (and at 2 s), each wait drawn from half to all of that."""
         cap = min(2.0, max(self.settings.heartbeat, 0.05))
         return float(min(cap, 0.05 * 2 ** min(self._failures, 10)) * random.uniform(0.5, 1.0))
 

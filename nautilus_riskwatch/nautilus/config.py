@@ -31,6 +31,7 @@ from nautilus_riskwatch.firm.member import (
     START_POLICIES,
     FirmSettings,
 )
+from nautilus_riskwatch.firm.signing import FirmKeyError, check_key_text
 from nautilus_riskwatch.nautilus.marks import MARK_SOURCES
 
 FEED_KINDS = ("quote", "trade", "bar")
@@ -156,11 +157,15 @@ class FirmConfig(NautilusConfig, frozen=True, forbid_unknown_fields=True):
         cannot know whether the firm is tripped must not trade) or ``"trade_on"``.
     timeout : float, default 1.0
         Seconds for one Redis connect or command (also the bound of the start check).
-    secret_env : str, default "RISKWATCH_FIRM_SECRET"
-        The environment variable holding the operator secret that re-arms are signed with.
-    secret_file : str, optional
-        A file holding the secret instead (first line). Without a secret a firm re-arm
-        cannot be verified, and this node stays halted after a firm trip until restarted.
+    operator_key : str, optional
+        The operator's Ed25519 public key (64 hex digits, from ``riskwatch firm keygen``):
+        the only key that can re-arm the firm. Without it a firm re-arm cannot be verified,
+        and this node stays halted after a firm trip until restarted.
+    key_file : str, optional
+        This node's own Ed25519 private key (a file from ``riskwatch firm keygen``). It
+        signs the node's figures; once the operator ``enrol``s its public key, its figure
+        counts toward the firm ceiling in full. Without it (or unenrolled) the node's
+        figure counts only as a loss, never as a gain.
     password_env : str, optional
         An environment variable holding the Redis password, to keep it out of the URL and
         so out of any config NautilusTrader logs.
@@ -179,8 +184,8 @@ class FirmConfig(NautilusConfig, frozen=True, forbid_unknown_fields=True):
     link_lost_after: float = FirmSettings.link_lost_after
     on_unreachable_at_start: str = FirmSettings.on_unreachable_at_start
     timeout: float = FirmSettings.timeout
-    secret_env: str = FirmSettings.secret_env
-    secret_file: str | None = None
+    operator_key: str | None = None
+    key_file: str | None = None
     password_env: str | None = None
 
 
@@ -447,7 +452,7 @@ def settings_from(config: RiskWatchConfig) -> Settings:
 
 
 def _firm(raw: object, currency: str | None, limits: tuple[LimitSpec, ...]) -> FirmSettings:
-    """Check the firm section; the secret is read at start, never kept in the config."""
+    """Check the firm section; the node's private key is read at start, never kept here."""
     raw = _struct("firm", raw, FirmConfig)
     url = _text("firm.url", raw.url)
     if not url.startswith(("redis://", "rediss://", "unix://")):
@@ -481,8 +486,15 @@ def _firm(raw: object, currency: str | None, limits: tuple[LimitSpec, ...]) -> F
             )
     if raw.node is not None:
         _text("firm.node", raw.node)
-    if raw.secret_file is not None:
-        _text("firm.secret_file", raw.secret_file)
+    operator_key = ""
+    if raw.operator_key is not None:
+        operator_key = _text("firm.operator_key", raw.operator_key).strip()
+        try:
+            operator_key = check_key_text(operator_key)
+        except FirmKeyError as error:
+            raise RiskWatchConfigError("firm.operator_key", raw.operator_key, str(error)) from None
+    if raw.key_file is not None:
+        _text("firm.key_file", raw.key_file)
     return FirmSettings(
         url=url,
         firm=name,
@@ -500,8 +512,8 @@ def _firm(raw: object, currency: str | None, limits: tuple[LimitSpec, ...]) -> F
             "firm.on_unreachable_at_start", raw.on_unreachable_at_start, START_POLICIES
         ),
         timeout=_seconds("firm.timeout", raw.timeout),
-        secret_env=_text("firm.secret_env", raw.secret_env),
-        secret_file=raw.secret_file,
+        operator_key=operator_key,
+        key_file=raw.key_file,
         password_env=None
         if raw.password_env is None
         else _text("firm.password_env", raw.password_env),

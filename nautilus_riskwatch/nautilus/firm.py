@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from nautilus_riskwatch.core import FirmKill, FirmUnreachable, RiskOff, Trip
-from nautilus_riskwatch.firm.latch import Latch, load_secret
+from nautilus_riskwatch.firm.latch import Latch
 from nautilus_riskwatch.firm.link import read_latch_now, redact
 from nautilus_riskwatch.firm.member import FirmMember, FirmSettings, MemberHooks
 from nautilus_riskwatch.nautilus.commands import RearmRefused
@@ -68,12 +68,15 @@ class FirmBridge:
         self._rearm_watch = rearm
         self._logger = log
         self._queued = False  # a firm trip handed to the loop, not latched yet
-        secret = load_secret(settings.secret_env, settings.secret_file)
+        from nautilus_riskwatch.firm.signing import load_private, parse_public
+
         password = os.environ.get(settings.password_env) if settings.password_env else None
         self.settings = dataclasses.replace(
             settings,
             node=settings.node or node,
-            secret=secret,
+            operator=parse_public(settings.operator_key) if settings.operator_key else None,
+            # a key file that cannot be read stops the node's start, naming the file
+            signer=load_private(settings.key_file) if settings.key_file else None,
             password=password,
         )
         self.member = FirmMember(
@@ -92,12 +95,17 @@ class FirmBridge:
     def start(self) -> None:
         """The start check (synchronous, bounded), then the member's tasks."""
         s = self.settings
-        if s.secret is None:
+        if s.operator is None:
             self._log(
                 "warning",
-                f"firm: no operator secret (env {s.secret_env}"
-                f"{', file ' + s.secret_file if s.secret_file else ''}): a firm re-arm "
-                "cannot be verified here; after a firm trip this node stays halted",
+                "firm: no operator_key: a firm re-arm cannot be verified here; after a firm "
+                "trip this node stays halted",
+            )
+        if s.signer is None:
+            self._log(
+                "warning",
+                "firm: no key_file: this node's figure is not signed, so the firm counts it "
+                "only as a loss, never as a gain",
             )
         latch: Latch | None = None
         try:
@@ -111,20 +119,11 @@ class FirmBridge:
                         "(on_unreachable_at_start=halt)"
                     )
                 )
-        if (
-            latch is not None
-            and latch.state == "armed"
-            and not latch.rearm_verified(s.firm, s.secret)
-        ):
+        if latch is not None and latch.halts(s.firm, s.operator):
+            # tripped, or re-armed without a re-arm this node can verify: halted before
+            # any strategy starts
             self.member.held_epoch = latch.epoch
-            self._halt_and_trip(
-                FirmKill(
-                    latch.origin,
-                    latch.epoch,
-                    f"the firm's re-arm of epoch {latch.epoch} is not verified on this node",
-                    latch.cause,
-                )
-            )
+            self._trip_firm(latch)
         self.member.start(latch)
         state = "unreachable" if latch is None else f"{latch.state}, epoch {latch.epoch}"
         self._log(
@@ -145,7 +144,7 @@ class FirmBridge:
             self.member.local_trip(cause.kind, str(cause))
 
     def _trip_firm(self, latch: Latch) -> None:
-        self._halt_and_trip(FirmKill(latch.origin, latch.epoch, latch.reason, latch.cause))
+        self._halt_and_trip(FirmKill(latch.origin, latch.epoch, latch.why_halted(), latch.cause))
 
     def _halt_and_trip(self, cause: Trip) -> None:
         """HALTED now (synchronously), then the full cascade on the loop."""

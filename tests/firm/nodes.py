@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -11,16 +12,42 @@ import threading
 import time
 from pathlib import Path
 
+from keys import OPERATOR, enrol, pair
+
+from nautilus_riskwatch.firm.link import FirmLink
+
 RUNNER = Path(__file__).with_name("node_runner.py")
+
+
+def _enrol(url: str, name: str) -> None:
+    async def go() -> None:
+        link = FirmLink(url, "acme")
+        try:
+            await enrol(link, name)
+        finally:
+            await link.close()
+
+    asyncio.run(go())
 
 
 class NodeProcess:
     """One node: start it, send it commands, wait for its events."""
 
-    def __init__(self, name: str, url: str, *, firm: dict | None = None, env=None, **options):
+    def __init__(
+        self, name: str, url: str, *, firm: dict | None = None, env=None, enrol=True, **options
+    ):
         self.name = name
-        firm_config = {"url": url, "name": "acme", "node": name, "heartbeat": 0.2}
+        firm_config = {
+            "url": url,
+            "name": "acme",
+            "node": name,
+            "heartbeat": 0.2,
+            "operator_key": OPERATOR.public,
+            "key_file": pair(name).file,
+        }
         firm_config.update(firm or {})
+        if enrol:  # the operator vouches for the node's key (riskwatch firm enrol)
+            _enrol(url, name)
         options = {"trader_id": f"NODE-{name}", "firm": firm_config, **options}
         self.events: queue.Queue[dict] = queue.Queue()
         self.lines: list[str] = []
@@ -30,7 +57,7 @@ class NodeProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env={**os.environ, "RISKWATCH_FIRM_SECRET": "s3cret", **(env or {})},
+            env={**os.environ, **(env or {})},
         )
         threading.Thread(target=self._read, daemon=True).start()
 

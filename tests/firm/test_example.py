@@ -17,5 +17,9 @@ def test_the_two_node_example_takes_both_nodes_down(capsys):
         assert f"[{name}] node-{name} trading state: HALTED" in out
         assert f"[{name}] node-{name} open position DemoHedger-002 LONG" in out
         assert f"[{name}] node-{name} open position DemoTrader" not in out
+    assert "node node-A enrolled" in out and "node node-B enrolled" in out
     assert "FIRM demo   latch TRIPPED   epoch 1" in out
+    for name in "AB":  # each node's figure is signed by its enrolled key
+        row = next(line for line in out.splitlines() if line.strip().startswith(f"node-{name} "))
+        assert "enrolled" in row
     assert "by node-A: [stale]" in out

@@ -41,6 +41,8 @@ def test_the_firm_section_is_off_by_default_and_checked_when_given():
         ({"url": "redis://h", "name": "a", "on_heartbeat_lost": "x"}, "firm.on_heartbeat_lost"),
         ({"url": "redis://h", "name": "a", "heartbeat": 1, "heartbeat_ttl": 1}, "firm.heartbeat_ttl"),  # noqa: E501
         ({"url": "redis://h", "name": "acme", "colour": "red"}, "firm.colour"),
+        ({"url": "redis://h", "name": "acme", "operator_key": "s3cret"}, "firm.operator_key"),
+        ({"url": "redis://h", "name": "acme", "secret_env": "X"}, "firm.secret_env"),
     ],
 )  # fmt: skip
 def test_a_bad_firm_section_is_refused_naming_the_field(firm, field):
@@ -120,7 +122,9 @@ def test_a_latch_redis_lost_is_set_again_by_a_node_that_holds_the_trip():
             return latch, node
 
         latch, node = asyncio.run(before())
-    assert latch.tripped and latch.epoch == 3 and latch.origin == "B"
+    # put back as the trip it was: its own origin, cause and reason
+    assert latch.tripped and latch.epoch == 3 and latch.origin == "A"
+    assert (latch.cause, latch.reason) == ("stale", "quotes silent")
     assert node.firm_trips == [3]  # and the node itself was not tripped twice
 
 

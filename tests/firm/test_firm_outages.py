@@ -1,0 +1,104 @@
+"""The firm switch through a stalled link and a Redis outage, on real node processes.
+
+What is judged is each node's engine (trading state, open orders, positions) and the
+latch on the real ``redis-server``; no wall time is asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from proxy import StallingProxy
+from test_firm_nodes import HEDGE_ONLY, _book, _latch
+
+from nautilus_riskwatch.firm.link import FirmLink
+
+
+def _until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"not reached in {timeout}s: {what}"
+        time.sleep(0.05)
+
+
+def test_a_trip_made_while_the_heartbeat_is_in_flight_is_told_at_once(redis_server, nodes):
+    """A's heartbeat reply is held by the proxy (its firm task is awaiting Redis); a trip
+    on A must reach the latch, and B, while that reply is still held: one round trip on
+    its own connection, not after the heartbeat returns."""
+    proxy = StallingProxy(redis_server.port)
+    try:
+        # a long command timeout and ttl: the held heartbeat neither fails nor makes A
+        # count as lost while the test runs
+        firm = {"heartbeat": 0.3, "heartbeat_ttl": 60.0, "timeout": 60.0}
+        a = nodes.start("A", proxy.url, firm=firm)
+        b = nodes.start("B", redis_server.url)
+        a.wait("running"), b.wait("running")
+        proxy.stall_heartbeats = True
+        assert proxy.stalled.wait(30), "A's heartbeat was never held"
+        a.send("kill while the heartbeat is in flight")
+        latch = _until(
+            lambda: (latch := _latch(redis_server.url)).tripped and latch, 20, "A's trip"
+        )
+        assert proxy.stall_heartbeats  # A's heartbeat reply is still held
+        report = b.wait("tripped")
+    finally:
+        proxy.close()
+    assert latch.origin == "A" and latch.cause == "manual"
+    cause = report["record"]["cause"]
+    assert cause["origin"] == "A" and "while the heartbeat is in flight" in cause["reason"]
+    assert report["trading_state"] == "HALTED" and _book(report) == HEDGE_ONLY
+
+
+def _seqs(url):
+    async def read():
+        link = FirmLink(url, "acme")
+        try:
+            return {n.name: n.age_s for n in (await link.status()).nodes}
+        finally:
+            await link.close()
+
+    return asyncio.run(read())
+
+
+def test_a_ten_second_redis_outage_with_no_trip_halts_no_node(redis_server, nodes):
+    """Default policy (``trade_on``, ``on_heartbeat_lost="trip"``): every member's
+    heartbeat is far past its ttl when Redis returns, but that is the outage, not a lost
+    node: each gets one ttl of link time, beats, and nobody trips."""
+    a, b = nodes.start("A", redis_server.url), nodes.start("B", redis_server.url)
+    a.wait("running"), b.wait("running")
+    redis_server.kill()
+    time.sleep(10.0)  # the outage (ttl is 0.8 s: 4 heartbeats of 0.2 s)
+    redis_server.start()
+    # both beat again, and then some: five ttls of link time after the return
+    _until(lambda: all(age < 0.5 for age in _seqs(redis_server.url).values()), 30, "beats")
+    time.sleep(4.0)
+    for node in (a, b):
+        node.send("report")
+        report = node.wait("report")
+        assert report["trading_state"] == "ACTIVE" and report["record"] is None
+        assert len(report["open_orders"]) >= 3  # the trader still rests its orders
+    assert _latch(redis_server.url).state == "never"
+
+
+def test_a_trip_during_a_long_outage_keeps_its_origin_and_reason(redis_server, nodes):
+    a, b = nodes.start("A", redis_server.url), nodes.start("B", redis_server.url)
+    a.wait("running"), b.wait("running")
+    redis_server.kill()
+    a.send("kill trip while Redis is down")
+    local = a.wait("tripped")  # the local cascade does not wait on Redis
+    assert local["trading_state"] == "HALTED" and _book(local) == HEDGE_ONLY
+    time.sleep(3.0)  # longer than the ttl (0.8 s): every heartbeat on record expires
+    b.send("report")
+    assert b.wait("report")["trading_state"] == "ACTIVE"  # nothing reached B yet
+    redis_server.start()
+    report = b.wait("tripped")
+    cause = report["record"]["cause"]
+    assert cause["kind"] == "firm-kill" and cause["origin"] == "A"
+    assert cause["origin_cause"] == "manual" and "trip while Redis is down" in cause["reason"]
+    assert report["trading_state"] == "HALTED" and _book(report) == HEDGE_ONLY
+    latch = _latch(redis_server.url)
+    assert (latch.origin, latch.cause, latch.epoch) == ("A", "manual", 1)
