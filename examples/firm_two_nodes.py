@@ -8,6 +8,11 @@ silent; its watch trips on staleness and sets the firm latch; node B trips with 
 ``FirmKill`` naming A. Then the operator's status table, as ``riskwatch firm status``
 prints it.
 
+The keys are made here as an operator would with ``riskwatch firm keygen``: the
+operator's pair (its private key stays with the operator; the nodes get only the public
+key, which alone verifies a re-arm) and one pair per node, whose public key the operator
+``enrol``s so that the node's signed PnL counts in the firm's sum.
+
     python examples/firm_two_nodes.py
 """
 
@@ -17,12 +22,13 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 
 FIRM = "demo"
 
 
-def run_one_node(name: str, url: str) -> None:
+def run_one_node(name: str, url: str, operator_key: str, key_file: str) -> None:
     """One node (in its own process): run until the watch's cascade is done."""
     import msgspec
     from nautilus_trader.live.node import TradingNode
@@ -37,7 +43,14 @@ def run_one_node(name: str, url: str) -> None:
         {
             "feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 0.5 if name == "A" else 30}],
             "hedge_tags": ["HEDGE"],
-            "firm": {"url": url, "name": FIRM, "node": f"node-{name}", "heartbeat": 0.2},
+            "firm": {
+                "url": url,
+                "name": FIRM,
+                "node": f"node-{name}",
+                "heartbeat": 0.2,
+                "operator_key": operator_key,  # verifies re-arms: public, safe to share
+                "key_file": key_file,  # this node's own key: signs its figures
+            },
         },
         replay=ReplayDataClientConfig(speed=600.0, stop_after=stop_after, max_gap=0.1),
     )
@@ -61,11 +74,28 @@ def main() -> None:
     from nautilus_riskwatch.firm.cli import main as firm_cli
     from nautilus_riskwatch.firm.server import LocalRedis
 
-    with LocalRedis() as redis:
+    with LocalRedis() as redis, tempfile.TemporaryDirectory() as keys:
         print(f"redis-server on {redis.url} ({redis.binary})")
+        firm = ["--url", redis.url, "--firm", FIRM]
+        operator_file = os.path.join(keys, "operator.key")
+        operator_key = _keygen(operator_file)
+        node_files = {}
+        for name in "AB":
+            node_files[name] = os.path.join(keys, f"node-{name}.key")
+            public = _keygen(node_files[name])
+            firm_cli([*firm, "enrol", f"node-{name}", "--node-key", public,
+                      "--key-file", operator_file])  # fmt: skip
         children = [
             subprocess.Popen(
-                [sys.executable, __file__, "--node", name, redis.url],
+                [
+                    sys.executable,
+                    __file__,
+                    "--node",
+                    name,
+                    redis.url,
+                    operator_key,
+                    node_files[name],
+                ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
@@ -98,11 +128,22 @@ def main() -> None:
             for reader in readers:
                 reader.join()
         print()
-        firm_cli(["--url", redis.url, "--firm", FIRM, "status"])
+        firm_cli([*firm, "status"])
+
+
+def _keygen(path: str) -> str:
+    """``riskwatch firm keygen --out path``; returns the public key it prints."""
+    import io
+
+    from nautilus_riskwatch.firm.cli import main as firm_cli
+
+    out = io.StringIO()
+    firm_cli(["keygen", "--out", path], out=out)
+    return out.getvalue().split("public key: ")[1].strip()
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--node":
-        run_one_node(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 6 and sys.argv[1] == "--node":
+        run_one_node(*sys.argv[2:])
     else:
         main()
