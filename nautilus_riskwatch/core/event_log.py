@@ -39,6 +39,7 @@ from typing import Any, NoReturn
 
 from nautilus_riskwatch.core.feeds import Feed
 from nautilus_riskwatch.core.record import scope_spelled
+from nautilus_riskwatch.core.redact import redact_url
 from nautilus_riskwatch.looptime.origin import utc
 
 #: The session: one per armed run of the watch (stable across a re-arm, new after a reset).
@@ -337,8 +338,8 @@ _SECRET = re.compile(
     r"(?i)\b(api[_-]?key|api[_-]?secret|secret|password|passwd|pwd|token|passphrase"
     r"|authorization|bearer)(\W{1,3})(?:(?:bearer|basic)\s+)?[^\s,;'\"&)}\]]+"
 )
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]*:[^/\s@]*@")
-_HINT = re.compile("key|secret|pass|pwd|token|auth|bearer|@")
+_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>]*[^\s'\"<>.,;:)\]}]")
+_HINT = re.compile("key|secret|pass|pwd|token|auth|bearer|@|://")
 _SEPARATOR = re.compile(r"[\s=:@]")
 
 
@@ -347,12 +348,13 @@ def redact(text: str) -> str:
 
     The watch writes ids, figures and its own words; free text from elsewhere (an
     exception's message, an operator's reason) could carry a key or a password, e.g. a
-    connection string in an error. Those are masked before any line is written.
+    connection string in an error. Those are masked before any line is written; a URL is
+    shown as ``redact_url`` shows it (its token may be in the host or the path).
     """
     # cheap looks first: ids and figures (no space, '=', ':' or '@') pass at once
     if _SEPARATOR.search(text) is None or _HINT.search(text.lower()) is None:
         return text
-    text = _URL_CREDENTIALS.sub(r"\1***@", text)
+    text = _URL.sub(lambda url: redact_url(url[0]), text)
     return _SECRET.sub(r"\1\2***", text)
 
 

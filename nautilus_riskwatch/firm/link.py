@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from nautilus_riskwatch.core.redact import redact_url
 from nautilus_riskwatch.firm import scripts
 from nautilus_riskwatch.firm.figures import Figure, NodeEntry, as_dict
 from nautilus_riskwatch.firm.latch import Latch
@@ -31,19 +31,8 @@ def check_firm_name(firm: str) -> str:
     return firm
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced by ``***`` (user names are kept)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable url>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+#: Every URL this package shows goes through the one redaction rule (``core/redact.py``).
+redact = redact_url
 
 
 @dataclass(frozen=True)
