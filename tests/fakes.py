@@ -38,6 +38,7 @@ class FakeBook:
         self.stage = ""
         self._waiters: list[asyncio.Future[None]] = []
         self._closing: set[str] = set()
+        self._unanswered: set[str] = set()  # closes sent and never answered (silent)
         self.filled: set[str] = set()
         self.ns = 1_000
         self.held_by: dict[str, str] = {}
@@ -77,6 +78,9 @@ class FakeBook:
     def open_orders_among(self, order_ids: Sequence[str]) -> list[str]:
         return [o for o in order_ids if o in self.open_orders]
 
+    def cancel_refused(self, order_ids: Sequence[str]) -> list[str]:
+        return []
+
     def filled_among(self, order_ids: Sequence[str]) -> list[str]:
         return [o for o in order_ids if o in self.filled]
 
@@ -84,15 +88,26 @@ class FakeBook:
         self.stage = "flatten"
         return sorted(self.positions - self.hedges), sorted(self.positions & self.hedges)
 
-    def flatten(self, position_ids: Sequence[str]) -> None:
+    def flatten(self, position_ids: Sequence[str]) -> list[str]:
         loop = asyncio.get_running_loop()
+        sent = []
         for position in position_ids:
             if position in self._closing:
                 continue
             self.commands.append(("close", position))
+            sent.append(position)
+            self._unanswered.add(position)
             if self.responsive:
                 self._closing.add(position)
                 loop.call_later(self.latency, self._closed, position)
+        return sent
+
+    def closing(self, position_ids: Sequence[str]) -> list[str]:
+        """A silent venue never answers a close: it stays working (waited for)."""
+        return [p for p in position_ids if p in self._closing or p in self._unanswered]
+
+    def close_failures(self) -> dict[str, list[str]]:
+        return {}
 
     async def changed(self) -> None:
         if self.on_changed_wait is not None:
@@ -118,6 +133,7 @@ class FakeBook:
 
     def _closed(self, position: str) -> None:
         self._closing.discard(position)
+        self._unanswered.discard(position)
         self.positions.discard(position)
         self._notify()
 

@@ -3,7 +3,8 @@
 Blocks of one file run in order in one namespace. Most start from what a reader is assumed
 to have: ``engine`` (a demo backtest engine with a trader and a hedger, no watch yet) and
 ``msgbus``. Snippets that operate a running watch (``watch.kill(...)``, commands on the
-bus) run inside a real backtest, from an actor's quote callback, with ``watch`` running.
+bus) run inside a real backtest, from an actor's quote callbacks (one block per quote),
+with ``watch`` running.
 """
 
 from __future__ import annotations
@@ -36,9 +37,15 @@ class _SnippetRunner(Actor):
         self.subscribe_quote_ticks(eurusd_instrument().id)
 
     def on_quote_tick(self, tick) -> None:
+        # one block per quote: a cascade ends once the engine has had its turn, so a re-arm
+        # in the block after a kill comes a quote later, as it would from an operator
         if not self.done:
-            self.done = True
-            _exec_all(self.doc, self.blocks, {"watch": self.watch, "msgbus": self.msgbus})
+            if not hasattr(self, "namespace"):
+                self.namespace = {"watch": self.watch, "msgbus": self.msgbus}
+                self.pending = list(self.blocks)
+            _exec_all(self.doc, self.pending[:1], self.namespace)
+            del self.pending[:1]
+            self.done = not self.pending
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=[str(d.relative_to(ROOT)) for d in DOCS])

@@ -57,6 +57,10 @@ class Book(Protocol):
         """Return those of ``order_ids`` not yet in a terminal state."""
         ...
 
+    def cancel_refused(self, order_ids: Sequence[str]) -> list[str]:
+        """Return those of ``order_ids`` still live whose last answer refused a cancel."""
+        ...
+
     def filled_among(self, order_ids: Sequence[str]) -> list[str]:
         """Return those of ``order_ids`` that ended filled (the venue filled them first)."""
         ...
@@ -65,8 +69,17 @@ class Book(Protocol):
         """Return (open positions to flatten, protective hedges to keep)."""
         ...
 
-    def flatten(self, position_ids: Sequence[str]) -> None:
-        """Send reduce-only closes for whatever of these is not already being closed."""
+    def flatten(self, position_ids: Sequence[str]) -> list[str]:
+        """Send reduce-only closes for whatever of these is not already being closed;
+        return the positions a close was sent for (none for one the book gave up on)."""
+        ...
+
+    def closing(self, position_ids: Sequence[str]) -> list[str]:
+        """Return those of ``position_ids`` with a close of the watch still working."""
+        ...
+
+    def close_failures(self) -> dict[str, list[str]]:
+        """Return, per position, each close of the watch that was refused (and why)."""
         ...
 
     def live_after(self) -> list[str]:
@@ -93,16 +106,34 @@ class CascadePolicy:
         attempt to be confirmed.
     attempts : int
         How many times to send cancels (and closes) before recording what is left.
+    close_attempts : int, optional
+        How many rounds of closes (default: ``attempts``): a book that escalates a refused
+        close to another order type needs one round per type at least.
+    settle : float
+        Seconds of loop time with no order or position event before the engine is read
+        back (VERIFYING): the consequences of the cascade's own commands (a contingent
+        order the venue cancels with the one the cascade cancelled) land first.
     """
 
     confirm_timeout: float = 5.0
     attempts: int = 3
+    close_attempts: int | None = None
+    settle: float = 0.001
 
     def __post_init__(self) -> None:
         if not self.confirm_timeout > 0:
             raise ValueError(f"confirm_timeout must be > 0 seconds, got {self.confirm_timeout!r}")
         if not (isinstance(self.attempts, int) and self.attempts >= 1):
             raise ValueError(f"attempts must be an integer >= 1, got {self.attempts!r}")
+        rounds = self.close_attempts
+        if rounds is not None and not (isinstance(rounds, int) and rounds >= 1):
+            raise ValueError(f"close_attempts must be an integer >= 1, got {rounds!r}")
+        if not 0 <= self.settle < self.confirm_timeout:
+            raise ValueError(f"settle must be >= 0 and below confirm_timeout, got {self.settle!r}")
+
+    @property
+    def close_rounds(self) -> int:
+        return self.attempts if self.close_attempts is None else self.close_attempts
 
 
 class KillSwitch:
@@ -134,6 +165,16 @@ class KillSwitch:
         self._record: RiskOff | None = None
         self._hurried = False
         self._deadline: asyncio.Timeout | None = None  # the confirmation wait's, to hurry it
+        # The hold: every order asked to be cancelled (the plan, then whatever became live
+        # since), those asked after the plan, and positions flattened after the cascade.
+        self._asked: set[str] = set()
+        self._late: list[str] = []
+        self._late_asks: dict[str, int] = {}
+        self._late_positions: list[str] = []
+        self._holding: asyncio.Task[None] | None = None
+        self._sweeping: asyncio.TimerHandle | None = None
+        self._kept_live: list[str] = []
+        self._hedges_live: list[str] = []
 
     @property
     def record(self) -> RiskOff | None:
@@ -144,6 +185,34 @@ class KillSwitch:
     def running(self) -> bool:
         """True while a cascade is in flight."""
         return self._task is not None and not self._task.done()
+
+    @property
+    def holding(self) -> bool:
+        """True while the tripped scope is held (after its cascade, until a re-arm)."""
+        return self._holding is not None and not self._holding.done()
+
+    def hold(self) -> None:
+        """Hold the tripped scope from now on (again, after the watch stopped and resumed).
+
+        Must be called with the watch's loop running. Nothing to hold before a trip, or
+        while its cascade runs (the cascade holds it then).
+        """
+        record = self._record
+        if record is None or self.running or self.holding:
+            return
+        self._holding = asyncio.get_running_loop().create_task(
+            self._hold(record), name="riskwatch-hold", context=self._context.copy()
+        )
+
+    def release(self) -> None:
+        """Stop holding (a re-arm, or the watch stopping; ``hold`` starts it again): the
+        scope is no longer watched by this switch. Call it on the watch's loop."""
+        sweeping, self._sweeping = self._sweeping, None
+        if sweeping is not None:
+            sweeping.cancel()
+        holding, self._holding = self._holding, None
+        if holding is not None and not holding.done():
+            holding.cancel()
 
     def trip(self, cause: Trip) -> asyncio.Task[RiskOff]:
         """Latch ``cause`` (or record it as suppressed) and return the cascade's task.
@@ -224,6 +293,7 @@ class KillSwitch:
         emit("stage", stage=Stage.CANCELLING)
         try:
             to_cancel, kept = book.resting_orders()
+            self._asked.update(to_cancel)
             record.orders_kept = kept
             record.held_by = book.places([*to_cancel, *kept])
             emit("plan", stage=Stage.CANCELLING, ids=to_cancel, kept=kept, held_by=record.held_by)
@@ -256,13 +326,18 @@ class KillSwitch:
             emit("stage", stage=Stage.DONE)
         finally:
             record.finished_at_ns = book.now_ns()
-            emit("record", at_ns=record.finished_at_ns, record=record.to_dict())
-            try:
-                book.publish(record)
-            except Exception as error:
-                record.errors.append(f"publishing: {type(error).__name__}: {error}")
-                emit("error", error=record.errors[-1])
+            self._publish(record, record.finished_at_ns)
+        if not self._hurried:  # hurried: the engine is going away, there is nothing to hold
+            asyncio.get_running_loop().call_soon(self.hold)
         return record
+
+    def _publish(self, record: RiskOff, at_ns: int) -> None:
+        emit("record", at_ns=at_ns, record=record.to_dict())
+        try:
+            self._book.publish(record)
+        except Exception as error:
+            record.errors.append(f"publishing: {type(error).__name__}: {error}")
+            emit("error", error=record.errors[-1])
 
     @staticmethod
     def _failed(record: RiskOff, stage: Stage, error: Exception) -> None:
@@ -297,7 +372,7 @@ class KillSwitch:
         book = self._book
         asked: list[str] = []
         remaining: list[str] = []
-        for attempt in range(1, self._policy.attempts + 1):
+        for attempt in range(1, self._policy.close_rounds + 1):
             remaining, kept = book.open_positions()
             record.hedges_kept = kept
             if not remaining:
@@ -308,40 +383,213 @@ class KillSwitch:
                 emit("retry", stage=Stage.FLATTENING, attempt=attempt, ids=remaining, kept=kept)
             asked.extend(p for p in remaining if p not in asked)
             book.flatten(remaining)
-            remaining = await self._settle(lambda: book.open_positions()[0], remaining)
+            # a refused close leaves nothing to wait for: the next round goes at once
+            remaining = await self._settle(
+                lambda: book.open_positions()[0],
+                remaining,
+                idle=lambda: not book.closing(book.open_positions()[0]),
+            )
         record.positions_unflattened = remaining
         record.positions_closed = [p for p in asked if p not in remaining]
+        self._refusals(record)
         _outcome(
-            Stage.FLATTENING, record, "positions_closed", "positions_unflattened", "hedges_kept"
+            Stage.FLATTENING,
+            record,
+            "positions_closed",
+            "positions_unflattened",
+            "hedges_kept",
+            "close_rejections",
+            "unflattened_why",
         )
+
+    def _refusals(self, record: RiskOff) -> None:
+        """Each refused close, and why each position still open is open."""
+        failures = self._book.close_failures()
+        record.close_rejections = [line for lines in failures.values() for line in lines]
+        record.unflattened_why = {
+            p: failures[p][-1] for p in record.positions_unflattened if failures.get(p)
+        }
 
     async def _verify(self, record: RiskOff) -> None:
         # The cascade's own tally says what it asked for; the engine says what is left,
         # and what is kept is what the engine still holds, not what was there at the trip.
+        # Read once the engine has had its turn: a venue cancels an OUO partner after
+        # answering the cancel of the order it is linked to, not in the same instant.
+        await self._quiet()
+        self._sweep()
+        self._reread(record)
+        _outcome(
+            Stage.VERIFYING,
+            record,
+            "left_live",
+            "orders_kept",
+            "hedges_kept",
+            "orders_cancelled",
+            "orders_filled",
+            "orders_unconfirmed",
+        )
+
+    async def _quiet(self) -> None:
+        """Wait until no order or position event has come for ``settle`` seconds (loop
+        time), bounded by ``confirm_timeout``; at once when hurried."""
+        settle = self._policy.settle
+        if self._hurried or settle <= 0:
+            return
+        try:
+            async with asyncio.timeout(self._policy.confirm_timeout) as deadline:
+                self._deadline = deadline
+                while not self._hurried:
+                    try:
+                        async with asyncio.timeout(settle):
+                            await self._book.changed()
+                    except TimeoutError:
+                        if deadline.expired():
+                            raise
+                        return
+        except TimeoutError:
+            pass
+        finally:
+            self._deadline = None
+
+    def _sweep_later(self) -> None:
+        """Sweep once the engine has had its turn (``settle`` seconds of loop time on), not
+        inside the callback that woke the cascade: the engine may be half-way through
+        handling a command (denying an order list one order at a time, say), and an order
+        it is about to close must not be cancelled under it."""
+        if self._sweeping is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._sweeping = loop.call_later(self._policy.settle, self._context.run, self._swept)
+
+    def _swept(self) -> None:
+        self._sweeping = None
+        try:
+            self._sweep()
+        except Exception as error:  # a broken sweep must not break the loop
+            if self._record is not None:
+                self._failed(self._record, Stage.CANCELLING, error)
+
+    def _sweep(self) -> list[str]:
+        """Cancel every order of the book that became live since the plan (a re-placed
+        take-profit, an order admitted as reducing, a contingent child released): the
+        tripped scope is held, not snapshotted. Returns the orders asked now."""
         book = self._book
+        to_cancel, _ = book.resting_orders()
+        new = [o for o in to_cancel if o not in self._asked]
+        # an order asked while in flight may be refused by a venue that does not know it
+        # yet: asked again, as the cascade would, up to ``attempts`` times
+        again = [
+            o
+            for o in book.cancel_refused(self._late)
+            if self._late_asks.get(o, 0) < self._policy.attempts
+        ]
+        if new:
+            self._asked.update(new)
+            self._late.extend(new)
+            if self._record is not None:
+                self._record.held_by.update(book.places(new))
+            emit("plan", stage="hold", ids=new)
+        if again:
+            emit("retry", stage="hold", ids=again)
+        asked = [*new, *again]
+        for order in asked:
+            self._late_asks[order] = self._late_asks.get(order, 0) + 1
+        if asked:
+            book.cancel(asked)
+        return new
+
+    def _reread(self, record: RiskOff) -> None:
+        """Bring the record's account of the engine up to the engine's own: the tally of
+        the orders asked after the plan (and of those unconfirmed until now), what is
+        still live, what is kept, what was closed since."""
+        book = self._book
+        late_done = [o for o in self._late if o not in book.open_orders_among(self._late)]
+        unconfirmed = record.orders_unconfirmed
+        now_done = [o for o in unconfirmed if o not in book.open_orders_among(unconfirmed)]
+        finished = late_done + now_done
+        filled = set(book.filled_among(finished))
+        for order in finished:
+            target = record.orders_filled if order in filled else record.orders_cancelled
+            if order not in target:
+                target.append(order)
+        record.orders_unconfirmed = [o for o in unconfirmed if o not in now_done]
+        self._late = [o for o in self._late if o not in late_done]
+        flatten, kept = book.open_positions()
+        for position in [*record.positions_unflattened, *self._late_positions]:
+            if position not in flatten and position not in record.positions_closed:
+                record.positions_closed.append(position)
+        record.positions_unflattened = [p for p in record.positions_unflattened if p in flatten]
+        self._late_positions = [p for p in self._late_positions if p in flatten]
         record.left_live = book.live_after()
-        record.orders_kept = book.resting_orders()[1]
-        record.hedges_kept = book.open_positions()[1]
-        _outcome(Stage.VERIFYING, record, "left_live", "orders_kept", "hedges_kept")
+        # kept stays kept in the record once named (the order may fire and fill, the hedge
+        # close itself): what is kept *now* is what the hold compares (_held_facts)
+        self._kept_live = book.resting_orders()[1]
+        self._hedges_live = kept
+        record.orders_kept.extend(o for o in self._kept_live if o not in record.orders_kept)
+        record.hedges_kept.extend(p for p in kept if p not in record.hedges_kept)
+        self._refusals(record)
+
+    async def _hold(self, record: RiskOff) -> None:
+        """After the cascade, until a re-arm: whatever of the book becomes live again is
+        cancelled, whatever position grows past what is kept is flattened, and each change
+        to the record is written into it (``amendments``) and published again."""
+        while True:
+            await self._book.changed()
+            await self._quiet()  # act once the engine has had its turn (see _sweep_later)
+            try:
+                self._hold_step(record)
+            except Exception as error:  # a broken step must not end the hold
+                self._failed(record, Stage.DONE, error)
+
+    def _hold_step(self, record: RiskOff) -> None:
+        book = self._book
+        before = _held_facts(self, record)
+        changes = [f"cancelled {o} ({record.held_by.get(o, 'venue')})" for o in self._sweep()]
+        flatten, _ = book.open_positions()
+        for position in book.flatten(flatten):
+            changes.append(f"flattening {position}")
+            if position not in self._late_positions:
+                self._late_positions.append(position)
+        self._reread(record)
+        after = _held_facts(self, record)
+        changes.extend(
+            f"{name}: {before[name]} -> {after[name]}"
+            for name in after
+            if after[name] != before[name]
+        )
+        if not changes:
+            return
+        at_ns = book.now_ns()
+        record.amendments.append({"at_ns": at_ns, "changes": changes})
+        emit("amended", at_ns=at_ns, changes=changes, complete=record.complete)
+        self._publish(record, at_ns)
 
     async def _settle(
-        self, still_open: Callable[[], list[str]], asked: Sequence[str] = ()
+        self,
+        still_open: Callable[[], list[str]],
+        asked: Sequence[str] = (),
+        idle: Callable[[], bool] | None = None,
     ) -> list[str]:
         """Wait, bounded, until ``still_open()`` is empty; return what is still open.
 
         Each of ``asked`` seen leaving ``still_open()`` is logged as confirmed, as it goes.
+        ``idle()`` true ends the wait early: nothing asked is still working (refused).
+        Whatever of the book becomes live meanwhile is cancelled (``_sweep_later``).
         """
         pending = still_open()
         self._confirmed(asked, pending)
-        if not pending or self._hurried:
+        if not pending or self._hurried or (idle is not None and idle()):
             return pending
         try:
             async with asyncio.timeout(self._policy.confirm_timeout) as deadline:
                 self._deadline = deadline
                 while pending:
                     await self._book.changed()
+                    self._sweep_later()
                     before, pending = pending, still_open()
                     self._confirmed(before, pending)
+                    if idle is not None and idle():
+                        break
         except TimeoutError:
             before, pending = pending, still_open()
             self._confirmed(before, pending)
@@ -366,6 +614,18 @@ class KillSwitch:
 
     def _stage(self) -> str:
         return self._record.stage if self._record is not None else ""
+
+
+def _held_facts(switch: KillSwitch, record: RiskOff) -> dict[str, object]:
+    """What the hold compares before and after a step (copies: the record changes)."""
+    return {
+        "left_live": list(record.left_live),
+        "kept live": list(switch._kept_live),
+        "hedges kept open": list(switch._hedges_live),
+        "positions_unflattened": list(record.positions_unflattened),
+        "orders_unconfirmed": list(record.orders_unconfirmed),
+        "close_rejections": len(record.close_rejections),
+    }
 
 
 def _outcome(stage: Stage, record: RiskOff, *facts: str) -> None:

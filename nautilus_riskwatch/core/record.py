@@ -104,6 +104,11 @@ class RiskOff:
     rates: list[str] = field(default_factory=list)  # each conversion: rate, source, time
     unconverted: list[str] = field(default_factory=list)  # held, with no rate at the trip
     limit_bases: dict[str, str] = field(default_factory=dict)  # percent limit -> base, amount
+    # A close the venue refused: one line each (position, order type, why), in order.
+    close_rejections: list[str] = field(default_factory=list)
+    unflattened_why: dict[str, str] = field(default_factory=dict)  # still open -> last refusal
+    # The hold, after the cascade: each change to the record, when and what (re-published).
+    amendments: list[dict[str, Any]] = field(default_factory=list)
 
     def enter(self, stage: Stage) -> None:
         """Move to ``stage``: forward only (a stage is entered once, in order)."""
@@ -169,8 +174,14 @@ class RiskOff:
             f"                 still open {_ids(self.positions_unflattened)}",
             f"                 hedges kept {_ids(self.hedges_kept)}",
         ]
+        for position, why in self.unflattened_why.items():
+            lines.append(f"  not closed     {position}: {why}")
+        lines.extend(f"  close refused  {line}" for line in self.close_rejections)
         if self.left_live:
             lines.append(f"  still live     {_ids(self.left_live)} (INCOMPLETE)")
+        for amendment in self.amendments:
+            changes = "; ".join(amendment.get("changes", ()))
+            lines.append(f"  amended        {_when(amendment.get('at_ns'))}: {changes}")
         if self.unmarked:
             lines.append(f"  unmarked       {_ids(self.unmarked)}: valued at their fill prices")
         if self.pnl_by_currency:

@@ -241,6 +241,8 @@ class RiskWatch(Actor):
                     f"Resumed with the {guard.scope} trip in force: "
                     f"{guard.book.scope} stays blocked until a re-arm"
                 )
+                assert guard.switch is not None
+                time.call(guard.switch.hold)  # and held again, on this loop
             else:
                 guard.arm(time.loop)
         time.step()
@@ -310,7 +312,7 @@ class RiskWatch(Actor):
         by_scope: dict[str, list[LimitSpec]] = {PORTFOLIO: []}
         for limit in limits:
             by_scope.setdefault(limit.scope, []).append(limit)
-        policy = CascadePolicy(s.confirm_timeout, s.confirm_attempts)
+        policy = CascadePolicy(s.confirm_timeout, s.confirm_attempts, s.close_attempts)
         before = {guard.scope: guard for guard in self._guards}  # stopped, then resumed
         self._guards = []
         for scope, group in by_scope.items():
@@ -431,6 +433,7 @@ class RiskWatch(Actor):
         if wait_ns > 0:
             left = ns_to_seconds(wait_ns)
             raise RearmRefused(f"cooling down: {left:g}s left of the rearm_cooldown")
+        target.switch.release()  # the hold ends here, with the block
         state = target.book.restore_trading_state()
         (self.records if target is self._portfolio else target.records).append(record)
         if target is self._portfolio:
@@ -1060,6 +1063,8 @@ class RiskWatch(Actor):
                     time.call(switch.hurry)
                 if watch is not None and not watch.done():
                     time.call(watch.cancel)
+                if switch is not None:  # the hold ends with the watch (``hold`` resumes it)
+                    time.call(switch.release)
                 sampler = guard.sampler
                 if sampler is not None and not sampler.done():
                     time.call(sampler.cancel)

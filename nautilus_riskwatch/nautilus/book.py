@@ -28,17 +28,19 @@ from nautilus_trader.model.enums import (
     ContingencyType,
     OrderSide,
     OrderStatus,
+    OrderType,
     PositionSide,
+    TimeInForce,
     TriggerType,
 )
-from nautilus_trader.model.events import OrderFilled
+from nautilus_trader.model.events import OrderCancelRejected, OrderFilled
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, PositionId, StrategyId
-from nautilus_trader.model.objects import Quantity
+from nautilus_trader.model.objects import Price, Quantity
 
 from nautilus_riskwatch.core.event_log import emit
 from nautilus_riskwatch.core.record import RiskOff, scope_of
 from nautilus_riskwatch.nautilus.commands import risk_off_topic
-from nautilus_riskwatch.nautilus.config import Settings
+from nautilus_riskwatch.nautilus.config import MARKET, Settings
 from nautilus_riskwatch.nautilus.event_log import command_fields
 from nautilus_riskwatch.nautilus.gate import EMULATOR, EXEC_ENGINE, OrderGate
 
@@ -51,6 +53,8 @@ _ZERO = Decimal(0)
 # Contingencies whose linked orders NautilusTrader cancels along with the order.
 _SIBLINGS = (ContingencyType.OUO, ContingencyType.OCO)
 _TAKES_LINKED = (ContingencyType.OUO, ContingencyType.OCO, ContingencyType.OTO)
+#: The close escalation's names of the order types (``close_escalation``).
+_ESCALATION_NAMES = {OrderType.MARKET: "market", OrderType.LIMIT: "limit_ioc"}
 
 
 def held_by(order: Order) -> str:
@@ -239,29 +243,75 @@ class NautilusBook:
         return self._settings.close_tag in (order.tags or ())
 
     # --- after the trip: the gate asks ---------------------------------------------------
-    def denies(self, order: Order) -> str | None:
+    def denies(self, order: Order, position_id: PositionId | None = None) -> str | None:
         """Why ``order`` may not go on to a venue now (``None``: it may)."""
         why = self._blocking
         if why is None or not self.covers(order.strategy_id, order.instrument_id):
             return None
         if self._is_ours(order) or order.client_order_id in self._kept:
             return None
-        if self._reducing and self._reduces(order):
+        if self._reducing and self._reduces(order, position_id):
             return None
         return why
 
-    def _reduces(self, order: Order) -> bool:
-        """REDUCING, for the watch: the order only reduces its strategy's own position."""
-        net = _ZERO
-        for position in self._actor.cache.positions_open(
+    def _reduces(self, order: Order, position_id: PositionId | None = None) -> bool:
+        """REDUCING, for the watch: the order only reduces its strategy's own position, net
+        of everything already working to reduce it.
+
+        Judged against the open position alone, a SELL sent while the watch's close of the
+        same long is in flight passes, and once both fill the strategy is short. So what is
+        left to reduce is the position less the leaves of every live order of the strategy
+        on the instrument that points the reducing way: the watch's closes (ours in memory
+        too: a close just sent may not be in the cache yet) and the strategy's own orders
+        in flight, resting or held.
+
+        Which position: the one the command names; with none named, the strategy's netted
+        position (NautilusTrader names a NETTING position ``<instrument>-<strategy>``). A
+        strategy whose positions are not netted (a HEDGING venue) opens a new position
+        with an order that names none: that reduces nothing.
+        """
+        cache = self._actor.cache
+        positions = cache.positions_open(
             instrument_id=order.instrument_id, strategy_id=order.strategy_id
-        ):
+        )
+        if position_id is not None:
+            positions = [p for p in positions if p.id == position_id]
+        else:
+            netted = f"{order.instrument_id}-{order.strategy_id}"
+            if any(p.id.value != netted for p in positions):
+                return False
+        net = _ZERO
+        for position in positions:
             qty = position.quantity.as_decimal()
             net += qty if position.side == PositionSide.LONG else -qty
-        qty = order.quantity.as_decimal()
-        if order.side == OrderSide.BUY:
-            return net < 0 and qty <= -net
-        return net > 0 and qty <= net
+        if net == 0:
+            return False
+        reducing = OrderSide.SELL if net > 0 else OrderSide.BUY
+        if order.side != reducing:
+            return False
+        working: dict[ClientOrderId, Order] = {}
+        for closes in self._closes.values():
+            for close in closes:
+                working[close.client_order_id] = close
+        for client_order_id in cache.client_order_ids(
+            instrument_id=order.instrument_id, strategy_id=order.strategy_id
+        ) - cache.client_order_ids_closed(
+            instrument_id=order.instrument_id, strategy_id=order.strategy_id
+        ):
+            other = cache.order(client_order_id)
+            if other is not None:
+                working.setdefault(client_order_id, other)
+        working.pop(order.client_order_id, None)
+        busy = _ZERO
+        for other in working.values():
+            if (
+                other.side == reducing
+                and not other.is_closed
+                and other.strategy_id == order.strategy_id
+                and other.instrument_id == order.instrument_id
+            ):
+                busy += other.leaves_qty.as_decimal()
+        return order.quantity.as_decimal() <= abs(net) - busy
 
     # --- the Book protocol --------------------------------------------------------------
     def halt(self) -> str:
@@ -368,6 +418,12 @@ class NautilusBook:
     def open_orders_among(self, order_ids: Sequence[str]) -> list[str]:
         return self._among(order_ids, lambda order: not order.is_closed)
 
+    def cancel_refused(self, order_ids: Sequence[str]) -> list[str]:
+        return self._among(
+            order_ids,
+            lambda order: not order.is_closed and isinstance(order.last_event, OrderCancelRejected),
+        )
+
     def filled_among(self, order_ids: Sequence[str]) -> list[str]:
         return self._among(order_ids, lambda order: order.status == OrderStatus.FILLED)
 
@@ -389,8 +445,9 @@ class NautilusBook:
                 kept.append(position.id.value)
         return flatten, kept
 
-    def flatten(self, position_ids: Sequence[str]) -> None:
+    def flatten(self, position_ids: Sequence[str]) -> list[str]:
         cache = self._actor.cache
+        sent = []
         for position_id in position_ids:
             position = cache.position(PositionId(position_id))
             if position is None or position.is_closed:
@@ -399,7 +456,62 @@ class NautilusBook:
             remainder = exposed - self._closing_qty(position)
             if remainder <= 0:
                 continue  # what is in flight already closes it
-            self._send_close(position, remainder)
+            refused = len(self._refused_in_a_row(position.id))
+            if refused >= self._settings.close_attempts:
+                continue  # every order type was refused as often as allowed: recorded
+            self._send_close(position, remainder, step=refused)
+            sent.append(position_id)
+        return sent
+
+    def closing(self, position_ids: Sequence[str]) -> list[str]:
+        cache = self._actor.cache
+        working = []
+        for position_id in position_ids:
+            position = cache.position(PositionId(position_id))
+            if position is not None and self._closing_qty(position) > 0:
+                working.append(position_id)
+        return working
+
+    def close_failures(self) -> dict[str, list[str]]:
+        """Every close of ours the venue (or a gate) refused, per position, with its reason."""
+        failures: dict[str, list[str]] = {}
+        for position_id, closes in self._closes.items():
+            lines = [line for close in closes if (line := self._refusal(close)) is not None]
+            if lines:
+                failures[position_id.value] = lines
+        return failures
+
+    def _refused_in_a_row(self, position_id: PositionId) -> list[str]:
+        """The refusals of our closes of a position since the last one that filled."""
+        refused: list[str] = []
+        for close in self._closes.get(position_id, ()):
+            line = self._refusal(close)
+            if line is not None:
+                refused.append(line)
+            elif self._current(close).filled_qty.as_decimal() > 0:
+                refused = []
+        return refused
+
+    def _current(self, order: Order) -> Order:
+        found = self._actor.cache.order(order.client_order_id)
+        return order if found is None else found
+
+    def _refusal(self, order: Order) -> str | None:
+        """Why a close of ours ended without filling anything (``None``: it did not)."""
+        order = self._current(order)
+        status = order.status
+        if status == OrderStatus.REJECTED or status == OrderStatus.DENIED:
+            reason = getattr(order.last_event, "reason", "") or "no reason given"
+            word = "rejected" if status == OrderStatus.REJECTED else "denied"
+        elif status in (OrderStatus.CANCELED, OrderStatus.EXPIRED) and order.filled_qty == 0:
+            reason = "nothing filled before it ended (no liquidity within its price)"
+            word = status.name.lower()
+        else:
+            return None
+        kind = _ESCALATION_NAMES.get(order.order_type, order.order_type.name)
+        return (
+            f"{kind} {order.side.name} {order.quantity} ({order.client_order_id}) {word}: {reason}"
+        )
 
     def live_after(self) -> list[str]:
         """What of the book is still live by the engine's own account, after the cascade.
@@ -527,7 +639,10 @@ class NautilusBook:
                 total += order.leaves_qty.as_decimal()
         return total
 
-    def _send_close(self, position: Position, quantity: Decimal) -> None:
+    def _send_close(self, position: Position, quantity: Decimal, step: int = 0) -> None:
+        """A reduce-only close, of the order type the escalation has reached: ``step``
+        refusals of this position's closes in a row move it one type on each (the last
+        type is repeated)."""
         factory = self._factories.get(position.strategy_id)
         if factory is None:
             factory = self._factories[position.strategy_id] = OrderFactory(
@@ -537,15 +652,33 @@ class NautilusBook:
                 cache=self._actor.cache,
                 use_uuid_client_order_ids=True,
             )
-        order = factory.market(
-            instrument_id=position.instrument_id,
-            order_side=position.closing_order_side(),
-            quantity=Quantity.from_str(
-                f"{quantity.quantize(Decimal(1).scaleb(-position.size_precision)):f}"
-            ),
-            reduce_only=True,
-            tags=[self._settings.close_tag],
+        escalation = self._settings.close_escalation
+        kind = escalation[min(step, len(escalation) - 1)]
+        side = position.closing_order_side()
+        qty = Quantity.from_str(
+            f"{quantity.quantize(Decimal(1).scaleb(-position.size_precision)):f}"
         )
+        price = self._through_the_touch(position.instrument_id, side) if kind != MARKET else None
+        if kind != MARKET and price is None:
+            emit("no price", position=position.id.value, kind=kind, instead=MARKET)
+        if price is None:
+            order: Order = factory.market(
+                instrument_id=position.instrument_id,
+                order_side=side,
+                quantity=qty,
+                reduce_only=True,
+                tags=[self._settings.close_tag],
+            )
+        else:
+            order = factory.limit(
+                instrument_id=position.instrument_id,
+                order_side=side,
+                quantity=qty,
+                price=price,
+                time_in_force=TimeInForce.IOC,
+                reduce_only=True,
+                tags=[self._settings.close_tag],
+            )
         self._closes.setdefault(position.id, []).append(order)
         self._send(
             SubmitOrder(
@@ -557,6 +690,30 @@ class NautilusBook:
                 position_id=position.id,
             )
         )
+
+    def _through_the_touch(self, instrument_id: InstrumentId, side: OrderSide) -> Price | None:
+        """A marketable limit price: ``close_through_ticks`` ticks through the touch (a
+        SELL below the bid, a BUY above the ask), never below one tick. ``None``: the
+        instrument or its touch is unknown."""
+        cache = self._actor.cache
+        instrument = cache.instrument(instrument_id)
+        if instrument is None:
+            return None
+        quote = cache.quote_tick(instrument_id)
+        if quote is not None:
+            touch = quote.bid_price if side == OrderSide.SELL else quote.ask_price
+        else:
+            trade = cache.trade_tick(instrument_id)
+            if trade is None:
+                return None
+            touch = trade.price
+        tick = instrument.price_increment.as_decimal()
+        through = tick * self._settings.close_through_ticks
+        if side == OrderSide.SELL:
+            price = max(touch.as_decimal() - through, tick)
+        else:
+            price = touch.as_decimal() + through
+        return Price.from_str(f"{price:.{instrument.price_precision}f}")
 
     def _send(self, command: object, endpoint: str = EXEC_ENGINE) -> None:
         """Log the command, then send it: a crash between the two leaves a line saying

@@ -48,6 +48,11 @@ _AMOUNT = re.compile(r"[0-9]{1,30}(\.[0-9]{1,16})?")
 _PERCENT = re.compile(r"([0-9]{1,3}(\.[0-9]{1,16})?)\s*%")
 _S = TypeVar("_S", bound=NautilusConfig)
 TRIP_STATES = ("HALTED", "REDUCING", "ACTIVE")
+#: The order types a close can be sent as (``close_escalation``).
+MARKET, LIMIT_IOC = "market", "limit_ioc"
+CLOSE_TYPES = (MARKET, LIMIT_IOC)
+#: The farthest a limit close may be priced through the touch, in ticks.
+MAX_THROUGH_TICKS = 1_000_000
 MISSING_RATE_CHOICES = ("trip", "hold")
 
 
@@ -223,6 +228,15 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
         How often cancels and closes are sent before the rest is recorded as unconfirmed.
     close_tag : str, default "RISKWATCH"
         Tag on every closing order the watch sends, so they are easy to tell apart.
+    close_escalation : tuple[str, ...], default ("market", "limit_ioc")
+        The order types a close is sent as, in order: each time the venue refuses a close
+        of a position (rejected, denied, or ended with nothing filled) the next one is
+        sent, the last one repeated. ``"market"``; ``"limit_ioc"``: an immediate-or-cancel
+        limit ``close_through_ticks`` through the touch (a venue that refuses market
+        orders in some market states often takes a marketable limit).
+    close_through_ticks : int, default 10
+        How far through the touch a ``"limit_ioc"`` close is priced, in the instrument's
+        price ticks (a SELL that far below the bid, a BUY above the ask); 0 is at the touch.
     rearm_cooldown : float, default 0.0
         Seconds (engine clock) after a cascade finishes before a re-arm is accepted.
     limits : tuple[LossLimit, ...], default ()
@@ -268,6 +282,8 @@ class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
     confirm_timeout: float = 5.0
     confirm_attempts: int = 3
     close_tag: str = "RISKWATCH"
+    close_escalation: tuple[str, ...] = CLOSE_TYPES
+    close_through_ticks: int = 10
     rearm_cooldown: float = 0.0
     limits: tuple[LossLimit, ...] = ()
     mark_with: tuple[str, ...] = MARK_SOURCES
@@ -358,6 +374,14 @@ class Settings:
     event_log_fsync: bool = False
     event_log_pnl_every: float = 10.0
     firm: FirmSettings | None = None  # node "" until the actor names it (its trader id)
+    close_escalation: tuple[str, ...] = CLOSE_TYPES
+    close_through_ticks: int = 10
+
+    @property
+    def close_attempts(self) -> int:
+        """Rounds of closes per position: ``confirm_attempts``, and at least one per
+        order type of the escalation (each is tried before the watch gives up)."""
+        return max(self.confirm_attempts, len(self.close_escalation))
 
 
 def settings_from(config: RiskWatchConfig) -> Settings:
@@ -448,7 +472,36 @@ def settings_from(config: RiskWatchConfig) -> Settings:
         event_log_pnl_every=_seconds("event_log_pnl_every", config.event_log_pnl_every),
         firm=None if config.firm is None else _firm(config.firm, currency, limits),
         on_missing_rate=_choice("on_missing_rate", config.on_missing_rate, MISSING_RATE_CHOICES),
+        close_escalation=_escalation(config.close_escalation),
+        close_through_ticks=_through_ticks(config.close_through_ticks),
     )
+
+
+def _escalation(value: object) -> tuple[str, ...]:
+    """The close's order types, in order: at least one, each a known type."""
+    types = tuple(_seq("close_escalation", value))
+    if not types:
+        raise RiskWatchConfigError(
+            "close_escalation", value, f"empty: give at least one of {', '.join(CLOSE_TYPES)}"
+        )
+    for i, kind in enumerate(types):
+        if kind not in CLOSE_TYPES:
+            raise RiskWatchConfigError(
+                f"close_escalation[{i}]",
+                kind,
+                f"unknown order type (one of {', '.join(CLOSE_TYPES)})",
+            )
+    return types  # type: ignore[return-value]
+
+
+def _through_ticks(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RiskWatchConfigError("close_through_ticks", value, "must be a whole number of ticks")
+    if not 0 <= value <= MAX_THROUGH_TICKS:
+        raise RiskWatchConfigError(
+            "close_through_ticks", value, f"must be between 0 and {MAX_THROUGH_TICKS} ticks"
+        )
+    return value
 
 
 def _firm(raw: object, currency: str | None, limits: tuple[LimitSpec, ...]) -> FirmSettings:

@@ -44,7 +44,10 @@ LOGGED_DENIALS = 3
 class Blocker(Protocol):
     """A tripped book's say on an order: ``None`` lets it pass, a reason denies it."""
 
-    def denies(self, order: Any) -> str | None: ...
+    def denies(self, order: Any, position_id: Any = None) -> str | None:
+        """Why ``order`` may not pass (``None``: it may); ``position_id`` is the one its
+        command names (a HEDGING venue reduces only the position named)."""
+        ...
 
     def keeps_own(self, order: Any) -> bool:
         """The book keeps this order itself (live and protective at its trip, or spawned
@@ -172,7 +175,7 @@ class OrderGate:
         def execute(command: Any) -> None:
             if self._blockers and isinstance(command, SubmitOrder | SubmitOrderList):
                 orders = _orders_of(command)
-                why = self._why_denied(orders)
+                why = self._why_denied(orders, getattr(command, "position_id", None))
                 if why is not None:
                     self._deny(orders, why)
                     return
@@ -187,7 +190,7 @@ class OrderGate:
 
         return execute
 
-    def _why_denied(self, orders: tuple[Any, ...]) -> str | None:
+    def _why_denied(self, orders: tuple[Any, ...], position_id: Any = None) -> str | None:
         """Whose orders pass: a close of any watch on the bus (it only reduces, and two
         watches must never block each other's risk-off) and an order any tripped watch
         keeps (none denies what another keeps); the rest as each tripped book says."""
@@ -197,7 +200,7 @@ class OrderGate:
             if any(blocker.keeps_own(order) for blocker in self._blockers):
                 continue
             for blocker in self._blockers:
-                why = blocker.denies(order)
+                why = blocker.denies(order, position_id)
                 if why is not None:
                     return why
         return None

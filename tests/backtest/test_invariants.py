@@ -11,6 +11,7 @@ from scripted import Scripted, build
 from test_order_paths import LATER, TRIP, emulated_book, kill, market
 
 from nautilus_riskwatch import RiskWatchConfig
+from nautilus_riskwatch.core.cascade import KillSwitch
 from nautilus_riskwatch.nautilus.book import NautilusBook
 
 WATCH = RiskWatchConfig(max_loss="1000000 USD", hedge_tags=["HEDGE"])
@@ -59,8 +60,10 @@ def test_dropped_cancels_leave_live_orders_that_check_1_names(monkeypatch):
 
 
 def test_an_open_gate_lets_orders_fill_after_the_trip_and_check_2_names_them(monkeypatch):
-    monkeypatch.setattr(NautilusBook, "denies", lambda self, order: None)
+    monkeypatch.setattr(NautilusBook, "denies", lambda self, order, position_id=None: None)
     monkeypatch.setattr(NautilusBook, "halt", lambda self: "unchanged (sabotaged)")
+    # and no hold after the cascade, which would flatten what the open gate let in
+    monkeypatch.setattr(KillSwitch, "hold", lambda self: None)
     run = _run([{1: market("BUY"), TRIP: kill, LATER: market("BUY", 200_000)}])
     [fill] = _violations(run, "[2 no fill]")
     assert "filled 200000" in fill and "Scripted-001" in fill

@@ -467,6 +467,9 @@ def test_a_kept_emulated_protective_stop_still_fires_after_the_trip():
     record = _trip(run)
     [stop_id] = record.orders_kept
     assert record.held_by[stop_id] == "emulator" and record.complete
+    # the hold saw it fire: kept, and no longer live (the record says when)
+    changes = [c for a in record.amendments for c in a["changes"]]
+    assert f"kept live: ['{stop_id}'] -> []" in changes
     # the emulator released the kept stop after the trip and the gate let it through:
     # the hedge closed itself, as a protective stop should
     stop = [o for o in run.cache.orders(strategy_id=h.id) if str(o.client_order_id) == stop_id]

@@ -2,7 +2,9 @@
 
 Every command on its way to the execution engine (the strategies' through the RiskEngine,
 and the watch's own) passes ``decide(command)``, which answers ``"pass"``, ``"drop"`` (a
-silent venue), or ``"reject"`` (a cancel is rejected; a submit is denied).
+silent venue), ``"reject"`` (a cancel is rejected; a submit is denied), or ``"refuse"``
+(a submit is taken and then rejected as a venue does it, ``OrderSubmitted`` then
+``OrderRejected`` with ``refusal``, the venue's reason).
 """
 
 from __future__ import annotations
@@ -11,15 +13,26 @@ from collections.abc import Callable
 
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import CancelAllOrders, CancelOrder, SubmitOrder
-from nautilus_trader.model.events import OrderCancelRejected, OrderDenied
+from nautilus_trader.model.events import (
+    OrderCancelRejected,
+    OrderDenied,
+    OrderRejected,
+    OrderSubmitted,
+)
 
 ENDPOINT = "ExecEngine.execute"
 
 
 class Venue:
-    def __init__(self, engine, decide: Callable[[object], str]) -> None:
+    def __init__(
+        self,
+        engine,
+        decide: Callable[[object], str],
+        refusal: str = "order type not permitted while the market is reserved",
+    ) -> None:
         self.engine = engine
         self.decide = decide
+        self.refusal = refusal
         self.seen: list[tuple[str, str, str]] = []
         kernel = engine.kernel
         self._exec = kernel.exec_engine
@@ -36,8 +49,33 @@ class Venue:
             self._exec.execute(command)
         elif action == "reject":
             self._reject(command)
+        elif action == "refuse":
+            self._refuse(command)
         else:
             assert action == "drop", action
+
+    def _refuse(self, command: SubmitOrder) -> None:
+        """Taken, then rejected: the events a venue sends for an order it will not work."""
+        cache = self.engine.cache
+        order = command.order
+        if not cache.order_exists(order.client_order_id):
+            cache.add_order(order, command.position_id)
+        account = cache.account_for_venue(order.instrument_id.venue)
+        now = self.engine.kernel.clock.timestamp_ns()
+        common = {
+            "trader_id": command.trader_id,
+            "strategy_id": command.strategy_id,
+            "instrument_id": order.instrument_id,
+            "client_order_id": order.client_order_id,
+            "account_id": account.id,
+        }
+        msgbus = self.engine.kernel.msgbus
+        submitted = OrderSubmitted(**common, event_id=UUID4(), ts_event=now, ts_init=now)
+        msgbus.send(endpoint="ExecEngine.process", msg=submitted)
+        rejected = OrderRejected(
+            **common, reason=self.refusal, event_id=UUID4(), ts_event=now, ts_init=now
+        )
+        msgbus.send(endpoint="ExecEngine.process", msg=rejected)
 
     def _reject(self, command) -> None:
         cache = self.engine.cache

@@ -65,6 +65,10 @@ def test_stale_feed_collapses_the_group_and_leaves_the_book_flat():
             switch,
         )
         pump.cancel()
+        await asyncio.sleep(0)  # the hold starts the turn after the cascade ends
+        assert switch.holding  # the tripped book stays held until a re-arm
+        switch.release()
+        await asyncio.sleep(0)
         leftovers = asyncio.all_tasks() - {asyncio.current_task()}
         return record, leftovers
 

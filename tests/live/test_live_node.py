@@ -319,3 +319,61 @@ def test_a_trip_holds_over_stop_and_resume_on_a_live_node_until_a_rearm():
     assert seen["book"] == BOOK_AFTER
     # only the re-arm lifted it: the next order is held by the emulator as usual
     assert seen["rearm"] == "ACTIVE" and seen["rearmed"] == "EMULATED"
+
+
+def test_a_close_the_venue_rejects_escalates_to_an_ioc_limit_on_a_live_node(tmp_path):
+    """The sandbox execution client answers the watch's market close as a venue in a
+    reserved state does (``OrderSubmitted``, then ``OrderRejected`` with its reason): the
+    watch records the reason and sends its next order type, a marketable IOC limit."""
+    from nautilus_trader.model.enums import OrderType
+    from nautilus_trader.model.identifiers import ClientId
+
+    reason = "order type not permitted while the market is reserved"
+    seen = {}
+
+    async def session(node):
+        client = node.kernel.exec_engine._clients[ClientId("SIM")]
+        submit = client.submit_order
+        refused = []
+
+        def reserved_market(command):
+            order = command.order
+            if "RISKWATCH" in (order.tags or []) and order.order_type == OrderType.MARKET:
+                refused.append(order.client_order_id)
+                venue = client._client  # the sandbox's simulated venue: it holds the account
+                now = client._clock.timestamp_ns()
+                ids = (command.strategy_id, order.instrument_id, order.client_order_id)
+                venue.generate_order_submitted(*ids, now)
+                venue.generate_order_rejected(*ids, reason, now)
+                return None
+            return submit(command)
+
+        client.submit_order = reserved_market
+        watch = node.trader.actors()[0]
+        await _until(lambda: watch.record is not None and watch.record.stage == "done", 20)
+        await asyncio.sleep(0.2)
+        seen.update(watch=watch, refused=list(refused), book=_book(node))
+        seen["closes"] = [
+            (o.order_type.name, o.time_in_force.name, o.status.name)
+            for o in sorted(node.cache.orders(), key=lambda o: o.ts_init)
+            if "RISKWATCH" in (o.tags or [])
+        ]
+
+    config = node_config(
+        {
+            "feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 0.5}],
+            "hedge_tags": HEDGE,
+            "event_log": str(tmp_path / "events.jsonl"),
+        },
+        replay=ReplayDataClientConfig(speed=600.0, stop_after=300, max_gap=0.1),
+    )
+    run_node(config, session)
+    record = seen["watch"].record
+    assert len(seen["refused"]) == 1
+    assert seen["closes"] == [("MARKET", "GTC", "REJECTED"), ("LIMIT", "IOC", "FILLED")]
+    [line] = record.close_rejections
+    assert reason in line and str(seen["refused"][0]) in line
+    assert record.positions_closed == ["SIM-1-001"] and record.complete
+    assert seen["book"] == BOOK_AFTER
+    events = read_event_log(tmp_path / "events.jsonl").events
+    assert [r.to_dict() for r in records_from(events)] == [record.to_dict()]

@@ -121,6 +121,13 @@ BAD = [
     ({"event_log_fsync": "yes"}, "event_log_fsync", "'yes'"),
     ({"event_log_pnl_every": 0}, "event_log_pnl_every", "0"),
     ({"event_log_pnl_every": float("nan")}, "event_log_pnl_every", "nan"),
+    ({"close_escalation": []}, "close_escalation", "[]"),
+    ({"close_escalation": "market"}, "close_escalation", "'market'"),
+    ({"close_escalation": ["market", "stop"]}, "close_escalation[1]", "'stop'"),
+    ({"close_through_ticks": -1}, "close_through_ticks", "-1"),
+    ({"close_through_ticks": 2.5}, "close_through_ticks", "2.5"),
+    ({"close_through_ticks": True}, "close_through_ticks", "True"),
+    ({"close_through_ticks": 10**7}, "close_through_ticks", "10000000"),
 ]
 
 
@@ -149,6 +156,8 @@ IMPORTABLE_BAD = [
     ({"hedge_tag": ["HEDGE"]}, "Object contains unknown field `hedge_tag`"),
     ({"confirm_attempts": 0}, "confirm_attempts=0: expected a whole number >= 1"),
     ({"trading_state_on_trip": "halted"}, "trading_state_on_trip='halted'"),
+    ({"close_escalation": ["MARKET"]}, "close_escalation[0]='MARKET': unknown order type"),
+    ({"close_through_ticks": -3}, "close_through_ticks=-3: must be between 0 and"),
 ]
 
 
