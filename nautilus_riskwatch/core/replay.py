@@ -49,6 +49,9 @@ class _Cascade:
             if "kept" in f:
                 record.orders_kept = list(f["kept"])
             record.held_by.update(f.get("held_by", {}))
+        elif kind in ("plan", "retry") and stage == "hold":
+            _extend(self.orders_asked, f["ids"])  # cancels of orders live after the plan
+            stage = "cancelling"
         elif kind in ("plan", "retry") and stage == "flattening":
             _extend(self.positions_asked, f["ids"])
             record.hedges_kept = list(f.get("kept", record.hedges_kept))
