@@ -31,7 +31,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, TextIO
 
-from nautilus_riskwatch.firm.link import FirmLink, FirmStatus, redact
+from nautilus_riskwatch.firm.link import FirmLink, FirmStatus
+from nautilus_riskwatch.firm.transport import (
+    TransportError,
+    add_transport_arguments,
+    transport_from_arguments,
+)
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -65,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the environment variable holding the Redis password (keeps it off the URL)",
     )
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds per Redis call")
+    add_transport_arguments(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     keygen = commands.add_parser(
         "keygen", help="write a new Ed25519 private key file, print its public key"
@@ -113,6 +119,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if not args.url or not args.firm:
         print(f"riskwatch firm: give --url and --firm (or {URL_ENV}, {FIRM_ENV})", file=out)
         return 2
+    try:
+        transport = transport_from_arguments(args)
+    except TransportError as error:
+        print(f"riskwatch firm: --{error.field.replace('_', '-')}: {error}", file=out)
+        return 2
     key = None
     if args.command in SIGNED:
         from nautilus_riskwatch.firm.signing import FirmKeyError, load_private
@@ -136,7 +147,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(f"{args.command} refused: {refused}", file=out)
         return 1
     except Exception as error:
-        print(f"riskwatch firm: {redact(args.url)}: {type(error).__name__}: {error}", file=out)
+        where = transport.describe(args.url)
+        print(f"riskwatch firm: {where}: {type(error).__name__}: {error}", file=out)
         return 2
 
 
@@ -164,7 +176,13 @@ def _keygen(path: str, out: TextIO) -> int:
 async def _run(
     args: argparse.Namespace, key: Ed25519PrivateKey | None, password: str | None, out: TextIO
 ) -> int:
-    link = FirmLink(args.url, args.firm, timeout=args.timeout, password=password)
+    link = FirmLink(
+        args.url,
+        args.firm,
+        timeout=args.timeout,
+        password=password,
+        transport=transport_from_arguments(args),
+    )
     try:
         if key is not None:
             await _check_key(link, key, register=args.command != "rearm", out=out)
@@ -185,7 +203,7 @@ async def _run(
             if args.json:
                 print(json.dumps(_as_json(status), indent=2, default=str), file=out)
             else:
-                print(render_status(status, redact(args.url)), file=out)
+                print(render_status(status, link.transport.describe(args.url)), file=out)
             return 0
         assert key is not None
         if args.command == "rearm":

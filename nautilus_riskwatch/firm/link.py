@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from nautilus_riskwatch.core.redact import redact_url
 from nautilus_riskwatch.firm import scripts
 from nautilus_riskwatch.firm.figures import Figure, NodeEntry, as_dict
 from nautilus_riskwatch.firm.latch import Latch
+from nautilus_riskwatch.firm.transport import Transport, connect
 
 _FIRM_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 #: Events kept in the capped stream (``XADD MAXLEN ~``: trimmed in whole macro nodes).
@@ -129,21 +129,6 @@ def _wrong_type(error: Exception) -> bool:
     return "WRONGTYPE" in str(error)
 
 
-def client_options(timeout: float, password: str | None = None) -> dict[str, Any]:
-    """redis-py options: bounded socket waits and no silent retries (we retry ourselves)."""
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    extra = {} if password is None else {"password": password}
-    return {
-        **extra,
-        "decode_responses": True,
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-        "retry": Retry(NoBackoff(), 0),
-    }
-
-
 class FirmLink:
     """The firm's keys through ``redis.asyncio``.
 
@@ -155,18 +140,25 @@ class FirmLink:
         The firm name (the keys' hash tag).
     timeout : float, default 2.0
         Seconds for one connect or one command.
+    transport : Transport, optional
+        TLS files and Sentinel addresses (``firm.transport``).
 
     """
 
     def __init__(
-        self, url: str, firm: str, *, timeout: float = 2.0, password: str | None = None
+        self,
+        url: str,
+        firm: str,
+        *,
+        timeout: float = 2.0,
+        password: str | None = None,
+        transport: Transport | None = None,
     ) -> None:
-        from redis.asyncio import Redis
-
         self.keys = FirmKeys(check_firm_name(firm))
         self.url = url
         self.timeout = timeout
-        self.redis = Redis.from_url(url, **client_options(timeout, password))
+        self.transport = transport or Transport()
+        self.redis = connect(url, timeout, password, self.transport)
         self._trip = self.redis.register_script(scripts.TRIP)
         self._rearm = self.redis.register_script(scripts.REARM)
         self._restore = self.redis.register_script(scripts.RESTORE)
@@ -177,7 +169,7 @@ class FirmLink:
         return self.keys.firm
 
     def __repr__(self) -> str:
-        return f"FirmLink({redact(self.url)!r}, firm={self.firm!r})"
+        return f"FirmLink({self.transport.describe(self.url)!r}, firm={self.firm!r})"
 
     async def close(self) -> None:
         close = getattr(self.redis, "aclose", None) or self.redis.close
@@ -340,14 +332,19 @@ class FirmLink:
         return bool(removed)
 
 
-def read_latch_now(url: str, firm: str, timeout: float, password: str | None = None) -> Latch:
+def read_latch_now(
+    url: str,
+    firm: str,
+    timeout: float,
+    password: str | None = None,
+    transport: Transport | None = None,
+) -> Latch:
     """Read the latch synchronously, bounded by ``timeout`` (a node's start check only).
 
     A latch key of the wrong type reads as a corrupt latch (which halts), not an error."""
-    from redis import Redis
     from redis.exceptions import ResponseError
 
-    client = Redis.from_url(url, **client_options(timeout, password))
+    client = connect(url, timeout, password, transport, sync=True)
     try:
         return Latch.from_hash(client.hgetall(FirmKeys(check_firm_name(firm)).latch))
     except ResponseError as error:

@@ -43,6 +43,7 @@ from nautilus_riskwatch.firm.figures import Figure, Roll
 from nautilus_riskwatch.firm.latch import CORRUPT, Latch
 from nautilus_riskwatch.firm.link import FirmLink, Reading, redact
 from nautilus_riskwatch.firm.signing import sign
+from nautilus_riskwatch.firm.transport import Transport
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -74,6 +75,7 @@ class FirmSettings:
     operator_key: str = ""  # the operator's Ed25519 public key (hex): verifies re-arms
     key_file: str | None = None  # this node's Ed25519 private key: signs its figures
     password_env: str | None = None
+    transport: Transport = field(default_factory=Transport)  # TLS files, Sentinel addresses
     operator: Ed25519PublicKey | None = field(default=None, repr=False)  # parsed at start
     signer: Ed25519PrivateKey | None = field(default=None, repr=False)  # loaded at start
     password: str | None = field(default=None, repr=False)  # from password_env at start
@@ -140,7 +142,9 @@ class FirmMember:
     def start(self, latch_at_start: Latch | None) -> None:
         """Start the tasks; ``latch_at_start`` is what the start check read (if anything)."""
         s = self.settings
-        self.link = FirmLink(s.url, s.firm, timeout=s.timeout, password=s.password)
+        self.link = FirmLink(
+            s.url, s.firm, timeout=s.timeout, password=s.password, transport=s.transport
+        )
         if latch_at_start is not None:
             self._went_up()
             self.observe(latch_at_start)

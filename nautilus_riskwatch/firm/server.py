@@ -20,6 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -62,15 +63,24 @@ class LocalRedis:
         kill, comes back with the data.
     password : str, optional
         ``requirepass`` for the default user (the URL then carries it).
+    args : Sequence[str], optional
+        More ``redis-server`` arguments (``--replicaof``, ``--aclfile``...).
 
     Use as a context manager, or ``start()`` / ``stop()``. ``kill()`` then ``start()``
     brings the same server back on the same port with the same data.
     """
 
-    def __init__(self, *, appendonly: bool = True, password: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        appendonly: bool = True,
+        password: str | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
         self.binary = redis_server_binary()
         self.appendonly = appendonly
         self.password = password
+        self.args = list(args)
         self.port = free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="riskwatch-redis-")
         self.dir = Path(self._dir.name)
@@ -103,6 +113,7 @@ class LocalRedis:
         ]  # fmt: skip
         if self.password:
             args += ["--requirepass", self.password]
+        args += self.args
         self._process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )

@@ -24,7 +24,7 @@ from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Currency
 
 from nautilus_riskwatch.core.record import PORTFOLIO, scope_of
-from nautilus_riskwatch.firm.link import check_firm_name, redact
+from nautilus_riskwatch.firm.link import check_firm_name
 from nautilus_riskwatch.firm.member import (
     HEARTBEAT_POLICIES,
     LINK_LOST_POLICIES,
@@ -32,6 +32,7 @@ from nautilus_riskwatch.firm.member import (
     FirmSettings,
 )
 from nautilus_riskwatch.firm.signing import FirmKeyError, check_key_text
+from nautilus_riskwatch.firm.transport import Transport, TransportError, check_transport
 from nautilus_riskwatch.nautilus.marks import MARK_SOURCES
 
 FEED_KINDS = ("quote", "trade", "bar")
@@ -174,6 +175,20 @@ class FirmConfig(NautilusConfig, frozen=True, forbid_unknown_fields=True):
     password_env : str, optional
         An environment variable holding the Redis password, to keep it out of the URL and
         so out of any config NautilusTrader logs.
+    tls_ca_file : str, optional
+        With a ``rediss://`` URL: the PEM file of the CA the server's certificate must chain
+        to (default: the system's CAs). The host name is always checked.
+    tls_cert_file, tls_key_file : str, optional
+        With a ``rediss://`` URL: this node's client certificate and key (PEM), for a server
+        that requires one (``tls-auth-clients yes``). Both or neither.
+    sentinels : tuple[str, ...], optional
+        Redis Sentinel addresses (``"host:port"`` each): the node asks them where the
+        primary is, and asks again after a failover. The URL then gives only the scheme
+        (``rediss://``: TLS to the primary and the sentinels), user, password and database.
+    sentinel_service : str, optional
+        The name the sentinels monitor (``sentinel monitor <name> ...``); needs ``sentinels``.
+    sentinel_password_env : str, optional
+        An environment variable holding the sentinels' own password, if they have one.
 
     """
 
@@ -192,6 +207,12 @@ class FirmConfig(NautilusConfig, frozen=True, forbid_unknown_fields=True):
     operator_key: str | None = None
     key_file: str | None = None
     password_env: str | None = None
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    sentinels: tuple[str, ...] | None = None
+    sentinel_service: str | None = None
+    sentinel_password_env: str | None = None
 
 
 class RiskWatchConfig(ActorConfig, frozen=True, forbid_unknown_fields=True):
@@ -508,8 +529,7 @@ def _firm(raw: object, currency: str | None, limits: tuple[LimitSpec, ...]) -> F
     """Check the firm section; the node's private key is read at start, never kept here."""
     raw = _struct("firm", raw, FirmConfig)
     url = _text("firm.url", raw.url)
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise RiskWatchConfigError("firm.url", redact(url), "expected redis://, rediss://, unix://")
+    transport = _transport(url, raw)
     try:
         name = check_firm_name(_text("firm.name", raw.name))
     except ValueError as error:
@@ -570,7 +590,24 @@ def _firm(raw: object, currency: str | None, limits: tuple[LimitSpec, ...]) -> F
         password_env=None
         if raw.password_env is None
         else _text("firm.password_env", raw.password_env),
+        transport=transport,
     )
+
+
+def _transport(url: str, raw: FirmConfig) -> Transport:
+    """The firm's TLS and Sentinel settings, checked (files must exist now)."""
+    try:
+        return check_transport(
+            url,
+            tls_ca_file=raw.tls_ca_file,
+            tls_cert_file=raw.tls_cert_file,
+            tls_key_file=raw.tls_key_file,
+            sentinels=None if raw.sentinels is None else list(raw.sentinels),
+            sentinel_service=raw.sentinel_service,
+            sentinel_password_env=raw.sentinel_password_env,
+        )
+    except TransportError as error:
+        raise RiskWatchConfigError(f"firm.{error.field}", error.value, error.why) from None
 
 
 def _sources(field: str, value: object) -> tuple[str, ...]:

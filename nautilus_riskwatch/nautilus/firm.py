@@ -109,7 +109,7 @@ class FirmBridge:
             )
         latch: Latch | None = None
         try:
-            latch = read_latch_now(s.url, s.firm, s.timeout, s.password)
+            latch = read_latch_now(s.url, s.firm, s.timeout, s.password, s.transport)
         except Exception as error:
             self._log("error", f"firm: start check failed ({redact(s.url)}): {_what(error)}")
             if s.on_unreachable_at_start == "halt":

@@ -1,0 +1,177 @@
+"""How nodes and the operator reach the firm's Redis: TLS with certificates the test makes,
+ACL users with only what each needs, and Redis Sentinel failover, all against real
+``redis-server`` processes (and, where it says so, real node processes).
+
+TLS: the server binary the tests run is built without TLS, so a TLS front on loopback
+(``tls.py``: Python's ``ssl``, requiring a client certificate from the test's CA) stands
+where ``redis-server --tls-port`` would; the clients are the package's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+import redis
+
+from nautilus_riskwatch import RiskWatchConfig, RiskWatchConfigError
+from nautilus_riskwatch.firm.cli import main as cli_main
+from nautilus_riskwatch.firm.link import FirmLink, read_latch_now
+from nautilus_riskwatch.firm.transport import check_transport
+from nautilus_riskwatch.nautilus.config import settings_from
+
+FEED = [{"instrument_id": "EUR/USD.SIM", "stale_after": 90.0}]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    from tls import Authority
+
+    folder = tmp_path_factory.mktemp("pki")
+    ca = Authority.create(folder / "ca")
+    rogue = Authority.create(folder / "rogue", "rogue-ca")
+    return {
+        "ca": ca,
+        "server": ca.issue("server", server=True),
+        "node": ca.issue("riskwatch-node", server=False),
+        "operator": ca.issue("riskwatch-operator", server=False),
+        "rogue": rogue,
+        "rogue_server": rogue.issue("server", server=True),
+        "rogue_client": rogue.issue("intruder", server=False),
+    }
+
+
+@pytest.fixture
+def tls_front(redis_server, pki):
+    from tls import TlsFront
+
+    front = TlsFront(redis_server.port, pki["ca"], pki["server"]).start()
+    yield front
+    front.close()
+
+
+def _tls(pki, url, client="node", ca="ca"):
+    pair = pki[client]
+    return check_transport(
+        url, tls_ca_file=pki[ca].ca.cert, tls_cert_file=pair.cert, tls_key_file=pair.key
+    )
+
+
+def _trip_and_read(url, transport):
+    async def run():
+        link = FirmLink(url, "acme", timeout=2.0, transport=transport)
+        try:
+            await link.trip("A", "manual", "over TLS")
+            return await link.latch()
+        finally:
+            await link.close()
+
+    return asyncio.run(run())
+
+
+# --- configuration ---------------------------------------------------------------------
+
+
+def test_the_firm_section_takes_tls_files_and_sentinels(pki):
+    node = pki["node"]
+    firm = settings_from(
+        RiskWatchConfig(
+            feeds=FEED,
+            firm={
+                "url": "rediss://riskwatch-node@redis.internal:6380/0",
+                "name": "acme",
+                "tls_ca_file": pki["ca"].ca.cert,
+                "tls_cert_file": node.cert,
+                "tls_key_file": node.key,
+                "sentinels": ["10.0.0.1:26379", "10.0.0.2:26379", "[::1]:26380"],
+                "sentinel_service": "riskwatch",
+            },
+        )
+    ).firm
+    transport = firm.transport
+    assert transport.tls_ca_file == pki["ca"].ca.cert and transport.tls_key_file == node.key
+    assert transport.sentinels == (("10.0.0.1", 26379), ("10.0.0.2", 26379), ("::1", 26380))
+    assert transport.sentinel_service == "riskwatch"
+    assert settings_from(RiskWatchConfig(feeds=FEED, firm={"url": "redis://h", "name": "a"}))
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "says"),
+    [
+        ({"url": "redis://h/0", "tls_ca_file": "CA"}, "firm.tls_ca_file", "rediss://"),
+        ({"tls_ca_file": "/no/such/ca.pem"}, "firm.tls_ca_file", "no such readable file"),
+        ({"tls_cert_file": "CERT"}, "firm.tls_key_file", "both"),
+        ({"tls_key_file": "KEY"}, "firm.tls_cert_file", "both"),
+        ({"sentinels": ["10.0.0.1"], "sentinel_service": "s"}, "firm.sentinels[0]", "host:port"),
+        ({"sentinels": ["h:99999"], "sentinel_service": "s"}, "firm.sentinels[0]", "1 to 65535"),
+        ({"sentinels": [], "sentinel_service": "s"}, "firm.sentinels", "empty"),
+        ({"sentinels": ["h:26379"]}, "firm.sentinel_service", "monitor"),
+        ({"sentinel_service": "s"}, "firm.sentinel_service", "needs sentinels"),
+        ({"url": "unix:///tmp/r.sock", "sentinels": ["h:1"], "sentinel_service": "s"},
+         "firm.url", "sentinels"),
+        ({"sentinel_password_env": "PW"}, "firm.sentinel_password_env", "needs sentinels"),
+        ({"url": "http://h:6379"}, "firm.url", "expected redis://"),
+    ],
+)  # fmt: skip
+def test_a_bad_transport_setting_is_refused_naming_the_field(pki, extra, field, says):
+    node = pki["node"]
+    files = {"CA": pki["ca"].ca.cert, "CERT": node.cert, "KEY": node.key}
+    firm = {"url": "rediss://h:6380/0", "name": "acme"}
+    firm.update({k: files.get(v, v) if isinstance(v, str) else v for k, v in extra.items()})
+    with pytest.raises(RiskWatchConfigError) as refused:
+        RiskWatchConfig(feeds=FEED, firm=firm)
+    assert refused.value.field == field and says in str(refused.value)
+
+
+# --- TLS ---------------------------------------------------------------------------------
+
+
+def test_over_tls_the_node_verifies_the_server_and_presents_its_certificate(tls_front, pki):
+    url = tls_front.url()
+    transport = _tls(pki, url)
+    latch = _trip_and_read(url, transport)
+    assert latch.tripped and latch.reason == "over TLS"
+    # the start check (the synchronous client) goes the same way
+    assert read_latch_now(url, "acme", 2.0, None, transport) == latch
+    assert tls_front.peers and set(tls_front.peers) == {"riskwatch-node"}
+
+
+def test_tls_refuses_a_client_without_a_certificate_or_with_a_foreign_one(tls_front, pki):
+    url = tls_front.url()
+    no_certificate = check_transport(url, tls_ca_file=pki["ca"].ca.cert)
+    with pytest.raises(redis.ConnectionError):
+        read_latch_now(url, "acme", 2.0, None, no_certificate)
+    with pytest.raises(redis.ConnectionError):
+        read_latch_now(url, "acme", 2.0, None, _tls(pki, url, client="rogue_client"))
+    assert tls_front.peers == []  # neither got past the handshake
+
+
+def test_tls_refuses_a_server_whose_certificate_the_ca_did_not_sign(redis_server, pki):
+    from tls import TlsFront
+
+    impostor = TlsFront(redis_server.port, pki["ca"], pki["rogue_server"]).start()
+    try:
+        url = impostor.url()
+        with pytest.raises(redis.ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+            read_latch_now(url, "acme", 2.0, None, _tls(pki, url))
+        with pytest.raises(redis.ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+            _trip_and_read(url, _tls(pki, url))
+    finally:
+        impostor.close()
+
+
+def test_the_operator_cli_speaks_tls_with_its_own_certificate(tls_front, pki):
+    operator = pki["operator"]
+    out = io.StringIO()
+    flags = ["--url", tls_front.url(), "--firm", "acme", "--tls-ca-file", pki["ca"].ca.cert]
+    code = cli_main(
+        [*flags, "--tls-cert-file", operator.cert, "--tls-key-file", operator.key,
+         "kill", "--reason", "by TLS", "--who", "ops"],
+        out=out,
+    )  # fmt: skip
+    assert code == 0 and "TRIPPED (epoch 1)" in out.getvalue()
+    assert tls_front.peers == ["riskwatch-operator"]
+    out = io.StringIO()
+    assert cli_main([*flags, "--tls-cert-file", operator.cert, "status"], out=out) == 2
+    assert "--tls-key-file" in out.getvalue() and "both" in out.getvalue()
