@@ -66,6 +66,16 @@ def report(node, watch, first_cancel_ns) -> dict:
         "statuses": sorted({o.status.name for o in orders}),
         "denied": sum(o.status == OrderStatus.DENIED for o in orders),
         "fills": sum(len(o.events) and o.filled_qty.as_decimal() > 0 for o in orders),
+        # fills of orders made after this trip, other than the watch's closes and the
+        # protective ones: trading after a trip (the fault schedule's first invariant)
+        "fills_after_trip": 0
+        if record is None
+        else sum(
+            o.filled_qty.as_decimal() > 0
+            and o.ts_init >= record.tripped_at_ns
+            and not {"HEDGE", "RISKWATCH"} & set(o.tags or [])
+            for o in orders
+        ),
         "record": None
         if record is None
         else {

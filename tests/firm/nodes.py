@@ -94,6 +94,24 @@ class NodeProcess:
             if got["event"] == event:
                 return got
 
+    def wait_any(self, timeout: float = 30.0) -> dict:
+        """The next event, whatever it is."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.events.get(timeout=0.5)
+            except queue.Empty:
+                if self.process.poll() is not None and self.events.empty():
+                    raise AssertionError(
+                        f"node {self.name} exited ({self.process.returncode}):\n"
+                        + "".join(self.lines[-40:])
+                    ) from None
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"node {self.name}: no event in {timeout}s; output:\n"
+                        + "".join(self.lines[-40:])
+                    ) from None
+
     def stop(self) -> dict:
         self.send("stop")
         got = self.wait("stopped")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from pathlib import Path
 
 import pytest
 import redis
@@ -18,6 +19,7 @@ import redis
 from nautilus_riskwatch import RiskWatchConfig, RiskWatchConfigError
 from nautilus_riskwatch.firm.cli import main as cli_main
 from nautilus_riskwatch.firm.link import FirmLink, read_latch_now
+from nautilus_riskwatch.firm.server import LocalRedis
 from nautilus_riskwatch.firm.transport import check_transport
 from nautilus_riskwatch.nautilus.config import settings_from
 
@@ -175,3 +177,172 @@ def test_the_operator_cli_speaks_tls_with_its_own_certificate(tls_front, pki):
     out = io.StringIO()
     assert cli_main([*flags, "--tls-cert-file", operator.cert, "status"], out=out) == 2
     assert "--tls-key-file" in out.getvalue() and "both" in out.getvalue()
+
+
+# --- ACL users, over TLS, with real node processes ----------------------------------------
+
+HEDGE_ONLY = {
+    "open_orders": [["DemoHedger-002", ["HEDGE"]]],
+    "positions": [["DemoHedger-002", "LONG"]],
+}
+
+
+def _book(report):
+    return {"open_orders": report["open_orders"], "positions": report["positions"]}
+
+
+def _acl_lines() -> dict[str, str]:
+    """The ACL lines exactly as docs/firm.md gives them, by user."""
+    docs = (Path(__file__).parents[2] / "docs" / "firm.md").read_text()
+    lines = [line for line in docs.splitlines() if line.startswith("ACL SETUSER ")]
+    return {line.split()[2]: line for line in lines}
+
+
+def _cli(*args) -> tuple[int, str]:
+    out = io.StringIO()
+    return cli_main(list(args), out=out), out.getvalue()
+
+
+def test_nodes_and_the_operator_over_tls_as_the_acl_users_the_docs_give(pki, nodes, monkeypatch):
+    from tls import TlsFront
+
+    lines = _acl_lines()
+    assert sorted(lines) == ["riskwatch-node", "riskwatch-operator"]
+    with LocalRedis(password="admin") as server:
+        admin = redis.Redis(port=server.port, password="admin")
+        for user, secret in (("riskwatch-node", "node-pw"), ("riskwatch-operator", "op-pw")):
+            words = lines[user].replace(">NODE-PASSWORD", f">{secret}")
+            words = words.replace(">OPERATOR-PASSWORD", f">{secret}")
+            assert admin.execute_command(*words.split()) in (b"OK", "OK")
+        front = TlsFront(server.port, pki["ca"], pki["server"]).start()
+        try:
+            node_url = front.url("riskwatch-node@")
+            firm = {
+                "url": node_url,
+                "password_env": "RISKWATCH_REDIS_PASSWORD",
+                "tls_ca_file": pki["ca"].ca.cert,
+                "tls_cert_file": pki["node"].cert,
+                "tls_key_file": pki["node"].key,
+            }
+            env = {"RISKWATCH_REDIS_PASSWORD": "node-pw"}
+            a = nodes.start("A", node_url, firm=firm, env=env)
+            b = nodes.start("B", node_url, firm=firm, env=env)
+            for node in (a, b):
+                assert node.wait("running")["trading_state"] == "ACTIVE"
+            a.send("kill desk A")  # a node's trip reaches the other through the node user
+            report = b.wait("tripped")
+            assert report["record"]["cause"]["kind"] == "firm-kill"
+            assert report["record"]["cause"]["origin"] == "A"
+            assert report["trading_state"] == "HALTED" and _book(report) == HEDGE_ONLY
+            a.wait("tripped")
+
+            operator = pki["operator"]
+            monkeypatch.setenv("RISKWATCH_OPERATOR_PASSWORD", "op-pw")
+            monkeypatch.setenv("RISKWATCH_FIRM_SECRET", "s3cret")
+            flags = [
+                "--url", front.url("riskwatch-operator@"), "--firm", "acme",
+                "--password-env", "RISKWATCH_OPERATOR_PASSWORD",
+                "--tls-ca-file", pki["ca"].ca.cert,
+                "--tls-cert-file", operator.cert, "--tls-key-file", operator.key,
+            ]  # fmt: skip
+            code, out = _cli(*flags, "status")
+            assert code == 0 and "latch TRIPPED" in out and "NODE" in out, out
+            code, out = _cli(*flags, "rearm", "--epoch", "1", "--reason", "checked")
+            assert code == 0 and "RE-ARMED" in out, out
+            for node in (a, b):
+                assert node.wait("rearmed")["trading_state"] == "ACTIVE"
+            code, out = _cli(*flags, "kill", "--reason", "operator drill", "--who", "ops")
+            assert code == 0 and "TRIPPED (epoch 2)" in out, out
+            for node in (a, b):
+                cause = node.wait("tripped")["record"]["cause"]
+                assert cause["origin"] == "operator ops" and cause["epoch"] == "2"
+            code, out = _cli(*flags, "forget", "NODE-Z")
+            assert code == 0, out
+            assert set(front.peers) == {"riskwatch-node", "riskwatch-operator"}
+        finally:
+            front.close()
+        # the node user reaches nothing beyond the firm's keys and its own commands
+        node_user = redis.Redis(port=server.port, username="riskwatch-node", password="node-pw")
+        for command in (
+            ("FLUSHALL",), ("CONFIG", "GET", "*"), ("KEYS", "*"), ("ACL", "LIST"),
+            ("GET", "other"), ("DEL", "riskwatch:{acme}:latch"),
+            ("EVALSHA", "0" * 40, "1", "riskwatch:{other}:latch"),
+        ):  # fmt: skip
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                node_user.execute_command(*command)
+        node_user.close()
+        admin.close()
+
+
+# --- Sentinel failover, with real node processes ------------------------------------------
+
+
+def _latch_at(port: int) -> dict:
+    with redis.Redis(port=port, decode_responses=True, socket_timeout=2.0) as client:
+        return client.hgetall("riskwatch:{acme}:latch")
+
+
+def test_sentinel_failover_every_node_follows_and_no_trip_is_lost(nodes, tmp_path, monkeypatch):
+    """Kill the primary mid-session, twice: a trip the replica never got is set again by
+    the nodes that hold it; a trip made while there is no primary reaches the other node
+    through the new one; an operator re-arm in between goes through the sentinels."""
+    import os
+    import signal
+
+    from sentinel import SERVICE, SentinelGroup
+
+    group = SentinelGroup(tmp_path / "sentinel")
+    try:
+        first, second = group.primary, group.replica
+        firm = {"url": "redis://sentinel/0", "sentinels": group.addresses,
+                "sentinel_service": SERVICE}  # fmt: skip
+        a = nodes.start("A", firm["url"], firm=firm)
+        b = nodes.start("B", firm["url"], firm=firm)
+        for node in (a, b):
+            assert node.wait("running")["trading_state"] == "ACTIVE"
+
+        # 1. a trip the replica never receives: its link is cut, then the primary dies
+        os.kill(second._process.pid, signal.SIGSTOP)
+        with redis.Redis(port=first.port) as primary:
+            primary.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        a.send("kill desk A")
+        group.wait_until(lambda: _latch_at(first.port).get("state") == "tripped")
+        first.kill()
+        os.kill(second._process.pid, signal.SIGCONT)
+        for node in (a, b):
+            assert node.wait("tripped")["trading_state"] == "HALTED"
+        group.wait_until(lambda: group.primary_port() == second.port)
+        # the new primary came up without the trip; the nodes that hold it set it again
+        group.wait_until(lambda: _latch_at(second.port).get("state") == "tripped")
+        latch = _latch_at(second.port)
+        assert latch["epoch"] == "1"
+
+        # 2. the operator re-arms through the sentinels
+        monkeypatch.setenv("RISKWATCH_FIRM_SECRET", "s3cret")
+        flags = ["--url", "redis://sentinel/0", "--firm", "acme", "--sentinel-service", SERVICE]
+        for address in group.addresses:
+            flags += ["--sentinel", address]
+        code, out = _cli(*flags, "rearm", "--epoch", "1", "--reason", "failover checked")
+        assert code == 0, out
+        for node in (a, b):
+            assert node.wait("rearmed")["trading_state"] == "ACTIVE"
+
+        # 3. the old primary returns as a replica; then the new primary dies, and B trips
+        #    while there is no primary at all
+        first.start()
+        group.wait_until(lambda: _latch_at(first.port).get("state") == "armed")  # synced
+        second.kill()
+        b.send("kill desk B, during the failover")
+        assert b.wait("tripped")["trading_state"] == "HALTED"  # locally, at once
+        report = a.wait("tripped", timeout=60)
+        cause = report["record"]["cause"]
+        assert cause["kind"] == "firm-kill" and cause["origin"] == "B" and cause["epoch"] == "2", (
+            cause,
+            _latch_at(first.port),
+            "".join(a.lines[-30:]),
+        )
+        assert report["trading_state"] == "HALTED" and _book(report) == HEDGE_ONLY
+        assert group.primary_port() == first.port
+        assert _latch_at(first.port)["origin"] == "B"
+    finally:
+        group.close()

@@ -13,11 +13,9 @@ present their certificate, and speak RESP over TLS through redis-py's TLS connec
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import ipaddress
 import ssl
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from relay import Relay
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,7 @@ class Authority:
         return _write(self.folder, f"{self.name}-{subject}", cert, key)
 
 
-class TlsFront:
+class TlsFront(Relay):
     """TLS on 127.0.0.1 in front of a plaintext server, requiring a client certificate.
 
     ``peers`` lists the client certificate subjects it accepted (a handshake without a
@@ -127,66 +126,10 @@ class TlsFront:
     """
 
     def __init__(self, backend_port: int, authority: Authority, server: Pair) -> None:
-        self.backend_port = backend_port
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=authority.ca.cert)
-        self.context.load_cert_chain(server.cert, server.key)
-        self.context.verify_mode = ssl.CERT_REQUIRED
-        self.peers: list[str] = []
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="tls-front")
-        self._server: asyncio.AbstractServer | None = None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=authority.ca.cert)
+        context.load_cert_chain(server.cert, server.key)
+        context.verify_mode = ssl.CERT_REQUIRED
+        super().__init__(backend_port, context=context)
 
     def url(self, auth: str = "") -> str:
         return f"rediss://{auth}127.0.0.1:{self.port}/0"
-
-    def start(self) -> TlsFront:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def close(self) -> None:
-        async def shut() -> None:
-            if self._server is not None:
-                self._server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
-
-        if self._loop.is_running():
-            asyncio.run_coroutine_threadsafe(shut(), self._loop).result(5)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.set_exception_handler(lambda loop, context: None)  # refused handshakes
-        self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.context)
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peercert") or {}
-        subject = dict(item[0] for item in peer.get("subject", ()))
-        self.peers.append(subject.get("commonName", "?"))
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.backend_port)
-        except OSError:
-            writer.close()
-            return
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except (OSError, asyncio.CancelledError):
-                pass
-            finally:
-                dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
