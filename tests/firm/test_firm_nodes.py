@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from decimal import Decimal
 
 from keys import OPERATOR, WRONG
@@ -39,6 +40,23 @@ def _latch(url):
             await link.close()
 
     return asyncio.run(read())
+
+
+def _until_heartbeat(url, node, timeout=30.0):
+    """Wait for the node's first heartbeat: a node reports "running" once its book is on,
+    which on a loaded machine can come before its firm task has written anything."""
+
+    async def beat():
+        link = FirmLink(url, "acme")
+        try:
+            return await link.redis.exists(link.keys.node_prefix + node)
+        finally:
+            await link.close()
+
+    deadline = time.monotonic() + timeout
+    while not asyncio.run(beat()):
+        assert time.monotonic() < deadline, f"node {node} never heartbeated"
+        time.sleep(0.05)
 
 
 def _cli(url, *args, key=None):
@@ -158,6 +176,7 @@ def test_a_node_whose_heartbeat_stops_trips_the_firm(redis_server, nodes):
         nodes.start("B", redis_server.url, firm=firm),
     )
     a.wait("running"), b.wait("running")
+    _until_heartbeat(redis_server.url, "A")  # A is a member before it hangs
     os.kill(a.process.pid, signal.SIGSTOP)  # A hangs: no heartbeat, no trip of its own
     try:
         report = b.wait("tripped")
