@@ -44,6 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from keys import OPERATOR
 from nodes import NodeProcess
 from relay import Relay
 
@@ -108,13 +109,12 @@ class Schedule:
         self.nodes: dict[str, Node] = {}
         self.origins: set[str] = set()  # who has really tripped the firm (a node, operator)
         self.crashed: set[str] = set()  # nodes that were really down at some point
-        self.env = {"RISKWATCH_FIRM_SECRET": "s3cret"}
         self.tripped = False  # the firm is tripped and no signed re-arm has come since
 
     # --- the parts -------------------------------------------------------------------------
     def start_node(self, name: str) -> Node:
         firm = {"heartbeat": HEARTBEAT, "heartbeat_ttl": self.ttl}
-        process = NodeProcess(name, self.url, firm=firm, env=self.env)
+        process = NodeProcess(name, self.url, firm=firm)
         node = Node(name, process)
         running = process.wait("running", timeout=90)
         node.history.append(running)
@@ -201,7 +201,10 @@ class Schedule:
             self.say(f"re-arm skipped (latch {latch.state})")
             return
         self.say(f"signed re-arm of epoch {latch.epoch}")
-        code, out = self.cli("rearm", "--epoch", str(latch.epoch), "--reason", "schedule")
+        code, out = self.cli(
+            "rearm", "--epoch", str(latch.epoch), "--reason", "schedule",
+            "--key-file", OPERATOR.file,
+        )  # fmt: skip
         if code != 0:
             self.violations.append(f"signed re-arm of epoch {latch.epoch} refused: {out}")
         else:
@@ -209,16 +212,7 @@ class Schedule:
 
     def cli(self, *args: str) -> tuple[int, str]:
         out = io.StringIO()
-        saved = {k: os.environ.get(k) for k in self.env}
-        os.environ.update(self.env)
-        try:
-            code = cli_main(["--url", self.server.url, "--firm", "acme", *args], out=out)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        code = cli_main(["--url", self.server.url, "--firm", "acme", *args], out=out)
         return code, out.getvalue()
 
     # --- the invariants ------------------------------------------------------------------

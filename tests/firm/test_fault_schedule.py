@@ -16,13 +16,10 @@ from fault_schedule import Schedule
 #: steps draw every kind (wiped restart, re-arm, local trip, pause, node crash, slow link,
 #: operator kill).
 SEED, STEPS = 1, 8
-#: Until Redis outages stop counting as a node's silence (issue 21), the short form keeps
-#: every outage shorter than the heartbeat TTL; the long run's defaults do not.
-TTL, LONGEST = 5.0, 3.0
 
 
 def test_a_seeded_fault_schedule_keeps_the_firm_invariants():
-    schedule = Schedule(SEED, STEPS, ttl=TTL, longest=LONGEST)
+    schedule = Schedule(SEED, STEPS)
     violations = schedule.run()
     assert not violations, "\n".join(schedule.log + violations)
     assert len(schedule.log) >= STEPS  # every step ran

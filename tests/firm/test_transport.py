@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from keys import OPERATOR, pair
 
 from nautilus_riskwatch import RiskWatchConfig, RiskWatchConfigError
 from nautilus_riskwatch.firm.cli import main as cli_main
@@ -225,8 +226,20 @@ def test_nodes_and_the_operator_over_tls_as_the_acl_users_the_docs_give(pki, nod
                 "tls_key_file": pki["node"].key,
             }
             env = {"RISKWATCH_REDIS_PASSWORD": "node-pw"}
-            a = nodes.start("A", node_url, firm=firm, env=env)
-            b = nodes.start("B", node_url, firm=firm, env=env)
+            operator = pki["operator"]
+            monkeypatch.setenv("RISKWATCH_OPERATOR_PASSWORD", "op-pw")
+            flags = [
+                "--url", front.url("riskwatch-operator@"), "--firm", "acme",
+                "--password-env", "RISKWATCH_OPERATOR_PASSWORD",
+                "--tls-ca-file", pki["ca"].ca.cert,
+                "--tls-cert-file", operator.cert, "--tls-key-file", operator.key,
+            ]  # fmt: skip
+            for name in "AB":  # the operator vouches for each node's key, as its ACL user
+                code, out = _cli(*flags, "enrol", name, "--node-key", pair(name).public,
+                                 "--key-file", OPERATOR.file)  # fmt: skip
+                assert code == 0, out
+            a = nodes.start("A", node_url, firm=firm, env=env, enrol=False)
+            b = nodes.start("B", node_url, firm=firm, env=env, enrol=False)
             for node in (a, b):
                 assert node.wait("running")["trading_state"] == "ACTIVE"
             a.send("kill desk A")  # a node's trip reaches the other through the node user
@@ -236,18 +249,10 @@ def test_nodes_and_the_operator_over_tls_as_the_acl_users_the_docs_give(pki, nod
             assert report["trading_state"] == "HALTED" and _book(report) == HEDGE_ONLY
             a.wait("tripped")
 
-            operator = pki["operator"]
-            monkeypatch.setenv("RISKWATCH_OPERATOR_PASSWORD", "op-pw")
-            monkeypatch.setenv("RISKWATCH_FIRM_SECRET", "s3cret")
-            flags = [
-                "--url", front.url("riskwatch-operator@"), "--firm", "acme",
-                "--password-env", "RISKWATCH_OPERATOR_PASSWORD",
-                "--tls-ca-file", pki["ca"].ca.cert,
-                "--tls-cert-file", operator.cert, "--tls-key-file", operator.key,
-            ]  # fmt: skip
             code, out = _cli(*flags, "status")
             assert code == 0 and "latch TRIPPED" in out and "NODE" in out, out
-            code, out = _cli(*flags, "rearm", "--epoch", "1", "--reason", "checked")
+            code, out = _cli(*flags, "rearm", "--epoch", "1", "--reason", "checked",
+                             "--key-file", OPERATOR.file)  # fmt: skip
             assert code == 0 and "RE-ARMED" in out, out
             for node in (a, b):
                 assert node.wait("rearmed")["trading_state"] == "ACTIVE"
@@ -256,7 +261,7 @@ def test_nodes_and_the_operator_over_tls_as_the_acl_users_the_docs_give(pki, nod
             for node in (a, b):
                 cause = node.wait("tripped")["record"]["cause"]
                 assert cause["origin"] == "operator ops" and cause["epoch"] == "2"
-            code, out = _cli(*flags, "forget", "NODE-Z")
+            code, out = _cli(*flags, "forget", "NODE-Z", "--key-file", OPERATOR.file)
             assert code == 0, out
             assert set(front.peers) == {"riskwatch-node", "riskwatch-operator"}
         finally:
@@ -265,7 +270,7 @@ def test_nodes_and_the_operator_over_tls_as_the_acl_users_the_docs_give(pki, nod
         node_user = redis.Redis(port=server.port, username="riskwatch-node", password="node-pw")
         for command in (
             ("FLUSHALL",), ("CONFIG", "GET", "*"), ("KEYS", "*"), ("ACL", "LIST"),
-            ("GET", "other"), ("DEL", "riskwatch:{acme}:latch"),
+            ("GET", "other"), ("XREVRANGE", "riskwatch:{acme}:events", "+", "-"),
             ("EVALSHA", "0" * 40, "1", "riskwatch:{other}:latch"),
         ):  # fmt: skip
             with pytest.raises(redis.exceptions.NoPermissionError):
@@ -282,7 +287,7 @@ def _latch_at(port: int) -> dict:
         return client.hgetall("riskwatch:{acme}:latch")
 
 
-def test_sentinel_failover_every_node_follows_and_no_trip_is_lost(nodes, tmp_path, monkeypatch):
+def test_sentinel_failover_every_node_follows_and_no_trip_is_lost(nodes, tmp_path):
     """Kill the primary mid-session, twice: a trip the replica never got is set again by
     the nodes that hold it; a trip made while there is no primary reaches the other node
     through the new one; an operator re-arm in between goes through the sentinels."""
@@ -294,13 +299,20 @@ def test_sentinel_failover_every_node_follows_and_no_trip_is_lost(nodes, tmp_pat
     group = SentinelGroup(tmp_path / "sentinel")
     try:
         first, second = group.primary, group.replica
-        # A failover takes seconds with no primary: until an outage stops counting as a
-        # node's silence (issue 21), a TTL shorter than that trips the firm blaming a
-        # healthy node (found here: "node B silent for 2.5s", B's real trip suppressed)
+        # a failover leaves no primary for seconds, longer than the heartbeat TTL (0.8 s):
+        # an outage must not count as a node's silence (it once tripped the firm here as
+        # "node B silent for 2.5s", with B's real trip suppressed)
         firm = {"url": "redis://sentinel/0", "sentinels": group.addresses,
-                "sentinel_service": SERVICE, "heartbeat_ttl": 15.0}  # fmt: skip
-        a = nodes.start("A", firm["url"], firm=firm)
-        b = nodes.start("B", firm["url"], firm=firm)
+                "sentinel_service": SERVICE}  # fmt: skip
+        flags = ["--url", "redis://sentinel/0", "--firm", "acme", "--sentinel-service", SERVICE]
+        for address in group.addresses:
+            flags += ["--sentinel", address]
+        for name in "AB":  # enrolled through the sentinels
+            code, out = _cli(*flags, "enrol", name, "--node-key", pair(name).public,
+                             "--key-file", OPERATOR.file)  # fmt: skip
+            assert code == 0, out
+        a = nodes.start("A", firm["url"], firm=firm, enrol=False)
+        b = nodes.start("B", firm["url"], firm=firm, enrol=False)
         for node in (a, b):
             assert node.wait("running")["trading_state"] == "ACTIVE"
 
@@ -321,11 +333,8 @@ def test_sentinel_failover_every_node_follows_and_no_trip_is_lost(nodes, tmp_pat
         assert latch["epoch"] == "1"
 
         # 2. the operator re-arms through the sentinels
-        monkeypatch.setenv("RISKWATCH_FIRM_SECRET", "s3cret")
-        flags = ["--url", "redis://sentinel/0", "--firm", "acme", "--sentinel-service", SERVICE]
-        for address in group.addresses:
-            flags += ["--sentinel", address]
-        code, out = _cli(*flags, "rearm", "--epoch", "1", "--reason", "failover checked")
+        code, out = _cli(*flags, "rearm", "--epoch", "1", "--reason", "failover checked",
+                         "--key-file", OPERATOR.file)  # fmt: skip
         assert code == 0, out
         for node in (a, b):
             assert node.wait("rearmed")["trading_state"] == "ACTIVE"
