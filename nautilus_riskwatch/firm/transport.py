@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from nautilus_riskwatch.core.redact import redact_url
+
 SCHEMES = ("redis://", "rediss://", "unix://")
 
 
@@ -51,10 +53,8 @@ class Transport:
 
     def describe(self, url: str) -> str:
         """For logs and status lines: where this goes, never a password."""
-        from nautilus_riskwatch.firm.link import redact
-
         if not self.sentinels:
-            return redact(url)
+            return redact_url(url)
         where = ",".join(f"{host}:{port}" for host, port in self.sentinels)
         scheme = url.split("://", 1)[0]
         return f"{scheme}+sentinel://{where}/{self.sentinel_service}"
@@ -75,10 +75,8 @@ def check_transport(
     Files are checked to exist and be readable now, so a typo fails at configuration time
     rather than as an opaque TLS error at the first connect.
     """
-    from nautilus_riskwatch.firm.link import redact
-
     if not isinstance(url, str) or not url.startswith(SCHEMES):
-        raise TransportError("url", redact(str(url)), "expected redis://, rediss:// or unix://")
+        raise TransportError("url", redact_url(str(url)), "expected redis://, rediss:// or unix://")
     tls = url.startswith("rediss://")
     for field, path in (
         ("tls_ca_file", tls_ca_file),
@@ -107,7 +105,7 @@ def check_transport(
         for i, item in enumerate(sentinels):
             addresses.append(_address(f"sentinels[{i}]", item))
         if url.startswith("unix://"):
-            raise TransportError("url", redact(url), "with sentinels use redis:// or rediss://")
+            raise TransportError("url", redact_url(url), "with sentinels use redis:// or rediss://")
         if not isinstance(sentinel_service, str) or not sentinel_service.strip():
             raise TransportError(
                 "sentinel_service", sentinel_service, "the name the sentinels monitor is needed"
