@@ -262,9 +262,15 @@ class FirmLink:
 
     async def highest_epoch(self) -> int:
         """The highest epoch in the latch or the recent events: a trip goes above it."""
+        from redis.exceptions import ResponseError
+
         latch = await self.latch()
         highest = latch.epoch
-        for _, fields in await self.redis.xrevrange(self.keys.events, count=1000) or []:
+        try:
+            events = await self.redis.xrevrange(self.keys.events, count=1000) or []
+        except ResponseError:  # the stream was written over: the latch's epoch it is
+            events = []
+        for _, fields in events:
             epoch = str((fields or {}).get("epoch", ""))
             if epoch.isdigit():
                 highest = max(highest, int(epoch))

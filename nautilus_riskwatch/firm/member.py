@@ -233,6 +233,14 @@ class FirmMember:
         node = self.settings.node
         if self.held_epoch is not None:
             proof = self.held_trip
+            if (proof is None or proof.epoch != self.held_epoch) and (
+                latch.epoch == self.held_epoch and latch.origin
+            ):
+                # the state was set back but the trip's own fields are still there
+                proof = Latch(
+                    "tripped", latch.epoch, latch.origin, latch.cause, latch.reason,
+                    latch.detail, latch.at_ms,
+                )  # fmt: skip
             if proof is None or proof.epoch != self.held_epoch:
                 proof = Latch(
                     "tripped", self.held_epoch, origin=node, cause="reassert",

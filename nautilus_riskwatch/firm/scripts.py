@@ -41,6 +41,14 @@ local function read_hash(key)
   return redis.call('HGETALL', key)
 end
 
+-- XADD to the capped stream; a key of another type there (someone wrote over it) is
+-- dropped first, so that no write to the stream can block a trip
+local function xadd(events, maxlen, ...)
+  local t = kind(events)
+  if t ~= 'stream' and t ~= 'none' then redis.call('DEL', events) end
+  return redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', ...)
+end
+
 -- the latch's epoch, or nil (with why) if the latch is not a readable hash
 local function latch_epoch(latch)
   local t = kind(latch)
@@ -60,13 +68,13 @@ local function trip(latch, events, channel, maxlen, origin, cause, reason, detai
   local at = now_ms()
   local epoch, why = latch_epoch(latch)
   if epoch and redis.call('HGET', latch, 'state') == 'tripped' then
-    redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'suppressed',
+    xadd(events, maxlen, 'event', 'suppressed',
       'epoch', epoch, 'origin', origin, 'cause', cause, 'reason', reason, 'at_ms', at)
     return {0, epoch}
   end
   if not epoch then
     redis.call('DEL', latch)
-    redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'corrupt-latch',
+    xadd(events, maxlen, 'event', 'corrupt-latch',
       'origin', origin, 'reason', why, 'at_ms', at)
     epoch = 0
   end
@@ -74,7 +82,7 @@ local function trip(latch, events, channel, maxlen, origin, cause, reason, detai
   redis.call('DEL', latch)
   redis.call('HSET', latch, 'state', 'tripped', 'epoch', epoch, 'origin', origin,
     'cause', cause, 'reason', reason, 'detail', detail, 'at_ms', at)
-  redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'event', 'trip', 'epoch', epoch,
+  xadd(events, maxlen, 'event', 'trip', 'epoch', epoch,
     'origin', origin, 'cause', cause, 'reason', reason, 'detail', detail, 'at_ms', at)
   redis.call('PUBLISH', channel, 'trip ' .. epoch)
   return {1, epoch}
@@ -117,7 +125,7 @@ redis.call('DEL', KEYS[1])
 local fields = {}
 for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', 'restore', 'epoch', epoch,
+xadd(KEYS[2], ARGV[2], 'event', 'restore', 'epoch', epoch,
   'origin', ARGV[3], 'reason', 'the latch went backwards: ' .. (current and
   ('epoch ' .. current) or 'unreadable'), 'at_ms', now_ms())
 redis.call('PUBLISH', ARGV[1], 'restore ' .. epoch)
@@ -144,13 +152,13 @@ elseif tostring(epoch) ~= ARGV[3] then
   why = 'stale epoch ' .. ARGV[3] .. ': the latch is at epoch ' .. epoch
 end
 if why then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', 'rearm-refused',
+  xadd(KEYS[2], ARGV[2], 'event', 'rearm-refused',
     'epoch', ARGV[3], 'origin', ARGV[4], 'reason', why, 'at_ms', at)
   return {0, why}
 end
 redis.call('HSET', KEYS[1], 'state', 'armed', 'rearm_by', ARGV[4], 'rearm_reason', ARGV[5],
   'rearm_at_ms', ARGV[6], 'rearm_sig', ARGV[7])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', 'rearm', 'epoch', epoch,
+xadd(KEYS[2], ARGV[2], 'event', 'rearm', 'epoch', epoch,
   'origin', ARGV[4], 'reason', ARGV[5], 'at_ms', at)
 redis.call('PUBLISH', ARGV[1], 'rearm ' .. epoch)
 return {1, 're-armed epoch ' .. epoch}

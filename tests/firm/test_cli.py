@@ -57,6 +57,24 @@ def test_kill_needs_no_key_and_the_second_kill_is_suppressed(redis_server, monke
     assert state.tripped and state.origin == "operator ops" and state.reason == "venue outage"
 
 
+def test_kill_works_whatever_was_written_over_the_latch_and_the_stream(redis_server):
+    async def corrupt():
+        link = FirmLink(redis_server.url, "acme")
+        try:
+            await link.redis.set(link.keys.latch, "x")
+            await link.redis.set(link.keys.events, "x")
+        finally:
+            await link.close()
+
+    asyncio.run(corrupt())
+    code, out = cli(redis_server.url, "kill", "--reason", "now", "--who", "ops")
+    assert code == 0 and "TRIPPED (epoch 1)" in out, out
+    state = latch(redis_server.url)
+    assert state.tripped and state.origin == "operator ops" and state.reason == "now"
+    code, out = cli(redis_server.url, "status")
+    assert code == 0 and "corrupt-latch" in out  # the stream was started afresh, and says so
+
+
 def test_rearm_is_refused_without_a_key_for_a_stale_epoch_and_when_not_tripped(
     redis_server, monkeypatch
 ):

@@ -55,6 +55,9 @@ def test_a_latch_set_back_by_hand_is_restored_and_a_restarted_node_stays_halted(
     cause = report["record"]["cause"]
     assert cause["kind"] == "firm-kill" and cause["origin"] == "operator ops"
     assert "no signed re-arm" in cause["reason"] and "drill" in cause["reason"]
+    # and the node put the trip back as it was, not as its own
+    restored = _until(lambda: (latch := _latch(redis_server.url)).tripped and latch, 20, "restore")
+    assert (restored.epoch, restored.origin, restored.reason) == (1, "operator ops", "drill")
 
 
 def test_the_cli_reports_a_node_that_refuses_the_rearm_and_exits_non_zero(redis_server, nodes):
