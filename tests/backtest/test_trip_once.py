@@ -67,10 +67,12 @@ def test_control_the_order_after_the_rearm_trades_when_nobody_pulls_the_switch()
 
 
 @pytest.mark.parametrize("rests", list(RESTING))
-def test_a_kill_trips_once_whatever_rests_and_the_rearm_does_not_trip_again(rests, caplog):
+def test_a_kill_trips_once_whatever_rests_and_the_rearm_does_not_trip_again(rests, caplog, capfd):
     caplog.set_level(logging.ERROR, logger="asyncio")
     watch = RiskWatchConfig(max_loss="1000000 USD", hedge_tags=["HEDGE"])
     run = _run(watch, RESTING[rests])
+    logged = "".join(capfd.readouterr())  # the engine's log of the run
+    assert "could not trip" not in logged and "[ERROR]" not in logged
     [s] = run.strategies
     # one trip, on the kill, complete; and it was re-armed (the record moved to the history)
     [record] = run.watch.records

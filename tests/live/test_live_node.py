@@ -377,3 +377,43 @@ def test_a_close_the_venue_rejects_escalates_to_an_ioc_limit_on_a_live_node(tmp_
     assert seen["book"] == BOOK_AFTER
     events = read_event_log(tmp_path / "events.jsonl").events
     assert [r.to_dict() for r in records_from(events)] == [record.to_dict()]
+
+
+def test_a_kill_with_nothing_resting_trips_once_on_a_live_node_and_the_rearm_holds():
+    """The live loop is the node's and the watch never steps it: the close's events arriving
+    inside the cascade's send are plain callbacks. The kill trips once, the supervisor
+    collapses, and the re-arm does not trip again on the kill it handled."""
+    seen = {}
+
+    async def session(node):
+        watch = node.trader.actors()[0]
+        trader = next(s for s in node.trader.strategies() if "DemoTrader" in str(s.id))
+        await _until(lambda: node.cache.positions_open(strategy_id=trader.id), 20)
+        trader.cancel_all_orders(trader.instrument_id)  # nothing of it rests any more,
+        trader.stop()  # and it places nothing new
+        await _until(lambda: not node.cache.orders_open(strategy_id=trader.id), 5)
+        watch.kill("test: live kill, nothing resting", who="test")
+        await _until(lambda: watch.record is not None and watch.record.stage == "done", 20)
+        await asyncio.sleep(0.1)
+        seen["collapsed"] = watch._portfolio.task.done()
+        seen["rearm"] = watch.rearm(who="test", reason="kill handled")
+        await asyncio.sleep(0.3)
+        seen.update(
+            record=watch.record,
+            records=list(watch.records),
+            state=node.kernel.risk_engine.trading_state,
+            positions=node.cache.positions_open(strategy_id=trader.id),
+        )
+
+    config = node_config(
+        {"feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 30.0}]},
+        replay=ReplayDataClientConfig(speed=600.0),
+        hedger=False,
+    )
+    run_node(config, session)
+    [record] = seen["records"]
+    assert record.orders_cancelled == [] and len(record.positions_closed) == 1
+    assert record.complete and record.suppressed == []
+    assert seen["collapsed"] and seen["rearm"] == "ACTIVE"
+    assert seen["record"] is None and seen["state"] == TradingState.ACTIVE
+    assert seen["positions"] == []
