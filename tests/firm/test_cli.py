@@ -118,6 +118,37 @@ def test_a_key_that_is_not_the_firms_is_refused_before_anything_is_written(redis
     assert code == 0, out
 
 
+def test_enrol_and_forget_are_signed_with_the_operator_key(redis_server):
+    from keys import pair
+
+    from nautilus_riskwatch.firm.figures import Enrolment, forget_at
+
+    node = pair("D")
+    key = ("--key-file", OPERATOR.file)
+    code, out = cli(redis_server.url, "enrol", "D", "--node-key", node.public, *key)
+    assert code == 0 and "registered the firm's operator key" in out and "D enrolled" in out
+    code, out = cli(redis_server.url, "forget", "D", *key)
+    assert code == 0 and "node D forgotten" in out
+
+    async def read():
+        link = FirmLink(redis_server.url, "acme")
+        try:
+            return (
+                await link.redis.hget(link.keys.enrolled, "D"),
+                await link.redis.hget(link.keys.forgotten, "D"),
+            )
+        finally:
+            await link.close()
+
+    enrolled, forgotten = asyncio.run(read())
+    enrolment = Enrolment.parse("D", enrolled)
+    assert enrolment.key == node.public and enrolment.verified("acme", OPERATOR.verifier)
+    assert not enrolment.verified("acme", WRONG.verifier)
+    left = forget_at("acme", "D", forgotten, OPERATOR.verifier)
+    assert left is not None and left >= enrolment.at_ms
+    assert forget_at("acme", "D", forgotten, WRONG.verifier) is None
+
+
 def test_keygen_writes_a_private_key_once_and_prints_the_public_key(tmp_path):
     from nautilus_riskwatch.firm.signing import load_private, public_hex
 

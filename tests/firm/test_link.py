@@ -182,3 +182,14 @@ def test_passwords_never_appear_in_what_is_shown(redis_server):
 
 def test_latch_from_an_empty_hash_is_never_tripped():
     assert Latch.from_hash({}) == Latch("never")
+
+
+def test_the_clients_raise_no_warning(redis_server):
+    """redis-py 8 warned on every node start and CLI call when handed a synchronous
+    ``Retry`` for its asyncio client."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run(lambda link: link.latch(), redis_server.url)
+        read_latch_now(redis_server.url, "acme", 1.0)
