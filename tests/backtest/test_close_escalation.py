@@ -13,12 +13,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from invariants import checked
 from nautilus_trader.model.enums import OrderStatus, OrderType, TimeInForce
 from venue import Venue, is_watch_close
 
 from nautilus_riskwatch import RiskWatchConfig
 from nautilus_riskwatch.demo import build_engine
 from nautilus_riskwatch.demo.engine import HEDGER_ID, TRADER_ID
+
+# The escalation's run checks the kill's invariants (conftest.py); the control's cannot
+# hold them: a venue that refuses every close leaves the position open, said in the record.
+checked_build = checked(build_engine)
 
 WATCH = {
     "feeds": [{"instrument_id": "EUR/USD.SIM", "kind": "quote", "stale_after": 90.0}],
@@ -68,7 +73,7 @@ def test_control_market_closes_only_are_refused_every_time_and_the_record_says_w
 
 
 def test_a_refused_market_close_escalates_to_a_marketable_ioc_limit_that_closes():
-    run = build_engine(RiskWatchConfig(**WATCH, close_through_ticks=5))
+    run = checked_build(RiskWatchConfig(**WATCH, close_through_ticks=5))
     venue = Venue(run.engine, _refuse_market_orders, refusal=RESERVED)
     run.engine.run()
     record = run.watch.record
