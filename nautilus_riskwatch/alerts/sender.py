@@ -2,7 +2,7 @@
 
 Why so careful: an alert is the least important thing the watch does at a trip. The kill
 must never wait for Slack. So ``put`` only appends to a bounded queue per target (O(1), no
-I/O, no lock held for longer than an append, never blocks) and returns; each target has
+I/O, no lock to wait for, never blocks) and returns; each target has
 its own thread that sends, so a receiver that hangs holds up only its own queue, never the
 watch and never another target. A send is bounded (``timeout`` to connect and to each
 read), a failed one is retried ``retries`` times with exponential backoff, and what is lost
@@ -97,29 +97,37 @@ _STOP = object()
 
 
 class _Lane:
-    """One target's queue, thread and counts."""
+    """One target's queue, thread and counts.
+
+    The queue is a ``queue.SimpleQueue`` (C, lock-free for the caller in practice, far
+    cheaper than ``queue.Queue``'s condition variables); its bound is kept by two counts,
+    each with one writer: ``puts`` by the caller, ``taken`` by this lane's thread. Their
+    difference may lag behind the truth by the one alert the thread is taking, so the bound
+    is never exceeded, at worst reached one alert early.
+    """
 
     def __init__(self, target: Target, delivery: Delivery, log: Log) -> None:
         self.target = target
         self.delivery = delivery
+        self.size = delivery.queue
         self.log = log
-        self.queue: queue.Queue[object] = queue.Queue(delivery.queue)
+        self.queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         # each count has one writer: the caller's thread (put, close) or this lane's thread
-        self.dropped_full = self.refused_closed = 0  # the caller's
-        self.sent = self.attempts_failed = self.dropped_failed = self.dropped_closed = 0
+        self.puts = self.dropped_full = self.refused_closed = 0  # the caller's
+        self.taken = self.sent = self.attempts_failed = 0  # this lane's thread's
+        self.dropped_failed = self.dropped_closed = 0
         self._full_logged = 0
-        self.stop_queued = False
         self.abandon = threading.Event()  # close's deadline passed: stop retrying
         self.thread = threading.Thread(
             target=self._run, name=f"{THREADS}-{target.index}", daemon=True
         )
 
     def put(self, alert: Alert) -> bool:
-        try:
-            self.queue.put_nowait(alert)
-        except queue.Full:
+        if self.puts - self.taken >= self.size:
             self.dropped_full += 1
             return False
+        self.puts += 1
+        self.queue.put(alert)
         return True
 
     def drain(self) -> int:
@@ -132,8 +140,8 @@ class _Lane:
                 break
             left += item is not _STOP
         self.refused_closed += left
-        self.queue.put_nowait(_STOP)
-        self.stop_queued = True
+        self.puts -= left  # they left the queue, as if taken
+        self.queue.put(_STOP)
         return left
 
     def stats(self) -> TargetStats:
@@ -144,7 +152,7 @@ class _Lane:
             self.dropped_full,
             self.dropped_failed,
             self.dropped_closed + self.refused_closed,
-            max(0, self.queue.qsize() - self.stop_queued),
+            max(0, self.puts - self.taken),
         )
 
     def _run(self) -> None:
@@ -152,6 +160,7 @@ class _Lane:
             item = self.queue.get()
             if item is _STOP:
                 return
+            self.taken += 1
             assert isinstance(item, Alert)
             self._say_dropped()
             if self.abandon.is_set():
@@ -293,11 +302,7 @@ class AlertSender:
             if not self._started:
                 lane.abandon.set()  # never started: nothing was meant to go out yet
                 lane.thread.start()
-            try:
-                lane.queue.put(_STOP, timeout=max(0.0, deadline - time.monotonic()))
-                lane.stop_queued = True
-            except queue.Full:
-                pass
+            lane.queue.put(_STOP)
         self._started = True
         for lane in self._lanes:
             lane.thread.join(max(0.0, deadline - time.monotonic()))
