@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 
 
-def test_the_core_looptime_and_alerts_import_without_nautilus_trader():
+def test_the_engine_free_parts_import_without_nautilus_trader():
     blocker = textwrap.dedent(
         """
         import sys
@@ -23,7 +23,8 @@ def test_the_core_looptime_and_alerts_import_without_nautilus_trader():
                 if name == "nautilus_trader" or name.startswith("nautilus_trader."):
                     raise ImportError(f"blocked: {name}")
         sys.meta_path.insert(0, Block())
-        import nautilus_riskwatch.core, nautilus_riskwatch.looptime, nautilus_riskwatch.alerts
+        import nautilus_riskwatch.core, nautilus_riskwatch.looptime
+        import nautilus_riskwatch.alerts, nautilus_riskwatch.metrics.server
         from nautilus_riskwatch import KillSwitch, watchdog, breaker
         assert not any(m.startswith("nautilus_trader") for m in sys.modules)
         try:
