@@ -55,7 +55,8 @@ def test_python_snippets_run(doc):
     if not blocks:
         pytest.skip(f"{doc.name} has no python snippets")
     code = "\n".join(blocks)
-    operates_a_running_watch = "watch." in code and "watch = " not in code
+    # "watch." as a name of its own (not the end of "nautilus_riskwatch.")
+    operates_a_running_watch = re.search(r"\bwatch\.", code) and "watch = " not in code
     if operates_a_running_watch:
         run = build_engine(
             RiskWatchConfig(feeds=[{"instrument_id": "EUR/USD.SIM", "stale_after": 90.0}])
