@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 from nautilus_riskwatch.looptime.origin import utc
 
@@ -50,8 +50,6 @@ _TITLE = {
     AlertKind.FIRM_KILL: "FIRM KILL",
     AlertKind.FIRM_REARM: "firm re-arm",
 }
-#: The record's own fields, in the order the message lists them (figures follow).
-_HEAD = ("kind", "watch", "node", "scope", "cause", "time", "at_ns")
 
 
 def figures(**values: Decimal | int | str) -> Mapping[str, str]:
@@ -86,12 +84,21 @@ class Alert:
     #: as a failure. Not a line of the text: the summary says it in words.
     urgent: bool = False
 
+    #: The record's own lines, in the order the text lists them (the figures follow).
+    FIELDS: ClassVar[tuple[str, ...]] = ("kind", "watch", "node", "scope", "cause", "time", "at_ns")
+
     def __post_init__(self) -> None:
         if not isinstance(self.kind, AlertKind):
             object.__setattr__(self, "kind", AlertKind(self.kind))
+        if "\n" in self.summary:
+            raise ValueError(f"summary={self.summary!r}: one line (the text's first)")
         for name, value in self.figures.items():
             if not isinstance(value, str):
                 raise TypeError(f"figure {name}={value!r}: use figures(...) (exact strings)")
+            if name in self.FIELDS or not name.isidentifier():
+                raise ValueError(f"figure name {name!r}: a name of its own (not {self.FIELDS})")
+            if "\n" in value:
+                raise ValueError(f"figure {name}={value!r}: one line")
 
     @property
     def notify_type(self) -> str:
@@ -130,7 +137,7 @@ class Alert:
             name, sep, value = line.partition(": ")
             if sep:
                 values[name] = value
-        head: dict[str, Any] = {name: values.pop(name) for name in _HEAD}
+        head: dict[str, Any] = {name: values.pop(name) for name in cls.FIELDS}
         head.pop("time")
         return cls(
             kind=AlertKind(head.pop("kind")),

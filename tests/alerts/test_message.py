@@ -41,3 +41,13 @@ def test_a_float_figure_is_refused():
         figures(loss=1002.15)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="figures"):
         Alert(AlertKind.TRIP, "w", "n", "p", "c", "s", 0, {"loss": 1.5})  # type: ignore[dict-item]
+
+
+def test_the_text_cannot_be_made_ambiguous():
+    base = dict(watch="w", node="n", scope="p", cause="c", at_ns=0)
+    with pytest.raises(ValueError, match="figure name"):
+        Alert(AlertKind.TRIP, summary="s", figures=figures(scope="x"), **base)
+    with pytest.raises(ValueError, match="one line"):
+        Alert(AlertKind.TRIP, summary="two\nlines", **base)
+    with pytest.raises(ValueError, match="one line"):
+        Alert(AlertKind.TRIP, summary="s", figures=figures(reason="a\nb"), **base)
