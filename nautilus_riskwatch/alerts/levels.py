@@ -135,6 +135,20 @@ class Levels:
         """Figures strictly inside cannot fire or re-arm a level (``None``: unbounded)."""
         return Quiet(self._low, self._high)
 
+    def pnl_band(self, offset: Decimal = Decimal(0)) -> Quiet:
+        """``band`` in PnL terms, for a guard that keeps its quiet band on the PnL.
+
+        Each limit's figure is ``offset - pnl``: the loss is ``0 - pnl`` (``max_loss``),
+        the drawdown ``high_water - pnl`` (``trailing``), the day's loss ``baseline - pnl``
+        (``daily``). PnL figures strictly inside the band returned cannot fire or re-arm a
+        level; fold it into the breaker's band (intersect) and nothing is put for them.
+        """
+        low, high = self._low, self._high
+        return Quiet(
+            None if high is None else EXACT.subtract(offset, high),
+            None if low is None else EXACT.subtract(offset, low),
+        )
+
     def see(self, figure: Decimal) -> tuple[Crossing, ...]:
         """The levels ``figure`` reached from below (lowest first); re-arms those it fell
         back from."""

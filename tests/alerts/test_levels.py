@@ -145,3 +145,24 @@ def test_a_feed_silence_due_time_is_never_before_the_level():
         FeedSilence([D("0.5")], bound=0)
     with pytest.raises(ValueError, match="feed_warn_at"):
         FeedSilence([D("1.5")], bound=1.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    offset=st.decimals(min_value=-500, max_value=500, places=2),
+    figures=st.lists(amounts, min_size=1, max_size=30),
+)
+def test_the_pnl_band_is_the_band_seen_from_the_pnl(offset, figures):
+    levels = Levels([D("0.5"), D("0.8")], D("1000"))
+    for figure in figures:
+        levels.see(figure)
+        band, pnl_band = levels.band(), levels.pnl_band(offset)
+        for pnl in (offset - figure, offset - figure + D("0.01"), offset - figure - D("0.01")):
+            in_pnl = (pnl_band.low is None or pnl > pnl_band.low) and (
+                pnl_band.high is None or pnl < pnl_band.high
+            )
+            loss = offset - pnl
+            in_band = (band.low is None or loss > band.low) and (
+                band.high is None or loss < band.high
+            )
+            assert in_pnl == in_band
