@@ -124,6 +124,59 @@ def test_cancelling_the_untagged_take_profit_never_takes_the_kept_stop_with_it(
     assert record.complete and record.left_live == []
 
 
+def _waiting_hedge_bracket(emulated: bool):
+    """The hedge's bracket still waiting at the trip: its entry fills only later."""
+
+    def step(s: Scripted, _tick) -> None:
+        s.submit_order_list(
+            s.order_factory.bracket(
+                s.instrument_id,
+                OrderSide.SELL,
+                Quantity.from_int(300_000),
+                emulation_trigger=TriggerType.BID_ASK if emulated else TriggerType.NO_TRIGGER,
+                entry_order_type=OrderType.LIMIT,
+                entry_price=Price.from_str("1.12200"),  # reached after the trip
+                sl_trigger_price=Price.from_str("1.12300"),
+                tp_price=Price.from_str("1.11000"),
+                entry_tags=["HEDGE"],
+                sl_tags=["HEDGE"],
+            )
+        )
+
+    return step
+
+
+@pytest.mark.parametrize("emulated", [False, True], ids=["venue", "emulated"])
+def test_control_the_waiting_hedge_entry_fills_after_the_trip_quote(emulated):
+    run = build(None, [{}, {2: _waiting_hedge_bracket(emulated)}])
+    run.engine.run()
+    _, h = run.strategies
+    assert run.open_positions(h) == ["SHORT 300000"]
+
+
+@pytest.mark.parametrize("emulated", [False, True], ids=["venue", "emulated"])
+def test_a_hedges_bracket_waiting_at_the_trip_opens_later_with_its_stop_and_target(emulated):
+    run = build(
+        RiskWatchConfig(max_loss="1000000 USD", hedge_tags=["HEDGE"]),
+        [{1: _market("BUY", 100_000), TRIP: _kill()}, {2: _waiting_hedge_bracket(emulated)}],
+    )
+    t, h = run.strategies
+    t.watch = run.watch
+    run.engine.run()
+    record = run.watch.record
+    assert record is not None and record.complete
+    orders = run.cache.orders(strategy_id=h.id)
+    assert sorted(record.orders_kept) == sorted(o.client_order_id.value for o in orders)
+    assert record.orders_cancelled == []
+    # the entry filled after the trip; its stop and target then came to work, as kept
+    [entry] = [o for o in orders if o.parent_order_id is None]
+    assert entry.status.name == "FILLED" and run.fills_after(record.tripped_at_ns, h)
+    live = "EMULATED" if emulated else "ACCEPTED"
+    assert sorted(o.status.name for o in orders if o is not entry) == [live, live]
+    assert run.open_positions(h) == ["SHORT 300000"] and h.denied == []
+    assert run.open_positions(t) == []
+
+
 def _bracket_with_a_tagged_stop(s: Scripted, _tick) -> None:
     """An untagged entry waiting at the venue, its stop-loss tagged HEDGE: the stop
     protects nothing yet, and cancelling the entry cancels it (OTO)."""
