@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Protocol
 
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.algorithm import ExecAlgorithm
-from nautilus_trader.execution.messages import SubmitOrder, SubmitOrderList
+from nautilus_trader.execution.messages import ModifyOrder, SubmitOrder, SubmitOrderList
 from nautilus_trader.model.enums import OrderStatus
 from nautilus_trader.model.events import OrderDenied
 
@@ -186,6 +186,11 @@ class OrderGate:
                     # way the watch's own closes do.
                     self._msgbus.send(endpoint=EXEC_ENGINE, msg=command)
                     return
+            elif past_halt and self._blockers and isinstance(command, ModifyOrder):
+                if self._kept_modify(command):
+                    # HALTED rejects every modify: a kept stop may still be trailed
+                    self._msgbus.send(endpoint=EXEC_ENGINE, msg=command)
+                    return
             original(command)
 
         return execute
@@ -204,6 +209,15 @@ class OrderGate:
                 if why is not None:
                     return why
         return None
+
+    def _kept_modify(self, command: ModifyOrder) -> bool:
+        """A modify of a kept order that does not grow it (a stop trailed, a price moved)
+        goes past the trading state the watch set; one that grows it is judged as usual."""
+        order = self._cache.order(command.client_order_id)
+        if order is None or not self._kept_past_halt((order,)):
+            return False
+        quantity = command.quantity
+        return quantity is None or quantity <= order.quantity
 
     def _kept_past_halt(self, orders: tuple[Any, ...]) -> bool:
         """Every order is kept by a tripped book whose trading state is still in force

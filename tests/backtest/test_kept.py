@@ -363,3 +363,63 @@ def _cid(value: str):
     from nautilus_trader.model.identifiers import ClientOrderId
 
     return ClientOrderId(value)
+
+
+# --- a kept stop may still be trailed ------------------------------------------------------
+def _protect_at(price: str):
+    def step(s: Scripted, _tick) -> None:
+        [position] = s.cache.positions_open(strategy_id=s.id)
+        stop = s.order_factory.stop_market(
+            s.instrument_id,
+            OrderSide.BUY,
+            Quantity.from_int(300_000),
+            Price.from_str(price),
+            reduce_only=True,
+            tags=["HEDGE"],
+        )
+        s.submit_order(stop, position_id=position.id)
+
+    return step
+
+
+def _trail_to(price: str):
+    def step(s: Scripted, _tick) -> None:
+        [stop] = [o for o in s.cache.orders_open(strategy_id=s.id) if o.side == OrderSide.BUY]
+        s.modify_order(stop, trigger_price=Price.from_str(price))
+
+    return step
+
+
+def _trailed_hedge() -> dict:
+    # the stop rests out of reach at 1.12400; trailed to 1.12200 after the trip, it fires
+    return {
+        1: _market("SELL", 300_000, tags=["HEDGE"]),
+        2: _protect_at("1.12400"),
+        LATER: _trail_to("1.12200"),
+    }
+
+
+def test_control_the_trailed_stop_fires():
+    run = build(None, [{1: _market("BUY", 100_000)}, _trailed_hedge()])
+    run.engine.run()
+    _, h = run.strategies
+    [stop] = [o for o in run.cache.orders(strategy_id=h.id) if o.side == OrderSide.BUY]
+    assert stop.status.name == "FILLED" and run.open_positions(h) == []
+
+
+def test_a_kept_stop_trailed_after_the_trip_is_modified_and_fires():
+    trader = {1: _market("BUY", 100_000), TRIP: _kill()}
+    run = build(
+        RiskWatchConfig(max_loss="1000000 USD", hedge_tags=["HEDGE"]), [trader, _trailed_hedge()]
+    )
+    t, h = run.strategies
+    t.watch = run.watch
+    run.engine.run()
+    record = run.watch.record
+    [stop] = [o for o in run.cache.orders(strategy_id=h.id) if o.side == OrderSide.BUY]
+    assert record.orders_kept == [stop.client_order_id.value]
+    # the trading state the watch set did not reject the kept stop's trailing
+    assert not [e for e in stop.events if type(e).__name__ == "OrderModifyRejected"]
+    assert stop.status.name == "FILLED" and stop.trigger_price == Price.from_str("1.12200")
+    assert run.open_positions(h) == [] and run.open_positions(t) == []
+    assert record.complete
