@@ -60,20 +60,34 @@ def test_a_latch_set_back_by_hand_is_restored_and_a_restarted_node_stays_halted(
     assert (restored.epoch, restored.origin, restored.reason) == (1, "operator ops", "drill")
 
 
-def test_the_cli_reports_a_node_that_refuses_the_rearm_and_exits_non_zero(redis_server, nodes):
+def test_only_the_operators_rearm_of_the_epoch_in_force_re_arms_and_the_cli_says_who_refused(
+    redis_server, nodes
+):
     _redis(redis_server.url, "SET", "riskwatch:{acme}:operator", OPERATOR.public)
     b = nodes.start("B", redis_server.url)
     c = nodes.start("C", redis_server.url, firm={"operator_key": WRONG.public})
     b.wait("running"), c.wait("running")
     assert _cli(redis_server.url, "kill", "--reason", "drill").returncode == 0
     b.wait("tripped"), c.wait("tripped")
+    unsigned = _cli(redis_server.url, "rearm", "--epoch", "1", "--reason", "no key")
+    assert unsigned.returncode == 1 and "no operator key" in unsigned.stdout
+    stale = _cli(redis_server.url, "rearm", "--epoch", "0", "--reason", "old", key=OPERATOR)
+    assert stale.returncode == 1 and "stale epoch 0" in stale.stdout
+    wrong = _cli(redis_server.url, "rearm", "--epoch", "1", "--reason", "guess", key=WRONG)
+    assert wrong.returncode == 1 and "RE-ARMED" not in wrong.stdout
+    assert "not the firm's operator key" in wrong.stdout
+    assert _latch(redis_server.url).tripped  # nothing was written
+    b.send("report")
+    assert b.wait("report")["trading_state"] == "HALTED"
+    # the operator's key: B (which holds it) re-arms, C (which holds another) refuses
     done = _cli(redis_server.url, "rearm", "--epoch", "1", "--reason", "ok", key=OPERATOR)
     assert done.returncode == 1, done.stdout
     lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.startswith("  ")}
     assert "ACCEPTED" in lines["B"]
     assert "REFUSED" in lines["C"] and "does not verify" in lines["C"]
     assert "NOT re-armed on: C" in done.stdout and "RE-ARMED" not in done.stdout
-    assert b.wait("rearmed")["trading_state"] == "ACTIVE"
+    rearmed = b.wait("rearmed")
+    assert rearmed["trading_state"] == "ACTIVE" and rearmed["records"] == 1
     c.send("report")
     assert c.wait("report")["trading_state"] == "HALTED"
 

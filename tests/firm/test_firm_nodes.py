@@ -17,8 +17,6 @@ import sys
 import time
 from decimal import Decimal
 
-from keys import OPERATOR, WRONG
-
 from nautilus_riskwatch.firm.link import FirmLink
 
 HEDGE_ONLY = {
@@ -121,28 +119,6 @@ def test_cli_kill_halts_all_and_a_restarted_node_comes_up_halted_without_one_ord
     assert report["denied"] >= 2  # the probe's on_start order and the trader's first
     assert report["record"]["cause"]["kind"] == "firm-kill"
     assert report["record"]["cause"]["epoch"] == "1"
-
-
-def test_only_the_operators_rearm_of_the_epoch_in_force_re_enables_trading(redis_server, nodes):
-    b = nodes.start("B", redis_server.url)
-    b.wait("running")
-    assert _cli(redis_server.url, "kill", "--reason", "drill").returncode == 0
-    b.wait("tripped")
-    unsigned = _cli(redis_server.url, "rearm", "--epoch", "1", "--reason", "no key")
-    assert unsigned.returncode == 1 and "no operator key" in unsigned.stdout
-    stale = _cli(redis_server.url, "rearm", "--epoch", "0", "--reason", "old", key=OPERATOR)
-    assert stale.returncode == 1 and "stale epoch 0" in stale.stdout
-    wrong = _cli(redis_server.url, "rearm", "--epoch", "1", "--reason", "guess", key=WRONG)
-    assert wrong.returncode == 1 and "RE-ARMED" not in wrong.stdout
-    assert "not the firm's operator key" in wrong.stdout
-    assert _latch(redis_server.url).tripped  # nothing was written
-    b.send("report")
-    assert b.wait("report")["trading_state"] == "HALTED"
-    good = _cli(redis_server.url, "rearm", "--epoch", "1", "--reason", "ok", key=OPERATOR)
-    assert good.returncode == 0, good.stdout
-    assert "B" in good.stdout and "ACCEPTED" in good.stdout and "RE-ARMED (epoch 1)" in good.stdout
-    rearmed = b.wait("rearmed")
-    assert rearmed["trading_state"] == "ACTIVE" and rearmed["records"] == 1
 
 
 def test_the_nodes_losses_cross_the_firm_ceiling_and_all_trip(redis_server, nodes):
