@@ -18,7 +18,8 @@ The invariants (each ``check_*`` returns a list of messages, empty when it holds
    scope is larger than its protective quantity (net of the watch's own closes in flight).
 2. ``check_no_fill_after_trip``: no fill of the scope after the trip and before its re-arm,
    except the watches' closes, kept protective orders and what they spawn or hold as
-   contingent children, orders that raced the cancel within the venue's latency, and,
+   contingent children, orders live at the trip that filled before the cancel could reach
+   the venue (at once without latency; at the venue's first step after it), and,
    under REDUCING, fills that only reduce the strategy's own position.
 3. ``check_spared``: nothing unguarded and nothing protective is cancelled or closed by the
    watch: a cancel after a trip must hit an order the trip covers (or one its own strategy
@@ -95,8 +96,11 @@ class WatchView:
     hedge_instruments: frozenset[str]
     close_tag: str
     rearms: list[tuple[str, int, RiskOff | None]] = field(default_factory=list)
+    fills_at_rearm: dict[int, frozenset[tuple[str, str]]] = field(default_factory=dict)
     kills: list[tuple[int, str, str]] = field(default_factory=list)  # (ns, reason, who)
     published: list[RiskOff] = field(default_factory=list)
+    seen: list[RiskOff] = field(default_factory=list)  # every record it ever showed
+    scope_of: dict[int, str] = field(default_factory=dict)  # id(record) -> where it was held
 
     @classmethod
     def of(cls, watch: Any) -> WatchView:
@@ -164,13 +168,22 @@ class Trip:
     view: WatchView
     record: RiskOff
     rearmed_at: int = NEVER  # the engine time of its re-arm
+    # the fills that existed at the re-arm: a fill in the re-arm's own instant is inside
+    # the trip's window only if it came before the re-arm (None: not re-armed)
+    fills_at_rearm: frozenset[tuple[str, str]] | None = None
 
     @property
     def name(self) -> str:
-        return f"{self.view.name} {self.record.scope} trip at {self.record.tripped_at_ns}"
+        return f"{self.view.name} {self.scope} trip at {self.record.tripped_at_ns}"
+
+    @property
+    def scope(self) -> str:
+        """The scope the watch holds the record under (its ``scope`` field is written
+        during the cascade: mid-cascade it still says the default)."""
+        return self.view.scope_of.get(id(self.record), self.record.scope)
 
     def covers(self, strategy_id: object, instrument_id: object) -> bool:
-        scope = self.record.scope
+        scope = self.scope
         if scope.startswith("strategy ") and str(strategy_id) != scope[len("strategy ") :]:
             return False
         if scope.startswith("instrument ") and str(instrument_id) != scope[len("instrument ") :]:
@@ -179,6 +192,12 @@ class Trip:
 
     def holds_at(self, ns: int) -> bool:
         return self.record.tripped_at_ns < ns <= self.rearmed_at
+
+    def holds_for(self, fill: OrderFilled) -> bool:
+        """The fill came after the trip and before its re-arm."""
+        if not self.holds_at(int(fill.ts_event)):
+            return False
+        return self.fills_at_rearm is None or _fill_key(fill) in self.fills_at_rearm
 
     @property
     def done(self) -> bool:
@@ -192,6 +211,14 @@ class Trip:
 # --- engine facts, read from the cache -------------------------------------------------------
 def _oid(order: Any) -> str:
     return order.client_order_id.value
+
+
+def _fill_key(fill: OrderFilled) -> tuple[str, str]:
+    return (fill.client_order_id.value, fill.trade_id.value)
+
+
+def _fill_keys(cache: Any) -> frozenset[tuple[str, str]]:
+    return frozenset(_fill_key(f) for order in cache.orders() for f in _fills(order))
 
 
 def _fills(order: Any) -> list[OrderFilled]:
@@ -209,10 +236,17 @@ def _closed_ns(order: Any) -> int | None:
     return int(order.last_event.ts_event)
 
 
-def live_at(order: Any, ns: int) -> bool:
-    """Live strictly before ``ns``: created earlier and not closed by then."""
+def live_at(order: Any, ns: int, *, surely: bool = False) -> bool:
+    """Live at ``ns``: created before it and not closed before it. ``surely``: and not
+    closed *at* it by a fill (or a rejection): an order that filled at the very instant may
+    have filled first, as the fill whose loss is the trip does; one cancelled at that instant
+    was cancelled by the trip."""
     closed = _closed_ns(order)
-    return _created_ns(order) < ns and (closed is None or closed >= ns)
+    if closed is not None and closed < ns:
+        return False
+    if surely and closed == ns and not isinstance(order.last_event, OrderCanceled):
+        return False
+    return _created_ns(order) < ns
 
 
 def _signed(side: OrderSide, qty: Decimal) -> Decimal:
@@ -404,8 +438,11 @@ class Invariants:
         """After ``engine.reset()``: the earlier run's trips are gone with its cache."""
         for view in self.views:
             view.rearms.clear()
+            view.fills_at_rearm.clear()
             view.kills.clear()
             view.published.clear()
+            view.seen.clear()
+            view.scope_of.clear()
         self.strategy_cancels.clear()
         self._hook_strategies()
 
@@ -431,11 +468,13 @@ class Invariants:
         @wraps(rearm)
         def noted_rearm(who: str = "", reason: str = "", scope: str = "portfolio") -> str:
             before = _records_now(watch)
-            result = rearm(who, reason, scope)
-            for name, record in before.items():
-                if record is not None and _records_now(watch).get(name) is not record:
-                    view.rearms.append((name, self._now(), record))
-            return result
+            try:
+                return rearm(who, reason, scope)
+            finally:  # a re-arm that raised half-way may still have re-armed
+                for name, record in before.items():
+                    if record is not None and _records_now(watch).get(name) is not record:
+                        view.rearms.append((name, self._now(), record))
+                        view.fills_at_rearm[id(record)] = _fill_keys(self.engine.cache)
 
         @wraps(kill)
         def noted_kill(reason: str, who: str = "") -> None:
@@ -481,7 +520,16 @@ class Invariants:
                 if id(record) in seen:
                     continue
                 seen.add(id(record))
-                found.append(Trip(view, record, rearmed.get(id(record), NEVER)))
+                if not any(record is r for r in view.seen):
+                    view.seen.append(record)
+                found.append(
+                    Trip(
+                        view,
+                        record,
+                        rearmed.get(id(record), NEVER),
+                        view.fills_at_rearm.get(id(record)),
+                    )
+                )
         return found
 
     # -- the checks ------------------------------------------------------------------------
@@ -572,6 +620,7 @@ class Invariants:
         for trip in self.trips():
             kept, lenient = _kept(trip, cache, orders)
             ns = trip.record.tripped_at_ns
+            reach = self._venue_reach(ns)
             for order in orders:
                 if not trip.covers(order.strategy_id, order.instrument_id):
                     continue
@@ -580,10 +629,10 @@ class Invariants:
                     continue
                 for fill in _fills(order):
                     ts = int(fill.ts_event)
-                    if not trip.holds_at(ts):
+                    if not trip.holds_for(fill):
                         continue
-                    if live_at(order, ns + 1) and ts <= ns + self.latency_ns:
-                        continue  # raced the cancel on its way to the venue
+                    if ts <= reach and (live_at(order, ns) or _oid(order) in _named(trip.record)):
+                        continue  # live at the trip: it raced the cancel to the venue
                     if trip.reducing and _reduces(cache, fill):
                         continue
                     found.append(
@@ -592,6 +641,22 @@ class Invariants:
                         f"created {_created_ns(order)}) filled {fill.last_qty} at {ts}"
                     )
         return found
+
+    def _venue_reach(self, ns: int) -> int:
+        """When a cancel sent at ``ns`` has surely reached the venue: at once without
+        latency; else at the first data point the venue processes after the latency (the
+        simulated venue works through its queue of commands as data arrives)."""
+        if self.latency_ns <= 0:
+            return ns
+        after = ns + self.latency_ns
+        cache = self.engine.cache
+        later = [
+            int(t.ts_init)
+            for instrument in cache.instruments()
+            for t in (*cache.quote_ticks(instrument.id), *cache.trade_ticks(instrument.id))
+            if t.ts_init >= after
+        ]
+        return min(later, default=after)
 
     def check_spared(self) -> list[str]:
         """3. Nothing unguarded or protective is cancelled or closed by the watch."""
@@ -611,6 +676,8 @@ class Invariants:
             ts = int(cancelled[-1].ts_event) if cancelled else _closed_ns(order) or 0
             if ts < first or oid in self.strategy_cancels or _linked_filled(cache, order):
                 continue
+            if _retired_with_position(cache, order):
+                continue  # the venue retired it with its position (a close is judged below)
             if _is_any_close(self.views, order):
                 continue
             fair = [
@@ -729,7 +796,9 @@ class Invariants:
             if trip.done:
                 ns = record.tripped_at_ns
                 for order in orders:
-                    if trip.covers(order.strategy_id, order.instrument_id) and live_at(order, ns):
+                    if trip.covers(order.strategy_id, order.instrument_id) and live_at(
+                        order, ns, surely=True
+                    ):
                         if _oid(order) not in listed and not _is_any_close(self.views, order):
                             found.append(
                                 f"[4 record] {name}: order {_oid(order)} of {order.strategy_id} "
@@ -752,7 +821,7 @@ class Invariants:
             trips = [t for t in self.trips() if t.view is view]
             by_scope: dict[str, list[Trip]] = {}
             for trip in trips:
-                by_scope.setdefault(trip.record.scope, []).append(trip)
+                by_scope.setdefault(trip.scope, []).append(trip)
             for scope, scoped in by_scope.items():
                 rearms = [r for r in view.rearms if r[0] == scope]
                 if len(scoped) > len(rearms) + 1:
@@ -770,6 +839,15 @@ class Invariants:
                         )
                     causes[id(trip.record.cause)] = trip
                 found += _kills_fresh(view, sorted(scoped, key=lambda t: t.record.tripped_at_ns))
+            current = [*view.watch.records, *_records_now(view.watch).values()]
+            rearmed = [record for _, _, record in view.rearms]
+            for trip in trips:
+                record = trip.record
+                if not any(record is r for r in current) and not any(record is r for r in rearmed):
+                    found.append(
+                        f"[5 one cascade] {trip.name}: its record vanished from the watch "
+                        "(not current, not among the earlier trips) without a re-arm"
+                    )
             published: dict[int, int] = {}
             for record in view.published:
                 published[id(record)] = published.get(id(record), 0) + 1
@@ -780,26 +858,25 @@ class Invariants:
 
 
 def _kills_fresh(view: WatchView, trips: list[Trip]) -> list[str]:
-    """A trip caused by a kill must follow a kill made after the scope's last re-arm."""
+    """A trip caused by a kill must follow a kill made since the re-arm that ended the
+    scope's trip before it (a kill made earlier was handled by that trip)."""
     found = []
-    last_rearm = -1
-    rearms = sorted(ns for scope, ns, _ in view.rearms if scope == "portfolio")
+    previous: Trip | None = None
     for trip in trips:
         cause = trip.record.cause
-        earlier = [ns for ns in rearms if ns <= trip.record.tripped_at_ns]
-        last_rearm = earlier[-1] if earlier else -1
-        if not isinstance(cause, ManualKill) or trip.record.scope != "portfolio":
-            continue
-        fresh = [
-            k
-            for k in view.kills
-            if (k[1], k[2]) == (cause.reason, cause.who) and last_rearm <= k[0]
-        ]
-        if last_rearm >= 0 and not fresh:
-            found.append(
-                f"[5 one cascade] {trip.name}: tripped by kill {cause.reason!r} of "
-                f"{cause.who!r}, made before the re-arm at {last_rearm}: a handled cause"
-            )
+        if previous is not None and isinstance(cause, ManualKill):
+            rearmed = previous.rearmed_at
+            fresh = [
+                k
+                for k in view.kills
+                if (k[1], k[2]) == (cause.reason, cause.who) and k[0] >= rearmed
+            ]
+            if rearmed != NEVER and not fresh:
+                found.append(
+                    f"[5 one cascade] {trip.name}: tripped by kill {cause.reason!r} of "
+                    f"{cause.who!r}, made before the re-arm at {rearmed}: a handled cause"
+                )
+        previous = trip
     return found
 
 
@@ -828,6 +905,16 @@ def _order_agrees(
         if what == "orders_cancelled" and status == OrderStatus.FILLED:
             return [f"[4 record] {name}: orders_cancelled names {oid}, which FILLED"]
     return []
+
+
+def _named(record: RiskOff) -> set[str]:
+    """The orders a record names as live at its trip (by the watch's own reading)."""
+    return {
+        *record.orders_cancelled,
+        *record.orders_filled,
+        *record.orders_unconfirmed,
+        *record.orders_kept,
+    }
 
 
 def _named_left(record: RiskOff) -> set[str]:
@@ -890,13 +977,19 @@ def _records_now(watch: Any) -> dict[str, RiskOff | None]:
 
 def _all_records(view: WatchView) -> Iterator[RiskOff]:
     watch = view.watch
-    yield from watch.records
-    for _, _, record in view.rearms:
+    for name, record in _records_now(watch).items():
         if record is not None:
+            view.scope_of.setdefault(id(record), name)
             yield record
-    for record in _records_now(watch).values():
+    for record in watch.records:
+        view.scope_of.setdefault(id(record), "portfolio")
+        yield record
+    for name, _, record in view.rearms:
         if record is not None:
+            view.scope_of.setdefault(id(record), name)
             yield record
+    yield from view.seen
+    yield from view.published
 
 
 def _knows(watch: Any, record: RiskOff) -> bool:

@@ -127,3 +127,26 @@ def test_a_trip_that_was_never_published_is_caught_by_check_5():
     run.invariants.views[0].published.clear()
     [unpublished] = _violations(run, "[5 one cascade]")
     assert "done but never published" in unpublished
+
+
+def test_a_trip_on_a_kill_made_before_the_rearm_is_caught_by_check_5():
+    from nautilus_riskwatch import ManualKill
+
+    run = _run(HEDGED)
+    view = run.invariants.views[0]
+    first = run.watch.record
+    # as if the watch had been re-armed after the first trip and then tripped again on the
+    # same, already handled kill
+    rearmed_at = first.finished_at_ns + 1
+    view.rearms.append(("portfolio", rearmed_at, first))
+    again = first.__class__(
+        cause=ManualKill("test: pull the switch", "test"), tripped_at_ns=rearmed_at + 1
+    )
+    view.seen.append(again)
+    view.published.append(again)
+    run.watch.records.append(again)
+    [handled] = [v for v in _violations(run, "[5 one cascade]") if "a handled cause" in v]
+    assert f"made before the re-arm at {rearmed_at}" in handled
+    # a fresh kill after the re-arm is a new cause: no violation
+    view.kills.append((rearmed_at, "test: pull the switch", "test"))
+    assert not [v for v in _violations(run, "[5 one cascade]") if "a handled cause" in v]
