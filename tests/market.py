@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +23,12 @@ from nautilus_trader.model.objects import Money, Price, Quantity
 from nautilus_trader.test_kit.providers import TestInstrumentProvider
 from nautilus_trader.trading.strategy import Strategy
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: ``../shared/data`` beside the project; ``RISKWATCH_SHARED_DATA`` points elsewhere (a git
+#: worktree, whose ``..`` is not the project's).
+DATA = Path(
+    os.environ.get("RISKWATCH_SHARED_DATA")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+)
 BTC_BARS_CSV = DATA / "btc-perp-20211231-20220201_1m.csv"
 BTC_TRADES_PARQUET = DATA / "binance_btcusdt-trades.parquet"
 GBPUSD_BARS_CSV = {
