@@ -236,16 +236,18 @@ def _closed_ns(order: Any) -> int | None:
     return int(order.last_event.ts_event)
 
 
-def live_at(order: Any, ns: int, *, surely: bool = False) -> bool:
+def live_at(order: Any, ns: int, *, surely: bool = False, cancelled_by_it: bool = True) -> bool:
     """Live at ``ns``: created before it and not closed before it. ``surely``: and not
     closed *at* it by a fill (or a rejection): an order that filled at the very instant may
     have filled first, as the fill whose loss is the trip does; one cancelled at that instant
-    was cancelled by the trip."""
+    was cancelled by the trip (``cancelled_by_it``; not so sure when another trip shares the
+    instant)."""
     closed = _closed_ns(order)
     if closed is not None and closed < ns:
         return False
-    if surely and closed == ns and not isinstance(order.last_event, OrderCanceled):
-        return False
+    if surely and closed == ns:
+        if not (cancelled_by_it and isinstance(order.last_event, OrderCanceled)):
+            return False
     return _created_ns(order) < ns
 
 
@@ -755,7 +757,8 @@ class Invariants:
         cache = self.engine.cache
         orders = list(cache.orders())
         found = []
-        for trip in self.trips():
+        trips = self.trips()
+        for trip in trips:
             record = trip.record
             name = trip.name
             listed: set[str] = set()
@@ -795,13 +798,21 @@ class Invariants:
                             )
             if trip.done:
                 ns = record.tripped_at_ns
+                # a cancel in the trip's instant is its own, unless another trip shares it;
+                # a cascade running at the same time (another watch's, another scope's) may
+                # have closed an order first: then that one names it
+                alone = sum(1 for t in trips if t.record.tripped_at_ns == ns) == 1
+                named_alongside = listed.union(
+                    *(_named(t.record) for t in trips if t is not trip and _overlap(t, trip))
+                )
                 for order in orders:
                     if trip.covers(order.strategy_id, order.instrument_id) and live_at(
-                        order, ns, surely=True
+                        order, ns, surely=True, cancelled_by_it=alone
                     ):
-                        if _oid(order) not in listed and not _is_any_close(self.views, order):
+                        oid = _oid(order)
+                        if oid not in named_alongside and not _is_any_close(self.views, order):
                             found.append(
-                                f"[4 record] {name}: order {_oid(order)} of {order.strategy_id} "
+                                f"[4 record] {name}: order {oid} of {order.strategy_id} "
                                 f"was live at the trip ({order.order_type.name} "
                                 f"tags={order.tags}) and the record does not name it"
                             )
@@ -905,6 +916,13 @@ def _order_agrees(
         if what == "orders_cancelled" and status == OrderStatus.FILLED:
             return [f"[4 record] {name}: orders_cancelled names {oid}, which FILLED"]
     return []
+
+
+def _overlap(a: Trip, b: Trip) -> bool:
+    """The two cascades ran (at least partly) at the same time."""
+    a_end = a.record.finished_at_ns or NEVER
+    b_end = b.record.finished_at_ns or NEVER
+    return a.record.tripped_at_ns <= b_end and b.record.tripped_at_ns <= a_end
 
 
 def _named(record: RiskOff) -> set[str]:

@@ -109,3 +109,58 @@ def test_a_rearm_or_resume_after_trading_two_currencies_arms_the_limits(again):
         (again, {"watch": 0, **arguments}),
         ("advance", {"quotes": 3}),
     )
+
+
+# --- found by the search, and the checks (not the watch) were wrong: kept as regressions ---
+def test_a_strategy_order_in_the_instant_of_a_rearm_by_command_comes_after_it():
+    """The operator's re-arm runs before the strategy's order on the same quote."""
+    play(
+        setup(watch()),
+        ("advance", {"quotes": 1}),
+        ("kill", {"watch": 0, "by_command": False}),
+        ("bracket", {"strategy": 0, "spec": bracket()}),
+        ("rearm", {"watch": 0, "scope": 0, "by_command": True}),
+        ("advance", {"quotes": 1}),
+    )
+
+
+def test_a_hedge_tagged_leg_of_a_flattened_position_is_retired_with_it():
+    """The take-profit carries HEDGE but its position is not protective: the watch closes
+    the position, and the venue retires its reduce-only legs."""
+    play(
+        setup(watch(hedge_tags=True, strategy_limit=(0, "10 USD"))),
+        ("bracket", {"strategy": 0, "spec": bracket(tp_hedge=True)}),
+        ("advance", {"quotes": 1}),
+    )
+
+
+def test_a_scope_and_the_portfolio_tripping_on_one_fill_each_hold_their_record():
+    play(
+        setup(
+            watch(max_loss="25 USD", strategies=(0, 1, 2), strategy_limit=(2, "10 USD")),
+            latency_ms=5,
+            strategy_oms=(None, None, None),
+        ),
+        ("bracket", {"strategy": 2, "spec": bracket()}),
+        ("advance", {"quotes": 1}),
+        ("advance", {"quotes": 1}),
+    )
+
+
+def test_two_watches_tripping_on_one_stale_feed_share_the_cancels():
+    """Each watch's record names what it found live; the other may have cancelled first."""
+    play(
+        setup(watch(stale_after=60.0), watch(stale_after=60.0)),
+        ("bracket", {"strategy": 0, "spec": bracket(emulated=True)}),
+        ("advance", {"quotes": 150}),
+    )
+
+
+def test_a_market_order_in_flight_at_the_trip_fills_on_its_arrival_at_a_slow_venue():
+    """A TWAP slice sent in the instant of the trip, 5 ms from a venue that next works
+    12 s later: it fills on arrival, a race no watch can win, and the record says so."""
+    play(
+        setup(watch(max_loss="25 USD"), latency_ms=5),
+        ("order", {"strategy": 0, "spec": order(offset=-20, twap=True)}),
+        ("advance", {"quotes": 20}),
+    )
