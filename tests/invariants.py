@@ -644,6 +644,15 @@ class Invariants:
                     )
         return found
 
+    def _cancelled_by_others(self, cache: Any, order: Any) -> bool:
+        """Its own strategy cancelled it, or the venue did: an OCO/OUO sibling filled, or it
+        was reduce-only and its position closed."""
+        return (
+            _oid(order) in self.strategy_cancels
+            or _linked_filled(cache, order)
+            or _retired_with_position(cache, order)
+        )
+
     def _venue_reach(self, ns: int) -> int:
         """When a cancel sent at ``ns`` has surely reached the venue: at once without
         latency; else at the first data point the venue processes after the latency (the
@@ -676,10 +685,8 @@ class Invariants:
             oid = _oid(order)
             cancelled = [e for e in order.events if isinstance(e, OrderCanceled)]
             ts = int(cancelled[-1].ts_event) if cancelled else _closed_ns(order) or 0
-            if ts < first or oid in self.strategy_cancels or _linked_filled(cache, order):
-                continue
-            if _retired_with_position(cache, order):
-                continue  # the venue retired it with its position (a close is judged below)
+            if ts < first or self._cancelled_by_others(cache, order):
+                continue  # (a close that retired a reduce-only order is judged below)
             if _is_any_close(self.views, order):
                 continue
             fair = [
@@ -806,8 +813,9 @@ class Invariants:
                     *(_named(t.record) for t in trips if t is not trip and _overlap(t, trip))
                 )
                 for order in orders:
+                    by_it = alone and not self._cancelled_by_others(cache, order)
                     if trip.covers(order.strategy_id, order.instrument_id) and live_at(
-                        order, ns, surely=True, cancelled_by_it=alone
+                        order, ns, surely=True, cancelled_by_it=by_it
                     ):
                         oid = _oid(order)
                         if oid not in named_alongside and not _is_any_close(self.views, order):

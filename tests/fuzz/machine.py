@@ -306,12 +306,13 @@ def make_order(s: Fuzzed, tick: QuoteTick, spec: OrderSpec, instrument: Any) -> 
             touch = _price(instrument, tick, side, -away)
             return f.limit_if_touched(i, side, qty, touch, touch, emulation_trigger=emu, **common)
         offset = instrument.price_increment.as_decimal() * 10 * max(1, abs(spec.offset))
-        return f.trailing_stop_market(
+        return f.trailing_stop_market(  # on quotes (no LAST price), it trails the bid/ask
             i,
             side,
             qty,
             trailing_offset=offset,
             trigger_price=trigger,
+            trigger_type=TriggerType.BID_ASK,
             emulation_trigger=emu,
             **common,
         )

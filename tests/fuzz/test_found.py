@@ -164,3 +164,18 @@ def test_a_market_order_in_flight_at_the_trip_fills_on_its_arrival_at_a_slow_ven
         ("order", {"strategy": 0, "spec": order(offset=-20, twap=True)}),
         ("advance", {"quotes": 20}),
     )
+
+
+def test_a_kill_in_the_instant_the_strategy_closed_its_bracketed_position():
+    """The strategy's own close retires the bracket's reduce-only legs in the instant of the
+    kill: those cancels are the venue's, not the trip's."""
+    play(
+        setup(watch()),
+        ("bracket", {"strategy": 0, "spec": bracket()}),
+        ("advance", {"quotes": 1}),
+        ("close_own", {"strategy": 0, "instrument": 0}),
+        ("advance", {"quotes": 1}),
+        ("kill", {"watch": 0, "by_command": False}),
+        ("order", {"strategy": 1, "spec": order(kind="TRAILING", offset=20)}),
+        ("advance", {"quotes": 3}),
+    )
