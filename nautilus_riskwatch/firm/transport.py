@@ -26,11 +26,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from nautilus_riskwatch.core.redact import redact_url
+from nautilus_riskwatch.errors import RiskWatchError
 
 SCHEMES = ("redis://", "rediss://", "unix://")
 
 
-class TransportError(ValueError):
+class TransportError(RiskWatchError, ValueError):
     """A transport setting that cannot work, with the field named."""
 
     def __init__(self, field: str, value: object, why: str) -> None:

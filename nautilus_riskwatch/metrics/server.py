@@ -20,13 +20,14 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 
+from nautilus_riskwatch.errors import RiskWatchError
 from nautilus_riskwatch.metrics.collector import RiskwatchCollector
 from nautilus_riskwatch.metrics.snapshot import Snapshot
 
 __all__ = ["MetricsConfigError", "MetricsServer", "on_loop"]
 
 
-class MetricsConfigError(ValueError):
+class MetricsConfigError(RiskWatchError, ValueError):
     """A metrics setting the watch refuses, with the field and the value named."""
 
     def __init__(self, field: str, value: object, why: str) -> None:

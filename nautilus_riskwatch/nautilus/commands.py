@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nautilus_riskwatch.core.record import PORTFOLIO, RiskOff, scope_spelled
+from nautilus_riskwatch.errors import RiskWatchError
 
 
 def risk_off_topic(actor_id: object) -> str:
@@ -68,5 +69,5 @@ class RearmCommand:
         object.__setattr__(self, "scope", scope_spelled(self.scope))
 
 
-class RearmRefused(Exception):
+class RearmRefused(RiskWatchError):
     """A re-arm the watch would not do, and why."""

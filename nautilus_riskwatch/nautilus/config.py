@@ -24,6 +24,7 @@ from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Currency
 
 from nautilus_riskwatch.core.record import PORTFOLIO, scope_of
+from nautilus_riskwatch.errors import RiskWatchError
 from nautilus_riskwatch.firm.link import check_firm_name
 from nautilus_riskwatch.firm.member import (
     HEARTBEAT_POLICIES,
@@ -57,7 +58,7 @@ MAX_THROUGH_TICKS = 1_000_000
 MISSING_RATE_CHOICES = ("trip", "hold")
 
 
-class RiskWatchConfigError(ValueError):
+class RiskWatchConfigError(RiskWatchError, ValueError):
     """A config value the watch refuses, with the field and the value named."""
 
     def __init__(self, field: str, value: object, why: str) -> None:

@@ -27,9 +27,10 @@ from fractions import Fraction
 from nautilus_trader.model.identifiers import Venue
 
 from nautilus_riskwatch.core.convert import Rate
+from nautilus_riskwatch.errors import RiskWatchError
 
 
-class EquityUnknown(ValueError):
+class EquityUnknown(RiskWatchError, ValueError):
     """The equity cannot be measured (no account, no rate, not positive): a percent limit
     cannot be set, and the watch trips rather than run with no ceiling."""
 
