@@ -50,9 +50,13 @@ class LiveTime:
     def settle(self) -> None:
         """Nothing to do: the node's loop runs by itself."""
 
+    def on_loop(self) -> bool:
+        """The caller runs on the node's loop (not on another thread)."""
+        return asyncio._get_running_loop() is self.loop
+
     def call(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the loop soon, from any thread."""
-        if asyncio._get_running_loop() is self.loop:
+        if self.on_loop():
             self.loop.call_soon(callback)
         else:
             self.loop.call_soon_threadsafe(callback)

@@ -55,6 +55,10 @@ class LoopTime(Protocol):
         """``sync`` then ``settle``."""
         ...
 
+    def on_loop(self) -> bool:
+        """The caller runs on the watch's loop now (a callback of it, or one of its tasks)."""
+        ...
+
     def call(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the loop, from any thread."""
         ...

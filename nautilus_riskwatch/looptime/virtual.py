@@ -162,6 +162,10 @@ class SimulatedTime:
         scheduled = self.loop._scheduled  # type: ignore[attr-defined]
         return bool(scheduled) and scheduled[0]._when < when + _HALF_NS
 
+    def on_loop(self) -> bool:
+        """The caller runs inside a step of the loop (one of the watch's callbacks)."""
+        return asyncio._get_running_loop() is self.loop
+
     def call(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the loop now (it may need a running loop), then step."""
         self.loop.call_soon(callback)

@@ -24,7 +24,6 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Currency, Price
-from nautilus_trader.risk.engine import RiskEngine
 
 from nautilus_riskwatch.core import (
     CascadePolicy,
@@ -61,7 +60,14 @@ from nautilus_riskwatch.nautilus.config import (
     Settings,
     settings_from,
 )
-from nautilus_riskwatch.nautilus.engine_ids import refuse_unknown, registered_strategies
+from nautilus_riskwatch.nautilus.engine_hooks import (
+    HookStatus,
+    find_risk_engine,
+    probe,
+    registered_strategies,
+    subscribed_topic,
+)
+from nautilus_riskwatch.nautilus.engine_ids import refuse_unknown
 from nautilus_riskwatch.nautilus.equity import account_equity
 from nautilus_riskwatch.nautilus.event_log import (
     ANSWERS,
@@ -75,7 +81,7 @@ from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.guard import Guard, Valuing
 from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.rates import RateBook
-from nautilus_riskwatch.nautilus.routes import BarRoute, BarRoutes, Route, subscribed_topic
+from nautilus_riskwatch.nautilus.routes import BarRoute, BarRoutes, Route
 from nautilus_riskwatch.nautilus.settlement import Settlement, settlement_of
 
 ORDER_EVENTS = "events.order.*"
@@ -158,6 +164,7 @@ class RiskWatch(Actor):
         self._event_file: JsonLinesFile | None = None
         self._log_sink: LoggerSink | None = None
         self._firm: FirmBridge | None = None  # the firm-wide switch, if configured
+        self._hooks: HookStatus | None = None  # what the start-time probe found
 
     @property
     def session_id(self) -> str | None:
@@ -165,6 +172,13 @@ class RiskWatch(Actor):
         return self._session_id
 
     # --- what operators and tests read ---------------------------------------------------
+    @property
+    def engine_hooks(self) -> HookStatus | None:
+        """The engine internals the watch reaches, as probed at start (``None`` before):
+        ``degraded`` if one is missing on this NautilusTrader version, named in one line
+        of the log at start."""
+        return self._hooks
+
     @property
     def settings(self) -> Settings:
         """The checked configuration the watch runs on (frozen): ids as engine types,
@@ -223,6 +237,9 @@ class RiskWatch(Actor):
     def on_start(self) -> None:
         """Check the config against the engine, take the loop's time, build the guards,
         listen to the engine, arm. A kill made before the start trips here."""
+        hooks = self._hooks = probe(self.msgbus)
+        if hooks.degraded:
+            self.log.error(f"RiskWatch: {hooks.describe()}")
         self._check_against_engine()
         if self._was_reset:  # a reset run begins afresh
             self._was_reset = False
@@ -987,10 +1004,9 @@ class RiskWatch(Actor):
         """The RiskEngine given, else the one on the message bus (``None``: degraded)."""
         if self._given_risk_engine is not None:
             return self._given_risk_engine
-        for subscription in self.msgbus.subscriptions():
-            owner = getattr(subscription.handler, "__self__", None)
-            if isinstance(owner, RiskEngine):
-                return owner
+        found = find_risk_engine(self.msgbus)
+        if found is not None:
+            return found
         if self._settings.trading_state is not None:
             self.log.warning(
                 "No RiskEngine found: on a trip the trading state cannot be set (degraded)"
@@ -1011,7 +1027,7 @@ class RiskWatch(Actor):
             self.log.error(f"riskwatch: cannot trip from {where}, the watch is disposed: {cause}")
             return
         try:
-            if asyncio._get_running_loop() is time.loop:  # on the watch's loop: at once
+            if time.on_loop():  # on the watch's loop: at once
                 self._trip_now(cause, where)
             else:
                 time.call(lambda: self._trip_now(cause, where))

@@ -15,27 +15,26 @@ One gate per message bus, shared by every watch on it: two watches in one engine
 their books to the same gate instead of wrapping each other's handlers.
 
 The handlers already registered at those endpoints are found in the bus's endpoint table
-(NautilusTrader exposes no getter for it, so it is read through ``gc.get_referents``; if a
-future version hides it, the gate says so at start and the watch runs with the RiskEngine's
-trading state only, logged as degraded).
+(NautilusTrader exposes no getter for it: ``engine_hooks.endpoint_table`` reads it; if a
+future version hides it, the start-time probe says so and the watch runs with the
+RiskEngine's trading state only, logged as degraded).
 """
 
 from __future__ import annotations
 
-import gc
 import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
 from nautilus_trader.core.uuid import UUID4
-from nautilus_trader.execution.algorithm import ExecAlgorithm
 from nautilus_trader.execution.messages import ModifyOrder, SubmitOrder, SubmitOrderList
 from nautilus_trader.model.enums import OrderStatus
 from nautilus_trader.model.events import OrderDenied
 
+from nautilus_riskwatch.nautilus.engine_hooks import EXEC_ENGINE, endpoint_table, is_exec_algorithm
+
 RISK_ENGINE = "RiskEngine.execute"
 EMULATOR = "OrderEmulator.execute"
-EXEC_ENGINE = "ExecEngine.execute"
 
 #: How many denials per strategy are logged one by one before they are only counted.
 LOGGED_DENIALS = 3
@@ -61,14 +60,6 @@ class Blocker(Protocol):
     def holds_trading_state(self) -> bool:
         """The RiskEngine is in the trading state this book's trip set."""
         ...
-
-
-def endpoint_table(msgbus: Any) -> dict[str, Callable[[Any], None]] | None:
-    """The bus's endpoint -> handler table, or ``None`` if it cannot be found."""
-    for referent in gc.get_referents(msgbus):
-        if isinstance(referent, dict) and EXEC_ENGINE in referent:
-            return referent
-    return None
 
 
 class OrderGate:
@@ -136,11 +127,7 @@ class OrderGate:
     # --- in front of the endpoints ----------------------------------------------------------
     def _install(self) -> None:
         table = endpoint_table(self._msgbus)
-        if table is None:
-            self._log.error(
-                "RiskWatch: the message bus endpoints cannot be read; emulated and "
-                "algorithm orders are NOT gated after a trip (only the trading state is)"
-            )
+        if table is None:  # the start-time probe has said so (engine_hooks)
             return
         for endpoint, handler in list(table.items()):
             if endpoint in self._wrapped or not self._gated(endpoint, handler):
@@ -165,9 +152,7 @@ class OrderGate:
     def _gated(endpoint: str, handler: Any) -> bool:
         if endpoint in (RISK_ENGINE, EMULATOR, EXEC_ENGINE):
             return True
-        return endpoint.endswith(".execute") and isinstance(
-            getattr(handler, "__self__", None), ExecAlgorithm
-        )
+        return endpoint.endswith(".execute") and is_exec_algorithm(handler)
 
     def _handler_for(self, original: Callable[[Any], None], endpoint: str) -> Callable[[Any], None]:
         past_halt = endpoint == RISK_ENGINE

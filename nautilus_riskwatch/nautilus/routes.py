@@ -96,19 +96,3 @@ class BarRoutes:
         """The feeds changed (a start, a reset): every bar type is looked up afresh."""
         self._few.clear()
         self._many.clear()
-
-
-def subscribed_topic(
-    msgbus: Any, handler: Callable[[Any], None], kind: str, instrument_id: InstrumentId
-) -> str:
-    """The topic ``handler`` was just subscribed to for ``instrument_id``'s ``kind``
-    (``"quotes"`` or ``"trades"``): each spelling NautilusTrader has used, checked on the
-    bus; else every subscription of the handler searched."""
-    venue, symbol = instrument_id.venue, instrument_id.symbol
-    for topic in (f"data.{kind}.{venue}.{symbol}", f"data.{kind}.{venue}.{symbol.topic()}"):
-        if msgbus.is_subscribed(topic, handler):
-            return topic
-    for subscription in msgbus.subscriptions(f"data.{kind}.*"):
-        if subscription.handler == handler and str(symbol) in subscription.topic:
-            return str(subscription.topic)
-    raise RuntimeError(f"no {kind} topic found on the message bus for {instrument_id}")

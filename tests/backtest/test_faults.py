@@ -270,7 +270,7 @@ def test_an_event_publisher_that_raises_is_recorded_not_raised(monkeypatch):
 
 
 def test_without_a_risk_engine_the_record_names_the_degraded_mode(monkeypatch):
-    monkeypatch.setattr(actor_module.RiskWatch, "_find_risk_engine", lambda self: None)
+    monkeypatch.setattr(actor_module, "find_risk_engine", lambda msgbus: None)
     run = build_engine(RiskWatchConfig(**WATCH))
     run.engine.run()
     record = run.watch.record

@@ -394,7 +394,7 @@ def test_two_watches_with_scoped_limits_start_trip_and_block_only_their_own_scop
     assert record.complete
     # both watches stopped at the end of the run: A's trip holds its gate until a re-arm
     # (or a reset); after the reset the engine's own handlers are back
-    from nautilus_riskwatch.nautilus.gate import endpoint_table
+    from nautilus_riskwatch.nautilus.engine_hooks import endpoint_table
 
     table = endpoint_table(run.engine.kernel.msgbus)
     assert not hasattr(table["RiskEngine.execute"], "__self__")  # the gate's

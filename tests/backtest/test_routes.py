@@ -12,7 +12,7 @@ from nautilus_trader.model.identifiers import InstrumentId
 
 from nautilus_riskwatch import DrawdownBreached, RiskWatchConfig
 from nautilus_riskwatch.demo import build_engine
-from nautilus_riskwatch.nautilus.routes import subscribed_topic
+from nautilus_riskwatch.nautilus.engine_hooks import subscribed_topic
 
 build_engine = checked(build_engine)  # each run checks the invariants (conftest.py)
 
