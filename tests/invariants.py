@@ -429,6 +429,7 @@ class Invariants:
         self._hook_strategies()
         self.engine.kernel.msgbus.subscribe(topic="events.riskwatch.*", handler=self._published)
         self._run_id: object = None  # the engine run the notes belong to
+        self.disposed = False  # checked, then the engine disposed (its cache may be gone)
 
     def add_watch(self, watch: Any) -> None:
         """Another watch on the same engine (before the run)."""
@@ -536,6 +537,8 @@ class Invariants:
 
     # -- the checks ------------------------------------------------------------------------
     def violations(self) -> list[str]:
+        if self.disposed:
+            return []  # checked at the dispose, while the cache still held the run
         self._same_run()
         if self.engine.run_started is None:
             return []  # before the first run, or reset since: the cache holds no run
@@ -1026,6 +1029,20 @@ def _knows(watch: Any, record: RiskOff) -> bool:
     return any(record is r for r in _records_now(watch).values()) or any(
         record is r for r in watch.records
     )
+
+
+def dispose(engine: Any) -> None:
+    """Check every attached checker of ``engine``, then dispose it.
+
+    nautilus_trader 1.231 clears the cache on dispose, so the checks must run while the cache
+    still holds the run; a test that disposes in its body calls this instead of
+    ``engine.dispose()``.
+    """
+    for inv in _ATTACHED:
+        if inv.engine is engine and not inv.disposed:
+            inv.check()
+            inv.disposed = True
+    engine.dispose()
 
 
 def check(engine: Any, *watches: Any, latency_ns: int = 0) -> None:

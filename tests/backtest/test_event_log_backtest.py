@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import invariants
 import pytest
 from invariants import checked
 from nautilus_trader.model.events import OrderCanceled, OrderDenied, OrderFilled
@@ -45,7 +46,7 @@ def demo(tmp_path_factory):
     run = build_engine(RiskWatchConfig(**WATCH, event_log=str(path)))
     run.engine.run()
     yield run, path
-    run.engine.dispose()
+    invariants.dispose(run.engine)
 
 
 def _cancelled_by(events) -> dict[str, object]:
@@ -261,7 +262,7 @@ def test_a_scoped_limit_writes_its_own_lines_and_a_rearm_keeps_the_session(tmp_p
     run.engine.run()
     assert run.watch.session_id not in (None, first_session)
     assert read_event_log(path).sessions == [first_session, run.watch.session_id]
-    run.engine.dispose()
+    invariants.dispose(run.engine)
 
 
 def test_a_full_disk_loses_the_file_not_the_cascade():
@@ -296,7 +297,7 @@ def test_a_stale_feed_is_announced_by_its_own_watchdog_on_the_engine_clock(tmp_p
     # the last quote before the silence, plus the bound, to the nanosecond
     last = max(q.ts_init for q in run.quotes if q.ts_init < record.tripped_at_ns)
     assert deadline.ts_ns == trip.ts_ns == record.tripped_at_ns == last + 30 * 1_000_000_000
-    run.engine.dispose()
+    invariants.dispose(run.engine)
 
 
 def test_each_cancel_is_one_line_naming_its_order_and_where_it_went(tmp_path):
@@ -318,7 +319,7 @@ def test_each_cancel_is_one_line_naming_its_order_and_where_it_went(tmp_path):
     assert sorted(c["order"] for c in cancels) == sorted(cancelled)
     assert {c["endpoint"] for c in cancels} == {"ExecEngine.execute"}
     assert set(_cancelled_by(events)) == cancelled
-    run.engine.dispose()
+    invariants.dispose(run.engine)
 
 
 def test_every_line_goes_through_the_actors_logger_too(tmp_path, monkeypatch):
@@ -361,4 +362,4 @@ def test_every_line_goes_through_the_actors_logger_too(tmp_path, monkeypatch):
     assert levels["trip"] == levels["denied"] == "warning"
     assert levels["command"] == levels["stage"] == "info"
     assert levels["pnl"] == levels["fill"] == "debug"
-    run.engine.dispose()
+    invariants.dispose(run.engine)

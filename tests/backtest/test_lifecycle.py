@@ -3,6 +3,7 @@ dispose; and a kill before the engine runs. Judged by the engine's state."""
 
 from __future__ import annotations
 
+import invariants
 import pytest
 from invariants import checked
 from nautilus_trader.model.enums import TradingState
@@ -81,9 +82,9 @@ def test_every_lifecycle_order_is_clean(order):
         watch.stop()
     elif order == "reset-dispose":
         run.engine.reset()
-        run.engine.dispose()
+        invariants.dispose(run.engine)
     elif order == "dispose":
-        run.engine.dispose()
+        invariants.dispose(run.engine)
     else:
         run.engine.reset()
         run.engine.run()
@@ -95,7 +96,7 @@ def test_every_lifecycle_order_is_clean(order):
 def test_rearm_after_dispose_is_refused_sensibly():
     run = build_engine(RiskWatchConfig(**WATCH))
     run.engine.run()
-    run.engine.dispose()
+    invariants.dispose(run.engine)
     with pytest.raises(RearmRefused) as refused:
         run.watch.rearm(who="ops")
     assert "not running (state DISPOSED)" in str(refused.value)
