@@ -551,10 +551,6 @@ class Invariants:
         ]
 
     def check(self) -> None:
-        if self.engine.trader.is_disposed and not self.engine.cache.orders():
-            # nautilus_trader 1.231 clears the cache on dispose: nothing is left to judge
-            # (1.221 keeps it, so the 1.221 leg checks these runs)
-            return
         found = self.violations()
         if found:
             raise InvariantViolated(
