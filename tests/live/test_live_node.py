@@ -86,7 +86,7 @@ def test_a_drawdown_on_replayed_prices_trips_at_the_first_breaching_quote():
 
     config = node_config(
         {
-            "feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 5.0}],
+            "feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 30.0}],
             "max_loss": "1000 USD",
             "hedge_tags": HEDGE,
         },
