@@ -5,7 +5,7 @@ backtest costs about 0.8 ms per quote (its simulated exchange visits every instr
 matching engine on every data point), so the watch's share, under a microsecond, is far
 below the noise of timing whole runs, and callgrind cannot run such a world long enough.
 So this measures the watch's own handlers instead: every quote the watch receives goes
-through its route handler (``RiskWatch._quote``), which is wrapped with a clock; the total
+through its route handler (``PriceRouter._quote``), which is wrapped with a clock; the total
 handler time over all quotes of the run is the watch's per-quote cost (quotes of
 instruments the watch does not route cost it nothing: it is not subscribed to them). The
 clock's own cost is measured the same way on an empty handler and taken off. The first
@@ -48,10 +48,13 @@ NAMES = [
 def worker(name: str, n: int, warmup: int) -> dict[str, Any]:
     import _world
 
-    from nautilus_riskwatch import RiskWatch
+    try:  # the quote handler: the router's since the hot path left the actor
+        from nautilus_riskwatch.nautilus.router import PriceRouter as Handler
+    except ImportError:
+        from nautilus_riskwatch import RiskWatch as Handler  # type: ignore[assignment]
 
     spent = [0, 0]  # ns, calls
-    real = RiskWatch._quote
+    real = Handler._quote
     clock = time.perf_counter_ns
     count = _world.SCALE_INSTRUMENTS if _world.SCENARIOS[name].world == "scale" else 1
     stamps = [q.ts_init for q in _world.quotes(n, _world.instruments(count))]
@@ -78,7 +81,7 @@ def worker(name: str, n: int, warmup: int) -> dict[str, Any]:
         for _ in range(100_000):
             empty(None, None, None)
     calibration = spent[0] / spent[1]
-    RiskWatch._quote = timed  # type: ignore[method-assign]
+    Handler._quote = timed  # type: ignore[method-assign]
     spent[:] = [0, 0]
     engine = _world.build(name, n)
     engine.run()

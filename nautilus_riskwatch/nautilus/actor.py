@@ -19,11 +19,10 @@ from typing import Any
 
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.component import TestClock
-from nautilus_trader.model.data import Bar, BarType, QuoteTick, TradeTick
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
-from nautilus_trader.model.objects import Currency, Price
+from nautilus_trader.model.objects import Currency
 
 from nautilus_riskwatch.core import (
     CascadePolicy,
@@ -33,7 +32,6 @@ from nautilus_riskwatch.core import (
     Trip,
     WatchFailure,
     trip_on,
-    watchdog,
 )
 from nautilus_riskwatch.core.event_log import EventLog, JsonLinesFile
 from nautilus_riskwatch.core.record import PORTFOLIO, scope_spelled
@@ -65,7 +63,6 @@ from nautilus_riskwatch.nautilus.engine_hooks import (
     find_risk_engine,
     probe,
     registered_strategies,
-    subscribed_topic,
 )
 from nautilus_riskwatch.nautilus.engine_ids import refuse_unknown
 from nautilus_riskwatch.nautilus.equity import account_equity
@@ -81,7 +78,7 @@ from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.guard import Guard, Valuing
 from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.rates import RateBook
-from nautilus_riskwatch.nautilus.routes import BarRoute, BarRoutes, Route
+from nautilus_riskwatch.nautilus.router import PriceRouter
 from nautilus_riskwatch.nautilus.settlement import Settlement, settlement_of
 
 ORDER_EVENTS = "events.order.*"
@@ -140,19 +137,13 @@ class RiskWatch(Actor):
         self._portfolio: Guard | None = None  # the whole guarded book
         self._guards: list[Guard] = []  # the portfolio guard first, then scoped limits
         self._gate: OrderGate | None = None
-        self._routes: dict[InstrumentId, Route] = {}  # each instrument's feeds, marks, guards
-        self._routed: dict[tuple[str, InstrumentId], tuple[str, Callable[[Any], None]]] = {}
-        self._bar_feeds: dict[object, Feed[object]] = {}
-        self._bar_routes = BarRoutes(self._new_bar_route)
+        self._router = PriceRouter(self, self._fail)  # the hot path: every price heard
         self._outside: Feed[Trip] | None = None
         self.records: list[RiskOff] = []  # earlier trips of the portfolio guard, when re-armed
         self._settlements: dict[
             InstrumentId, Settlement
         ] = {}  # how each instrument's PnL is booked
         self._rates: RateBook | None = None  # exchange rates into the ceiling currency
-        self._prices: dict[int, Decimal] = {}
-        self._subscribed: set[tuple[str, InstrumentId]] = set()
-        self._unmarked: set[InstrumentId] = set()  # held, but no price from any source yet
         self._known_strategies: set[StrategyId] = set()  # registered when the watch started
         self._latecomers: set[StrategyId] = set()  # strategies added since, told about once
         self._pending: list[tuple[Trip, str]] = []  # kills before start: tripped at start
@@ -172,6 +163,11 @@ class RiskWatch(Actor):
         return self._session_id
 
     # --- what operators and tests read ---------------------------------------------------
+    @property
+    def router(self) -> PriceRouter:
+        """The hot path: every price the watch hears, from its bus topic to the guards."""
+        return self._router
+
     @property
     def engine_hooks(self) -> HookStatus | None:
         """The engine internals the watch reaches, as probed at start (``None`` before):
@@ -251,6 +247,7 @@ class RiskWatch(Actor):
         self._gate = OrderGate.for_bus(self.msgbus, self.clock, self.cache, self.log)
         self._gate.attach(self)
         limits = self._build_guards(time, self._watch_feeds(time.loop.time))
+        self._router.run(time, self._guards, self._rates)
         self._listen()
         for guard in self._guards:
             if _tripped(guard):  # carried over a stop: it holds until a re-arm
@@ -288,23 +285,7 @@ class RiskWatch(Actor):
 
     def _watch_feeds(self, loop_time: Callable[[], float]) -> list[Child]:
         """Subscribe to each watched feed; return their watchdogs and the outside causes."""
-        self._subscribed, self._unmarked = set(), set()
-        for route in self._routes.values():
-            route.clear()
-        self._bar_routes.clear()  # the bar feeds are set anew below
-        children: list[Child] = []
-        for spec in self._settings.feeds:
-            feed: Feed[object] = Feed(spec.name, loop_time)
-            if spec.kind == "quote":
-                self._route(spec.instrument_id).quote_feed = feed
-                self._subscribe("quote", spec.instrument_id)
-            elif spec.kind == "trade":
-                self._route(spec.instrument_id).trade_feed = feed
-                self._subscribe("trade", spec.instrument_id)
-            else:
-                self._bar_feeds[spec.bar_type] = feed
-                self.subscribe_bars(spec.bar_type)
-            children.append(partial(watchdog, feed, spec.stale_after))
+        children = self._router.watch(self._settings.feeds, loop_time)
         self._outside = Feed("outside causes", loop_time)
         children.append(self._outside_cause)
         return children
@@ -361,7 +342,7 @@ class RiskWatch(Actor):
                 valuing=valuing,
                 **self._logging(strategy_id),
             )
-            book.unmarked = partial(self._unmarked_in, guard)
+            book.unmarked = partial(self._router.unmarked_in, guard)
             if earlier is not None:
                 guard.records = earlier.records  # the scope's earlier trips
             if carried is not None:
@@ -402,7 +383,7 @@ class RiskWatch(Actor):
         if not self._on_bus:
             self.msgbus.subscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
             self.msgbus.subscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
-            self.msgbus.subscribe(topic=BARS, handler=self._on_bar_data)
+            self.msgbus.subscribe(topic=BARS, handler=self._router.on_bar)
             self._on_bus = True
         self.msgbus.register(endpoint=command_endpoint(self.id), handler=self._on_command)
 
@@ -501,12 +482,9 @@ class RiskWatch(Actor):
                 self.log.info(f"Reset: trading state after the {guard.scope} trip: {state}")
         self._was_reset = True
         self._rates = None
-        for route in self._routes.values():
-            route.clear()
+        self._router.reset()
         self._close_event_log()
         self._session_id = None  # the next start is a new session
-        self._bar_feeds.clear()
-        self._bar_routes.clear()
 
     def on_dispose(self) -> None:
         """The watch goes for good: nothing could re-arm it, so its order gate comes off.
@@ -515,148 +493,12 @@ class RiskWatch(Actor):
         if self._on_bus:
             self.msgbus.unsubscribe(topic=ORDER_EVENTS, handler=self._on_order_event)
             self.msgbus.unsubscribe(topic=POSITION_EVENTS, handler=self._on_position_event)
-            self.msgbus.unsubscribe(topic=BARS, handler=self._on_bar_data)
+            self.msgbus.unsubscribe(topic=BARS, handler=self._router.on_bar)
             self._on_bus = False
-        for topic, handler in self._routed.values():
-            self.msgbus.unsubscribe(topic=topic, handler=handler)
-        self._routed.clear()
+        self._router.dispose()
         self._close_event_log()
 
     # --- engine callbacks: hand over, step, never raise ------------------------------------
-    def _quote(self, route: Route, tick: QuoteTick) -> None:
-        """A quote of an instrument the watch routes (straight from its bus topic)."""
-        try:
-            time = self._time
-            if time is None:
-                return
-            time.sync()
-            feed = route.quote_feed
-            if feed is not None:
-                feed.arrive(tick, time.now)
-            if route.rated:  # a pair some exchange rate is made of
-                self._rate_quote(route, tick)
-            elif route.guards:
-                marks = route.marks  # set with the guards, by the first fill
-                if marks.quote_tick(tick):  # type: ignore[union-attr]
-                    self._remark(route.instrument_id, marks, route.guards)  # type: ignore[arg-type]
-            time.settle()
-        except Exception as error:
-            self._fail(error, "on_quote_tick")
-
-    def _remark(
-        self,
-        instrument_id: InstrumentId,
-        marks: Marks,
-        guards: list[Guard],
-        rate_moved: bool = False,
-    ) -> None:
-        """Revalue an instrument's exposure in every guard that holds it at its marks (raw
-        prices); if an exchange rate moved too, every guard whose figures are converted
-        puts them (once). A guard whose total stays inside its quiet band puts nothing."""
-        bid, ask = marks.bid, marks.ask
-        put: list[Guard] | None = [] if rate_moved else None  # only a moved rate needs it
-        for guard in guards:
-            ledger = guard.ledger
-            if ledger.mark_raw(instrument_id, bid, ask):  # type: ignore[arg-type]
-                purse = ledger.plain_purse
-                if purse is not None and guard.quiet_low < purse.total < guard.quiet_high:
-                    continue
-                guard.put_figures()
-                if put is not None:
-                    put.append(guard)
-        if put is not None:
-            self._reconvert(put)
-        if self._unmarked and instrument_id in self._unmarked:
-            self._unmarked.discard(instrument_id)
-            self.log.info(f"{instrument_id} is marked from now on ({marks.source} prices)")
-
-    def _rate_quote(self, route: Route, tick: QuoteTick) -> None:
-        """A quote of a pair an exchange rate is made of: the rate first, then the marks,
-        so that no figure is ever put with one moved and the other not."""
-        instrument_id = route.instrument_id
-        bid, ask = self._decimal(tick.bid_price), self._decimal(tick.ask_price)
-        moved = self._rates.quote(instrument_id, bid, ask, tick.ts_init)  # type: ignore[union-attr]
-        guards, marks = route.guards, route.marks
-        raw_bid, raw_ask = tick.bid_price.raw, tick.ask_price.raw
-        if guards and marks is not None and marks.quote(raw_bid, raw_ask, tick.ts_init):
-            self._remark(instrument_id, marks, guards, rate_moved=moved)
-        elif moved:
-            self._reconvert([])
-
-    def _reconvert(self, done: list[Guard]) -> None:
-        """An exchange rate moved: every guard holding converted figures puts them anew."""
-        for guard in self._guards:
-            if guard.converting and guard not in done:
-                guard.put_figures()
-
-    def _decimal(self, price: Price) -> Decimal:
-        """``price.as_decimal()``, remembered: quotes repeat a few prices over and over,
-        and a price's raw value and precision name its Decimal exactly (bounded cache)."""
-        cache = self._prices
-        key = price.raw * 32 + price.precision
-        value = cache.get(key)
-        if value is None:
-            if len(cache) >= 65_536:
-                cache.clear()
-            value = cache[key] = price.as_decimal()
-        return value
-
-    def _trade(self, route: Route, tick: TradeTick) -> None:
-        """A trade of an instrument the watch routes (straight from its bus topic)."""
-        try:
-            time = self._time
-            feed = route.trade_feed
-            guards = route.guards
-            if time is None or (feed is None and not guards):
-                return
-            time.sync()
-            if feed is not None:
-                feed.arrive(tick, time.now)
-            if guards:
-                marks = route.marks
-                assert marks is not None
-                if marks.trade(tick.price.raw, tick.ts_init):
-                    self._remark(route.instrument_id, marks, guards)
-            time.settle()
-        except Exception as error:
-            self._fail(error, "on_trade_tick")
-
-    def _on_bar_data(self, bar: Bar) -> None:
-        """Every bar the engine publishes (``data.bars.*``): a feed's, and marks."""
-        try:
-            time = self._time
-            if time is None:
-                return
-            bar_route = self._bar_routes.of(bar.bar_type)
-            feed, route = bar_route.feed, bar_route.route
-            guards, rated = route.guards, route.rated
-            if feed is None and not guards and not rated:
-                return
-            time.sync()
-            if feed is not None:
-                feed.arrive(bar, time.now)
-            price_type = bar_route.price_type
-            moved = rated and self._rates.bar(  # type: ignore[union-attr]
-                route.instrument_id, price_type, self._decimal(bar.close), bar.ts_init
-            )
-            marks = route.marks
-            if guards and marks is not None and marks.bar(price_type, bar.close.raw, bar.ts_init):
-                self._remark(route.instrument_id, marks, guards, rate_moved=moved)
-            elif moved:
-                self._reconvert([])
-            time.settle()
-        except Exception as error:
-            self._fail(error, "a bar")
-
-    def _new_bar_route(self, bar_type: BarType) -> BarRoute:
-        """The first bar of a type since the feeds were set: its feed, its instrument's
-        route (made now, so that a later fill finds the same one) and its price type."""
-        return BarRoute(
-            self._bar_feeds.get(bar_type),
-            self._route(bar_type.instrument_id),
-            bar_type.spec.price_type,
-        )
-
     @_fails_into_a_trip("order event")
     def _on_order_event(self, event: object) -> None:
         """Every strategy's order events (``events.order.*``): fills, answers, and a nudge
@@ -710,7 +552,7 @@ class RiskWatch(Actor):
         marks = self._marks_at_fill(fill)
         raw = (marks.bid, marks.ask) if marks.bid is not None and marks.ask is not None else None
         qty = fill.last_qty.as_decimal()
-        marking = self._route(instrument_id).guards
+        marking = self._router.route(instrument_id).guards
         for guard in guards:
             guard.ledger.fill(
                 position=fill.position_id or (instrument_id, fill.strategy_id),
@@ -821,14 +663,14 @@ class RiskWatch(Actor):
         something does: said in a warning now, and in the record of any trip meanwhile.
         """
         instrument_id = fill.instrument_id
-        route = self._route(instrument_id)
+        route = self._router.route(instrument_id)
         marks = route.marks
         if marks is None:
             kinds = self._settings.marks_for(instrument_id)
             marks = route.marks = Marks(kinds)
             for kind in kinds:
                 if kind != "bar":
-                    self._subscribe(kind, instrument_id)
+                    self._router.subscribe(kind, instrument_id)
         cache = self.cache
         quote = cache.quote_tick(instrument_id)
         if quote is not None:
@@ -839,8 +681,9 @@ class RiskWatch(Actor):
         bars = [cache.bar(bar_type) for bar_type in cache.bar_types(instrument_id=instrument_id)]
         for bar in sorted((b for b in bars if b is not None), key=lambda b: b.ts_init):
             marks.bar(bar.bar_type.spec.price_type, bar.close.raw, bar.ts_init)
-        if not marks.priced and instrument_id not in self._unmarked:
-            self._unmarked.add(instrument_id)
+        unmarked = self._router.unmarked
+        if not marks.priced and instrument_id not in unmarked:
+            unmarked.add(instrument_id)
             sources = ", ".join(self._settings.marks_for(instrument_id))
             self.log.warning(
                 f"{fill.strategy_id} filled on {instrument_id}, which nothing prices yet "
@@ -864,42 +707,6 @@ class RiskWatch(Actor):
                 else "it is NOT guarded (not in strategies; restart the watch to add it)"
             )
         )
-
-    def _unmarked_in(self, guard: Guard) -> list[str]:
-        """Instruments the guard holds that nothing has priced yet (for its record)."""
-        return sorted(str(i) for i in self._unmarked if guard.ledger.is_exposed(i))
-
-    def _route(self, instrument_id: InstrumentId) -> Route:
-        route = self._routes.get(instrument_id)
-        if route is None:
-            route = self._routes[instrument_id] = Route(instrument_id)
-        return route
-
-    def _subscribe(self, kind: str, instrument_id: InstrumentId) -> None:
-        """Ask for the data the NautilusTrader way, and route its topic to the watch (once
-        for the actor's life, as every bus subscription of the watch)."""
-        if (kind, instrument_id) in self._subscribed:
-            return
-        self._subscribed.add((kind, instrument_id))
-        if kind == "quote":
-            self.subscribe_quote_ticks(instrument_id)
-            own, handle, topic_kind = self.handle_quote_tick, self._quote, "quotes"
-        else:
-            self.subscribe_trade_ticks(instrument_id)
-            own, handle, topic_kind = self.handle_trade_tick, self._trade, "trades"
-        if (kind, instrument_id) not in self._routed:
-            topic = subscribed_topic(self.msgbus, own, topic_kind, instrument_id)
-            handler = partial(handle, self._route(instrument_id))
-            self.msgbus.subscribe(topic=topic, handler=handler)
-            self._routed[(kind, instrument_id)] = (topic, handler)
-        topic = self._routed[(kind, instrument_id)][0]
-        if self.msgbus.is_subscribed(topic, own):  # the route takes it: no second dispatch
-            self.msgbus.unsubscribe(topic=topic, handler=own)
-
-    def _follow_rate(self, instrument_id: InstrumentId) -> None:
-        """A pair some exchange rate is made of: its quotes go to the rates first."""
-        self._route(instrument_id).rated = True
-        self._subscribe("quote", instrument_id)
 
     def _seed_ledgers(self) -> None:
         """Book the fills of positions already open (a live node restarted mid-session).
@@ -939,7 +746,7 @@ class RiskWatch(Actor):
             code = bases.pop()
         assert code is not None
         quantum = Decimal(1).scaleb(-Currency.from_str(code).precision)
-        rates = self._rates = RateBook(self.cache, code, follow=self._follow_rate)
+        rates = self._rates = RateBook(self.cache, code, follow=self._router.follow_rate)
         return Valuing(
             currency=code,
             quantum=quantum,
@@ -1094,6 +901,7 @@ class RiskWatch(Actor):
             self.log.error(f"riskwatch: error while stopping: {type(error).__name__}: {error}")
         finally:
             self._time = None
+            self._router.stop()
 
     def _release_gate(self, lift: bool) -> None:
         """Take the books off the order gate, but for a tripped scope's unless ``lift``;

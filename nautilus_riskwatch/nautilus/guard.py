@@ -236,6 +236,21 @@ class Guard:
         """Write an event attributed to this guard, from outside its tasks."""
         emit_in(self.context, kind, **fields)
 
+    def remark(self, instrument_id: InstrumentId, bid: int | None, ask: int | None) -> bool:
+        """Revalue the instrument's exposure at new marks (raw prices), and put the figures
+        unless the ledger's total stays strictly inside the quiet band; ``True`` if put.
+
+        The hot path: a quote that moves no held side, or moves the total within the band,
+        costs a few comparisons and makes no ``Decimal``."""
+        ledger = self.ledger
+        if not ledger.mark_raw(instrument_id, bid, ask):  # type: ignore[arg-type]
+            return False
+        purse = ledger.plain_purse
+        if purse is not None and self.quiet_low < purse.total < self.quiet_high:
+            return False
+        self.put_figures()
+        return True
+
     def put_figures(self) -> None:
         """Hand the guard's current loss and PnL to its limits' feeds."""
         pnl, loss = self._figures()

@@ -18,6 +18,7 @@ from pnl import fills_of, first_breach
 from venue import Venue, is_cancel, is_watch_close
 
 import nautilus_riskwatch.nautilus.actor as actor_module
+import nautilus_riskwatch.nautilus.router as router_module
 from nautilus_riskwatch import (
     DrawdownBreached,
     ManualKill,
@@ -248,7 +249,7 @@ def test_a_watch_child_that_raises_is_a_trip(monkeypatch):
     async def broken_watchdog(feed, bound):
         raise RuntimeError("watchdog bug")
 
-    monkeypatch.setattr(actor_module, "watchdog", broken_watchdog)
+    monkeypatch.setattr(router_module, "watchdog", broken_watchdog)
     run = build_engine(RiskWatchConfig(**WATCH))
     run.engine.run()
     record = run.watch.record

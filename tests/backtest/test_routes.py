@@ -32,7 +32,7 @@ def test_the_route_takes_the_actor_s_place_on_the_quote_topic_and_others_keep_th
     run = build_engine(RiskWatchConfig(**WATCH))
     run.engine.run()
     msgbus = run.engine.kernel.msgbus
-    (topic, handler), *more = [v for k, v in run.watch._routed.items() if k[0] == "quote"]
+    (topic, handler), *more = [v for k, v in run.watch.router.routed.items() if k[0] == "quote"]
     assert not more
     handlers = _quote_subscribers(msgbus, topic)
     assert handler in handlers  # the route
@@ -51,10 +51,10 @@ def test_a_reset_run_is_routed_again_without_a_second_route():
     run = build_engine(RiskWatchConfig(**WATCH))
     run.engine.run()
     first = run.watch.record
-    routed = dict(run.watch._routed)
+    routed = run.watch.router.routed
     run.engine.reset()  # the engine keeps its data: the same day again
     run.engine.run()
-    assert dict(run.watch._routed) == routed  # the same route, kept for the actor's life
+    assert run.watch.router.routed == routed  # the same route, kept for the actor's life
     msgbus = run.engine.kernel.msgbus
     (topic, handler) = next(iter(routed.values()))
     assert _quote_subscribers(msgbus, topic).count(handler) == 1

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from nautilus_trader.model.objects import Price
 
-from nautilus_riskwatch import RiskWatch, RiskWatchConfig
+from nautilus_riskwatch.nautilus.router import Decimals
 
 
 def test_remembered_prices_are_exactly_as_decimal_even_with_equal_raw_values():
-    watch = RiskWatch(RiskWatchConfig(max_loss="1 USD"))
+    decimals = Decimals()
     five, six = Price.from_str("1.12120"), Price.from_str("1.121200")
     assert five.raw == six.raw  # the same value ...
     for price in (five, six, five, six):
-        value = watch._decimal(price)
+        value = decimals.of(price)
         assert value == price.as_decimal()
         assert str(value) == str(price.as_decimal())  # ... and the same Decimal, exponent too
 
 
 def test_the_cache_is_bounded():
-    watch = RiskWatch(RiskWatchConfig(max_loss="1 USD"))
+    decimals = Decimals()
     for i in range(70_000):
-        watch._decimal(Price.from_int(i))
-    assert len(watch._prices) <= 65_536
+        decimals.of(Price.from_int(i))
+    assert 0 < len(decimals) <= Decimals.SIZE
