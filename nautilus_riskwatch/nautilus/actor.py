@@ -19,9 +19,8 @@ from typing import Any
 
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.common.component import TestClock
-from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
-from nautilus_trader.model.identifiers import InstrumentId, StrategyId
+from nautilus_trader.model.identifiers import StrategyId
 from nautilus_trader.model.objects import Currency
 
 from nautilus_riskwatch.core import (
@@ -69,17 +68,14 @@ from nautilus_riskwatch.nautilus.equity import account_equity
 from nautilus_riskwatch.nautilus.event_log import (
     ANSWERS,
     LoggerSink,
-    answer,
-    fill_fields,
     new_session_id,
 )
+from nautilus_riskwatch.nautilus.fills import Fills
 from nautilus_riskwatch.nautilus.firm import FirmBridge
 from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.guard import Guard, Valuing
-from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.rates import RateBook
 from nautilus_riskwatch.nautilus.router import PriceRouter
-from nautilus_riskwatch.nautilus.settlement import Settlement, settlement_of
 
 ORDER_EVENTS = "events.order.*"
 POSITION_EVENTS = "events.position.*"
@@ -138,11 +134,9 @@ class RiskWatch(Actor):
         self._guards: list[Guard] = []  # the portfolio guard first, then scoped limits
         self._gate: OrderGate | None = None
         self._router = PriceRouter(self, self._fail)  # the hot path: every price heard
+        self._fills = Fills(self, self._settings, self._router)  # order events to ledgers
         self._outside: Feed[Trip] | None = None
         self.records: list[RiskOff] = []  # earlier trips of the portfolio guard, when re-armed
-        self._settlements: dict[
-            InstrumentId, Settlement
-        ] = {}  # how each instrument's PnL is booked
         self._rates: RateBook | None = None  # exchange rates into the ceiling currency
         self._known_strategies: set[StrategyId] = set()  # registered when the watch started
         self._latecomers: set[StrategyId] = set()  # strategies added since, told about once
@@ -358,8 +352,9 @@ class RiskWatch(Actor):
                 rearm=self.rearm,
                 log=self.log,
             )
+        self._fills.run(self._guards, self._rates)
         if any(guard.counts_pnl for guard in self._guards):
-            self._seed_ledgers()
+            self._fills.seed()
         return limits
 
     def _described(self) -> dict[str, Any]:
@@ -511,9 +506,9 @@ class RiskWatch(Actor):
         if strategy_id not in self._known_strategies:
             self._latecomer(strategy_id)
         if isinstance(event, OrderFilled):
-            self._book_fill(event)
+            self._fills.book(event)
         elif isinstance(event, ANSWERS):
-            self._note_answer(event)
+            self._fills.note_answer(event)
         for guard in self._guards:
             guard.book.notify()
         time.settle()
@@ -529,86 +524,6 @@ class RiskWatch(Actor):
         time.step()
 
     # --- internals ------------------------------------------------------------------------
-    def _book_fill(self, fill: OrderFilled) -> None:
-        """Book a fill in every guard that counts it, and hand on their new figures."""
-        instrument_id = fill.instrument_id
-        guards = [
-            guard
-            for guard in self._guards
-            if guard.counts_pnl and guard.covers(fill.strategy_id, instrument_id)
-        ]
-        if not guards:
-            return
-        settles = self._settlements.get(instrument_id)
-        if settles is None:
-            settles = self._settlements[instrument_id] = self._check_instrument(
-                instrument_id, "a fill"
-            )
-        fee_currency = fill.commission.currency.code
-        rates = self._rates
-        if rates is not None:  # where the rates of a currency other than the ceiling's come from
-            rates.booked(settles.currency, settles.venue)
-            rates.booked(fee_currency, settles.venue)
-        marks = self._marks_at_fill(fill)
-        raw = (marks.bid, marks.ask) if marks.bid is not None and marks.ask is not None else None
-        qty = fill.last_qty.as_decimal()
-        marking = self._router.route(instrument_id).guards
-        for guard in guards:
-            guard.ledger.fill(
-                position=fill.position_id or (instrument_id, fill.strategy_id),
-                instrument=instrument_id,
-                signed_qty=qty if fill.order_side == OrderSide.BUY else qty.copy_negate(),
-                price=fill.last_px.as_decimal(),
-                multiplier=settles.multiplier,
-                commission=fill.commission.as_decimal(),
-                currency=settles.currency,
-                commission_currency=fee_currency,
-                inverse=settles.inverse,
-            )
-            if raw is not None:  # valued at the fill price until now: at the newest marks
-                guard.ledger.mark_raw(instrument_id, *raw)
-            if guard not in marking:
-                marking.append(guard)
-            guard.put_figures()
-            self._note_fill(guard, fill)
-        held = [guard.ledger.sides(instrument_id) for guard in marking]
-        marks.held_bid = any(longs for longs, _ in held)
-        marks.held_ask = any(shorts for _, shorts in held)
-
-    def _note_fill(self, guard: Guard, fill: OrderFilled) -> None:
-        """The fill in the guard's event log, with its PnL after it (the picture's points)."""
-        if self._event_file is None:
-            return
-        order = self.cache.order(fill.client_order_id)
-        tags = None if order is None else order.tags
-        guard.note(
-            "fill",
-            **fill_fields(fill, self._settings.close_tag, tags),
-            pnl=guard.ledger.pnl,
-        )
-
-    def _note_answer(self, event: Any) -> None:
-        """After a trip, an order denied or rejected goes into the tripped guard's log.
-
-        The narrowest tripped guard that covers the order takes it (a scoped limit's block),
-        else the portfolio guard if it tripped (HALTED denies everyone). Before any trip such
-        answers are the strategies' own business and are not logged here.
-        """
-        tripped = [s for s in self._guards if s.switch is not None and s.switch.record is not None]
-        if not tripped:
-            return
-        guard = next(
-            (
-                s
-                for s in tripped
-                if s is not self._portfolio and s.covers(event.strategy_id, event.instrument_id)
-            ),
-            tripped[0] if tripped[0] is self._portfolio else None,
-        )
-        if guard is not None:
-            kind, fields = answer(event)
-            guard.note(kind, **fields)
-
     def _open_event_log(self, now_ns: Any) -> None:
         """Start the session and its log: the node's logger, and the file if configured."""
         s = self._settings
@@ -652,46 +567,6 @@ class RiskWatch(Actor):
         if file is not None:
             file.close()
 
-    def _marks_at_fill(self, fill: OrderFilled) -> Marks:
-        """The instrument's marks, brought up to the newest prices in the cache.
-
-        The first guarded fill on an instrument subscribes the watch to its quotes and
-        trades (those of its ``mark_with`` kinds); bars need no subscription (every bar the
-        engine publishes is seen). A strategy may handle a price before the watch does and
-        fill on it, so the cache's newest quote, trade and bars are taken here too. If
-        nothing prices the instrument yet, the position is valued at its fill price until
-        something does: said in a warning now, and in the record of any trip meanwhile.
-        """
-        instrument_id = fill.instrument_id
-        route = self._router.route(instrument_id)
-        marks = route.marks
-        if marks is None:
-            kinds = self._settings.marks_for(instrument_id)
-            marks = route.marks = Marks(kinds)
-            for kind in kinds:
-                if kind != "bar":
-                    self._router.subscribe(kind, instrument_id)
-        cache = self.cache
-        quote = cache.quote_tick(instrument_id)
-        if quote is not None:
-            marks.quote(quote.bid_price.raw, quote.ask_price.raw, quote.ts_init)
-        trade = cache.trade_tick(instrument_id)
-        if trade is not None:
-            marks.trade(trade.price.raw, trade.ts_init)
-        bars = [cache.bar(bar_type) for bar_type in cache.bar_types(instrument_id=instrument_id)]
-        for bar in sorted((b for b in bars if b is not None), key=lambda b: b.ts_init):
-            marks.bar(bar.bar_type.spec.price_type, bar.close.raw, bar.ts_init)
-        unmarked = self._router.unmarked
-        if not marks.priced and instrument_id not in unmarked:
-            unmarked.add(instrument_id)
-            sources = ", ".join(self._settings.marks_for(instrument_id))
-            self.log.warning(
-                f"{fill.strategy_id} filled on {instrument_id}, which nothing prices yet "
-                f"(mark_with: {sources}): its PnL is held at the fill price "
-                f"{fill.last_px} until a price arrives"
-            )
-        return marks
-
     def _latecomer(self, strategy_id: StrategyId) -> None:
         """A strategy added to the trader after the watch started: say whether it is
         guarded (it is with ``strategies=None``, else only if listed), once."""
@@ -707,22 +582,6 @@ class RiskWatch(Actor):
                 else "it is NOT guarded (not in strategies; restart the watch to add it)"
             )
         )
-
-    def _seed_ledgers(self) -> None:
-        """Book the fills of positions already open (a live node restarted mid-session).
-
-        Replaying their fills keeps the ledgers exact: a position's average price is a float.
-        """
-        for position in self.cache.positions_open():
-            for event in position.events:
-                self._book_fill(event)
-
-    def _check_instrument(self, instrument_id: InstrumentId, what: str) -> Settlement:
-        """Return how its PnL is booked, or raise if the ledger cannot book it."""
-        instrument = self.cache.instrument(instrument_id)
-        if instrument is None:
-            raise ValueError(f"{what} on {instrument_id}: the engine does not know it")
-        return settlement_of(instrument)
 
     def _valuing(self) -> Valuing:
         """The ceiling currency (found at start if every limit is in percent), its rates
@@ -798,7 +657,7 @@ class RiskWatch(Actor):
                 refuse_unknown(field, value, instruments, "instrument")
             if s.limits:
                 try:
-                    self._settlements[spec.instrument_id] = self._check_instrument(
+                    self._fills.settlements[spec.instrument_id] = self._fills.settlement(
                         spec.instrument_id, "a feed"
                     )
                 except ValueError as error:
