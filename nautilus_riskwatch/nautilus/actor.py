@@ -43,6 +43,11 @@ from nautilus_riskwatch.looptime import (
     seconds_to_ns,
 )
 from nautilus_riskwatch.nautilus.book import NautilusBook
+from nautilus_riskwatch.nautilus.checks import (
+    ceiling_currency,
+    check_against_engine,
+    refuse_firm_in_backtest,
+)
 from nautilus_riskwatch.nautilus.commands import (
     KillCommand,
     RearmCommand,
@@ -61,9 +66,7 @@ from nautilus_riskwatch.nautilus.engine_hooks import (
     HookStatus,
     find_risk_engine,
     probe,
-    registered_strategies,
 )
-from nautilus_riskwatch.nautilus.engine_ids import refuse_unknown
 from nautilus_riskwatch.nautilus.equity import account_equity
 from nautilus_riskwatch.nautilus.event_log import (
     ANSWERS,
@@ -230,7 +233,9 @@ class RiskWatch(Actor):
         hooks = self._hooks = probe(self.msgbus)
         if hooks.degraded:
             self.log.error(f"RiskWatch: {hooks.describe()}")
-        self._check_against_engine()
+        engine = check_against_engine(self._settings, self.cache, self.msgbus)
+        self._known_strategies = engine.strategies
+        self._fills.settlements.update(engine.settlements)
         if self._was_reset:  # a reset run begins afresh
             self._was_reset = False
             self.records.clear()
@@ -263,14 +268,7 @@ class RiskWatch(Actor):
         """The loop the watch runs on: a simulated one in a backtest, the node's live."""
         if not isinstance(self.clock, TestClock):
             return LiveTime(asyncio.get_running_loop(), self.clock.timestamp_ns)
-        firm = self._settings.firm
-        if firm is not None:
-            raise RiskWatchConfigError(
-                "firm",
-                firm.firm,
-                "the firm switch is for live nodes: a backtest must not touch a shared "
-                "Redis (remove `firm` from the backtest's config)",
-            )
+        refuse_firm_in_backtest(self._settings)
         return SimulatedTime(
             self.clock,
             alert_name=f"riskwatch-deadline-{self.id}",
@@ -587,23 +585,7 @@ class RiskWatch(Actor):
         """The ceiling currency (found at start if every limit is in percent), its rates
         from the engine's own prices, and the accounts' equity for percent limits."""
         s = self._settings
-        code = s.currency
-        if code is None:
-            bases = {
-                a.base_currency.code if a.base_currency is not None else None
-                for a in self.cache.accounts()
-            }
-            if len(bases) != 1 or None in bases:
-                raise RiskWatchConfigError(
-                    "currency",
-                    None,
-                    "every loss limit is in percent, and the ceiling currency cannot be taken "
-                    "from the accounts (their base currencies: "
-                    f"{', '.join(sorted(str(b) for b in bases)) or 'no account'}): "
-                    "set currency, e.g. 'USD'",
-                )
-            code = bases.pop()
-        assert code is not None
+        code = ceiling_currency(s, self.cache)
         quantum = Decimal(1).scaleb(-Currency.from_str(code).precision)
         rates = self._rates = RateBook(self.cache, code, follow=self._router.follow_rate)
         return Valuing(
@@ -614,57 +596,6 @@ class RiskWatch(Actor):
             on_missing_rate=s.on_missing_rate,
             warn=self.log.warning,
         )
-
-    def _check_against_engine(self) -> None:
-        """Refuse every id the config names that the engine does not know (see
-        ``engine_ids``); strategies are those registered with the trader at start."""
-        s = self._settings
-        instruments = {i.id for i in self.cache.instruments()}
-        strategies = self._known_strategies = registered_strategies(self.msgbus)
-        for field, ids in (
-            ("strategies", sorted(s.strategies or (), key=str)),
-            ("hedge_strategies", sorted(s.hedge_strategies, key=str)),
-        ):
-            for i, strategy_id in enumerate(ids):
-                if strategy_id not in strategies:
-                    refuse_unknown(f"{field}[{i}]", strategy_id, strategies, "strategy")
-        for limit in s.limits:
-            if limit.strategy_id is not None:
-                field = f"limits[{limit.index}].strategy_id"
-                if limit.strategy_id not in strategies:
-                    refuse_unknown(field, limit.strategy_id, strategies, "strategy")
-                if s.strategies is not None and limit.strategy_id not in s.strategies:
-                    raise RiskWatchConfigError(
-                        field,
-                        str(limit.strategy_id),
-                        "not among the guarded strategies: its limit would count nothing",
-                    )
-            if limit.instrument_id is not None and limit.instrument_id not in instruments:
-                field = f"limits[{limit.index}].instrument_id"
-                refuse_unknown(field, limit.instrument_id, instruments, "instrument")
-        for instrument_id in sorted(s.mark_with_by_instrument, key=str):
-            if instrument_id not in instruments:
-                field = "mark_with_by_instrument"
-                refuse_unknown(field, instrument_id, instruments, "instrument")
-        for i, spec in enumerate(s.feeds):
-            field = f"feeds[{i}].{'bar_type' if spec.bar_type is not None else 'instrument_id'}"
-            value = str(spec.bar_type or spec.instrument_id)
-            if spec.instrument_id not in instruments:
-                if spec.bar_type is not None:
-                    raise RiskWatchConfigError(
-                        field, value, f"the engine has no instrument {spec.instrument_id}"
-                    )
-                refuse_unknown(field, value, instruments, "instrument")
-            if s.limits:
-                try:
-                    self._fills.settlements[spec.instrument_id] = self._fills.settlement(
-                        spec.instrument_id, "a feed"
-                    )
-                except ValueError as error:
-                    raise RiskWatchConfigError(field, value, str(error)) from None
-        for i, instrument_id in enumerate(sorted(s.hedge_instruments, key=str)):
-            if instrument_id not in instruments:
-                refuse_unknown(f"hedge_instruments[{i}]", instrument_id, instruments, "instrument")
 
     def _find_risk_engine(self) -> Any | None:
         """The RiskEngine given, else the one on the message bus (``None``: degraded)."""

@@ -17,11 +17,12 @@ from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderFilled
 from nautilus_trader.model.identifiers import InstrumentId
 
+from nautilus_riskwatch.nautilus.checks import settlement_in
 from nautilus_riskwatch.nautilus.event_log import answer, fill_fields
 from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.rates import RateBook
 from nautilus_riskwatch.nautilus.router import PriceRouter
-from nautilus_riskwatch.nautilus.settlement import Settlement, settlement_of
+from nautilus_riskwatch.nautilus.settlement import Settlement
 
 if TYPE_CHECKING:
     from nautilus_trader.common.actor import Actor
@@ -59,7 +60,9 @@ class Fills:
             return
         settles = self.settlements.get(instrument_id)
         if settles is None:
-            settles = self.settlements[instrument_id] = self.settlement(instrument_id, "a fill")
+            settles = self.settlements[instrument_id] = settlement_in(
+                self._actor.cache, instrument_id, "a fill"
+            )
         fee_currency = fill.commission.currency.code
         rates = self._rates
         if rates is not None:  # where the rates of a currency other than the ceiling's come from
@@ -174,10 +177,3 @@ class Fills:
         for position in self._actor.cache.positions_open():
             for event in position.events:
                 self.book(event)
-
-    def settlement(self, instrument_id: InstrumentId, what: str) -> Settlement:
-        """Return how its PnL is booked, or raise if the ledger cannot book it."""
-        instrument = self._actor.cache.instrument(instrument_id)
-        if instrument is None:
-            raise ValueError(f"{what} on {instrument_id}: the engine does not know it")
-        return settlement_of(instrument)
