@@ -14,8 +14,9 @@ Anything else counts toward tripping, never away from it:
   trips the firm.
 
 Freshness is judged by ``seq`` on this node's own monotonic clock, counting only time the
-link was up (``Roll.grace`` after an outage gives every member one ttl), never by a time
-stamp in Redis, which a writer could refresh. Pure: no Redis, no clock of its own.
+link was up and answering (``Roll.grace`` after an outage gives every member one ttl;
+``Roll.stalled`` leaves out the time this node waited for its own round trip), never by a
+time stamp in Redis, which a writer could refresh. Pure: no Redis, no clock of its own.
 """
 
 from __future__ import annotations
@@ -195,6 +196,16 @@ class Roll:
         """The link is back after an outage: every member gets one ttl from now."""
         for seen in self.seen.values():
             seen.since = now
+
+    def stalled(self, seconds: float, now: float) -> None:
+        """This node waited ``seconds`` for its own answer from Redis: not link time.
+
+        Whatever held this node's round trip (Redis paused, a slow link) held every member's
+        heartbeat too, and a stall shorter than the command timeout is no outage (no
+        ``grace``): counted, it would make a live member look silent for the stall.
+        """
+        for seen in self.seen.values():
+            seen.since = min(seen.since + seconds, now)
 
     def judge(
         self,

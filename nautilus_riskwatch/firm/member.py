@@ -312,8 +312,11 @@ class FirmMember:
         while True:
             try:
                 assert self.link is not None
+                sent = time.monotonic()
                 reading = await self.link.heartbeat(self._figure(), s.operator_key)
                 self._went_up()
+                now = time.monotonic()
+                self.roll.stalled(now - sent, now)  # a paused Redis held the others too
                 self.observe(reading.latch)
                 self._judge(reading)
                 delay = s.heartbeat

@@ -147,6 +147,23 @@ def test_after_an_outage_every_member_gets_one_ttl(redis_server):
     assert one_ttl_later.trip[0] == "heartbeat"  # A stayed silent: now it counts
 
 
+def test_a_stall_of_this_nodes_own_round_trip_is_not_link_time(redis_server):
+    async def scenario(link):
+        for node in "AB":
+            await enrol(link, node)
+        judge_b = roll()
+        await link.heartbeat(figure("A", "-5", ttl=2.0))
+        judge(judge_b, 0.0, "B", await link.heartbeat(figure("B", "-7")))
+        reading = await link.heartbeat(figure("B", "-7"))
+        judge_b.stalled(1.5, 3.0)  # B's round trip from 1.5 s to 3.0 s waited on Redis
+        stalled = judge(judge_b, 3.0, "B", reading)  # 1.5 s of link time
+        return stalled, judge(judge_b, 3.6, "B", reading)
+
+    stalled, later = run(scenario, redis_server.url)
+    assert stalled.trip is None and stalled.lost == ()
+    assert later.trip[0] == "heartbeat"  # a dead member is still lost: 2.1 s of link time
+
+
 def test_a_vanished_member_is_lost_unless_the_operator_forgot_it(redis_server):
     async def scenario(link):
         for node in "ABC":

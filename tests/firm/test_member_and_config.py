@@ -150,3 +150,54 @@ def test_a_lost_link_halts_the_node_only_if_the_policy_says_so(redis_server, pol
         assert len(node.unreachable) == 1 and "on_link_lost=halt" in node.unreachable[0]
     else:
         assert node.unreachable == []
+
+
+def test_redis_paused_for_less_than_the_command_timeout_makes_no_member_lost(redis_server):
+    """Redis paused longer than the ttl but shorter than ``timeout``: no command fails, so
+    it is no outage (no grace). Node B's heartbeat waits in Redis's queue and is answered
+    first on resume, before live node A's next heartbeat: the wait is not link time."""
+    import os
+    import signal
+
+    from nautilus_riskwatch.firm.figures import Figure
+
+    async def scenario():
+        node = FakeNode()
+        settings = FirmSettings(
+            redis_server.url, "acme", "B", heartbeat=0.05, heartbeat_ttl=0.3, timeout=3.0
+        )
+        member = FirmMember(settings, node.hooks)
+        link = FirmLink(redis_server.url, "acme")
+        seq = [0]
+
+        async def beat_a():  # node A's heartbeat: one round trip, then the next
+            seq[0] += 1
+            await link.heartbeat(Figure("A", "-1", "", "ACTIVE", seq[0], 300))
+
+        member.start(None)
+        await beat_a()
+        await _until(lambda: "A" in member.roll.seen and member.link_up)
+        for _ in range(5):  # A beats; B has seen its last beat when Redis stops
+            await beat_a()
+            await asyncio.sleep(0.05)
+        await _until(lambda: member.roll.seen["A"].seq == seq[0])
+        assert redis_server._process is not None
+        os.kill(redis_server._process.pid, signal.SIGSTOP)
+        try:
+            await asyncio.sleep(1.0)  # B's heartbeat waits in Redis's queue
+        finally:
+            os.kill(redis_server._process.pid, signal.SIGCONT)
+        for _ in range(10):  # A beats again from the moment Redis answers
+            await beat_a()
+            await asyncio.sleep(0.05)
+        up = member.link_up
+        member.stop()
+        latch = await link.latch()
+        await asyncio.sleep(0.1)
+        await link.close()
+        return node, up, latch
+
+    node, up, latch = asyncio.run(scenario())
+    assert up  # the pause was never an outage
+    assert not latch.tripped, f"{latch.origin}: {latch.reason}"
+    assert node.firm_trips == []
