@@ -9,6 +9,7 @@ from nautilus_riskwatch.core.event_log import (
     emit,
     read_event_log,
 )
+from nautilus_riskwatch.core.exposure import check_position, gross_breaker
 from nautilus_riskwatch.core.feeds import Feed
 from nautilus_riskwatch.core.limits import (
     DailyLossBreached,
@@ -18,15 +19,18 @@ from nautilus_riskwatch.core.limits import (
     daily_resets,
     trailing_breaker,
 )
+from nautilus_riskwatch.core.rates import EventRate, RateWindow, parse_rate, rate_breaker
 from nautilus_riskwatch.core.record import RiskOff, Stage
 from nautilus_riskwatch.core.replay import records_from
 from nautilus_riskwatch.core.supervisor import run_watch, trip_on
 from nautilus_riskwatch.core.trips import (
     DrawdownBreached,
+    ExposureBreached,
     FirmKill,
     FirmUnreachable,
     ManualKill,
     NoExchangeRate,
+    RunawayDetected,
     StalenessError,
     Trip,
     WatchFailure,
@@ -40,6 +44,8 @@ __all__ = [
     "DrawdownBreached",
     "Event",
     "EventLog",
+    "EventRate",
+    "ExposureBreached",
     "Feed",
     "FirmKill",
     "FirmUnreachable",
@@ -47,7 +53,9 @@ __all__ = [
     "KillSwitch",
     "ManualKill",
     "NoExchangeRate",
+    "RateWindow",
     "RiskOff",
+    "RunawayDetected",
     "Stage",
     "StalenessError",
     "TrailingDrawdownBreached",
@@ -55,9 +63,13 @@ __all__ = [
     "WatchFailure",
     "attribute",
     "breaker",
+    "check_position",
     "daily_breaker",
     "daily_resets",
     "emit",
+    "gross_breaker",
+    "parse_rate",
+    "rate_breaker",
     "read_event_log",
     "records_from",
     "run_watch",

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
+from nautilus_riskwatch.looptime.origin import NS_PER_SECOND, utc
+
 #: Every kind of trip by its ``kind``, so that a described trip can be restored.
 _KINDS: dict[str, type[Trip]] = {}
 
@@ -211,3 +213,124 @@ class FirmUnreachable(Trip):
 
     def _restore(self, described: Mapping[str, str]) -> None:
         self.reason = described.get("reason", "")
+
+
+#: What a runaway guard counts, and what an exposure guard measures.
+RUNAWAY_COUNTS = ("orders", "rejects", "fills")
+EXPOSURE_MEASURES = ("position", "gross")
+
+
+class RunawayDetected(Trip):
+    """More than a rate's N events of one kind lay in its window: a strategy running away.
+
+    ``counted`` is what the guard counts (``orders``, ``rejects``, ``fills``), ``count`` the
+    events in the window ``(t - window_ns, t]`` at the event that tripped (``limit + 1``),
+    ``window_ns`` the window in engine nanoseconds, ``at_ns`` the tripping event's time.
+    The cause's ``kind`` stays ``runaway`` for every count, as ``drawdown`` does for every
+    currency: the record, the log and the report read ``counted`` for which one.
+    """
+
+    kind = "runaway"
+
+    def __init__(
+        self,
+        counted: str,
+        count: int,
+        window_ns: int,
+        limit: int | None = None,
+        at_ns: int | None = None,
+    ) -> None:
+        if counted not in RUNAWAY_COUNTS:
+            raise ValueError(f"a runaway guard counts one of {RUNAWAY_COUNTS}, got {counted!r}")
+        of = "" if limit is None else f" (the limit is {limit})"
+        at = "" if at_ns is None else f", the last at {utc(at_ns)}"
+        super().__init__(
+            f"{count} {counted} within {_window(window_ns)} on the engine's clock{of}{at}"
+        )
+        self.counted = counted
+        self.count = count
+        self.window_ns = window_ns
+        self.limit = limit
+        self.at_ns = at_ns
+
+    def describe(self) -> dict[str, str]:
+        described = {
+            **super().describe(),
+            "counted": self.counted,
+            "count": str(self.count),
+            "window_ns": str(self.window_ns),
+        }
+        if self.limit is not None:
+            described["limit"] = str(self.limit)
+        if self.at_ns is not None:
+            described["at_ns"] = str(self.at_ns)
+        return described
+
+    def _restore(self, described: Mapping[str, str]) -> None:
+        self.counted = described.get("counted", "")
+        self.count = int(described.get("count", "0") or 0)
+        self.window_ns = int(described.get("window_ns", "0") or 0)
+        limit, at = described.get("limit"), described.get("at_ns")
+        self.limit = None if limit is None else int(limit)
+        self.at_ns = None if at is None else int(at)
+
+
+class ExposureBreached(Trip):
+    """A position or the gross exposure went past its cap (exact ``Decimal``, strictly).
+
+    ``measure`` is ``position`` (the absolute net quantity on one instrument, ``instrument``
+    names it) or ``gross`` (the sum of |net| x mark x multiplier over instruments, in
+    ``currency``). Equal to the cap is allowed: a cap is the most one may hold.
+    """
+
+    kind = "exposure"
+    #: How a converted gross figure was valued (a ``convert.Valuation``), for the record.
+    valuation: object | None = None
+
+    def __init__(
+        self,
+        measure: str,
+        figure: Decimal,
+        cap: Decimal,
+        instrument: str = "",
+        currency: str = "",
+    ) -> None:
+        if measure not in EXPOSURE_MEASURES:
+            raise ValueError(
+                f"an exposure guard measures one of {EXPOSURE_MEASURES}, got {measure!r}"
+            )
+        unit = f" {currency}" if currency else ""
+        what = f"position |net| on {instrument or '?'}" if measure == "position" else "gross"
+        exposure = "" if measure == "position" else " exposure"
+        super().__init__(f"{what}{exposure} {figure}{unit} exceeded the cap {cap}{unit}")
+        self.measure = measure
+        self.figure = figure
+        self.cap = cap
+        self.instrument = instrument
+        self.currency = currency
+
+    def describe(self) -> dict[str, str]:
+        return {
+            **super().describe(),
+            "measure": self.measure,
+            "figure": str(self.figure),
+            "cap": str(self.cap),
+            "instrument": self.instrument,
+            "currency": self.currency,
+        }
+
+    def _restore(self, described: Mapping[str, str]) -> None:
+        self.measure = described.get("measure", "")
+        self.figure = Decimal(described["figure"])
+        self.cap = Decimal(described["cap"])
+        self.instrument = described.get("instrument", "")
+        self.currency = described.get("currency", "")
+
+
+def _window(ns: int) -> str:
+    """A window in NautilusTrader's rate form, ``HH:MM:SS`` (and the fraction, if any)."""
+    seconds, nanos = divmod(ns, NS_PER_SECOND)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    fraction = f".{nanos:09d}".rstrip("0") if nanos else ""
+    return f"{hours:02d}:{minute:02d}:{second:02d}{fraction}"
