@@ -28,11 +28,16 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from nautilus_riskwatch.core.trips import RUNAWAY_COUNTS, RunawayDetected
+from nautilus_riskwatch.errors import RiskWatchError
 from nautilus_riskwatch.looptime.origin import NS_PER_SECOND
 
-__all__ = ["EventRate", "RateWindow", "parse_rate", "rate_breaker"]
+__all__ = ["BadRate", "EventRate", "RateWindow", "parse_rate", "rate_breaker"]
 
 _RATE = re.compile(r"([0-9]+)/([0-9]{2,}):([0-5][0-9]):([0-5][0-9])(?:\.([0-9]{1,9}))?")
+
+
+class BadRate(RiskWatchError, ValueError):
+    """A rate the watch refuses (the message names the field, for a config)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +49,9 @@ class EventRate:
 
     def __post_init__(self) -> None:
         if type(self.limit) is not int or self.limit < 1:
-            raise ValueError(f"a rate's N must be a whole number of at least 1, got {self.limit!r}")
+            raise BadRate(f"a rate's N must be a whole number of at least 1, got {self.limit!r}")
         if type(self.window_ns) is not int or self.window_ns < 1:
-            raise ValueError(f"a rate's window must be at least 1ns, got {self.window_ns!r}")
+            raise BadRate(f"a rate's window must be at least 1ns, got {self.window_ns!r}")
 
 
 def parse_rate(text: object, field: str = "rate") -> EventRate:
@@ -57,17 +62,17 @@ def parse_rate(text: object, field: str = "rate") -> EventRate:
     """
     form = f"{field} must be 'N/HH:MM:SS' (as RiskEngineConfig.max_order_submit_rate)"
     if not isinstance(text, str):
-        raise ValueError(f"{form}, got {type(text).__name__} {text!r}")
+        raise BadRate(f"{form}, got {type(text).__name__} {text!r}")
     matched = _RATE.fullmatch(text)
     if matched is None:
-        raise ValueError(f"{form}, got {text!r}")
+        raise BadRate(f"{form}, got {text!r}")
     count, hours, minutes, seconds, fraction = matched.groups()
     if int(count) < 1:
-        raise ValueError(f"{field}: N must be at least 1 in {text!r} (0 would trip at once)")
+        raise BadRate(f"{field}: N must be at least 1 in {text!r} (0 would trip at once)")
     whole = (int(hours) * 60 + int(minutes)) * 60 + int(seconds)
     window_ns = whole * NS_PER_SECOND + int((fraction or "").ljust(9, "0"))
     if window_ns < 1:
-        raise ValueError(f"{field}: the window must be longer than zero in {text!r}")
+        raise BadRate(f"{field}: the window must be longer than zero in {text!r}")
     return EventRate(int(count), window_ns)
 
 

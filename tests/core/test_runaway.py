@@ -28,6 +28,7 @@ from nautilus_riskwatch.core import (
     rate_breaker,
     run_watch,
 )
+from nautilus_riskwatch.errors import RiskWatchError
 
 SECOND = 1_000_000_000
 
@@ -68,7 +69,7 @@ def test_parse_rate_reads_nautilus_trader_s_form_in_integer_nanoseconds(text, li
     ],
 )
 def test_parse_rate_refuses_bad_values_naming_the_field(text, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(RiskWatchError, match=match):
         parse_rate(text, field="max_order_rate")
 
 
