@@ -83,3 +83,32 @@ def test_the_command_line_prints_the_timeline_and_the_report(finished, capsys):
     assert "command" in text and "CancelOrder" in text and "denied" in text
     assert " pnl " not in text  # samples only with --all
     assert "did not stop cleanly" not in text
+
+
+def test_an_unknown_session_or_scope_is_an_error_that_names_what_there_is(finished, capsys):
+    path, known = finished
+    session = known["record"].session_id
+    assert main([str(path), "--session", "nope"]) == 1
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err == (
+        f"riskwatch postmortem: error: {path}: no session 'nope' in it (sessions: {session})\n"
+    )
+    assert main([str(path), "--scope", "strategy Nobody-001"]) == 1
+    err = capsys.readouterr().err
+    assert "no events for scope 'strategy Nobody-001' (scopes: portfolio" in err
+    assert err.count("\n") == 1
+    with pytest.raises(ValueError, match="no session 'nope'"):
+        postmortem(path, session_id="nope")
+
+
+def test_a_picture_that_cannot_be_drawn_fails_the_command_in_one_line(finished, capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    path, known = finished
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    assert main([str(path), "--png", str(blocked / "trip.png")]) == 1
+    out = capsys.readouterr()
+    assert known["report"] in out.out  # the report came first
+    assert out.err.startswith("riskwatch postmortem: error: no picture: cannot write ")
+    assert out.err.count("\n") == 1

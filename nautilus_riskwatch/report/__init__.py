@@ -4,7 +4,7 @@ matplotlib is optional: only ``plot_trip`` (and ``write_trip_report``, which cal
 needs it, and imports it when called; install it with
 ``pip install 'nautilus-riskwatch[plot]'``. ``equity_curve`` needs nothing extra.
 ``nautilus_riskwatch.report.postmortem`` draws the same report from an event log file
-alone, after the process is gone (also ``python -m nautilus_riskwatch.report.postmortem``).
+alone, after the process is gone (from a shell: ``riskwatch postmortem FILE``).
 """
 
 from nautilus_riskwatch.report.plot import equity_curve, plot_trip, write_trip_report

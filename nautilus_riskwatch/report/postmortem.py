@@ -9,8 +9,8 @@ path). The text report is the ``RiskOff`` rebuilt by ``records_from``.
 
 From a shell, at 3 a.m.::
 
-    python -m nautilus_riskwatch.report.postmortem events.jsonl            # timeline + report
-    python -m nautilus_riskwatch.report.postmortem events.jsonl --png trip.png
+    riskwatch postmortem events.jsonl                  # the timeline and the report
+    riskwatch postmortem events.jsonl --png trip.png   # and the picture
 """
 
 from __future__ import annotations
@@ -86,14 +86,26 @@ def postmortem(
     """
     scope = scope_spelled(scope)
     read = read_event_log(path)
-    events = [e for e in read.events if e.scope == scope]
+    if not read.events:
+        raise ValueError(f"{path}: {_nothing_read(read.skipped)}")
+    if session_id is not None and session_id not in read.sessions:
+        raise ValueError(
+            f"{path}: no session {session_id!r} in it (sessions: {', '.join(read.sessions)})"
+        )
+    events = [
+        e
+        for e in read.events
+        if e.scope == scope and (session_id is None or e.session_id == session_id)
+    ]
+    if not events:
+        within = read.events if session_id is None else _of(read.events, session_id)
+        scopes = ", ".join(dict.fromkeys(e.scope for e in within))
+        where = "" if session_id is None else f" of session {session_id!r}"
+        raise ValueError(f"{path}: no events for scope {scope!r}{where} (scopes: {scopes})")
     if session_id is None:
         tripped = [e.session_id for e in events if e.kind == "trip"]
-        sessions = tripped or [e.session_id for e in events] or read.sessions
-        if not sessions:
-            raise ValueError(f"{path}: no events in it")
-        session_id = sessions[-1]
-    events = [e for e in events if e.session_id == session_id]
+        session_id = (tripped or [e.session_id for e in events])[-1]
+    events = _of(events, session_id)
     records = records_from(events)
     record = records[-1] if records else None
     return Postmortem(
@@ -105,6 +117,24 @@ def postmortem(
         **_markers(events, record),
         skipped=read.skipped,
     )
+
+
+def _of(events: Sequence[Event], session_id: str) -> list[Event]:
+    return [e for e in events if e.session_id == session_id]
+
+
+def _nothing_read(skipped: Sequence[str]) -> str:
+    if not skipped:
+        return "the file is empty: no riskwatch events in it"
+    return (
+        f"no riskwatch events in it ({len(skipped)} lines could not be read, the first: "
+        f"{_printable(skipped[0])}); is it the file the watch's event_log setting names?"
+    )
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line: control characters (a binary file's) written as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _curve(events: Sequence[Event]) -> dict[str, Any]:
@@ -184,34 +214,57 @@ def _short(value: object, size: int = 6) -> str:
     return str(value)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m nautilus_riskwatch.report.postmortem FILE [--png OUT] ...``"""
+def main(argv: Sequence[str] | None = None, *, prog: str = "riskwatch postmortem") -> int:
+    """``riskwatch postmortem FILE [--png OUT] ...``: return the exit status.
+
+    A user's mistake (no such file, not an event log, no such session or scope, no
+    matplotlib for ``--png``) is one line on stderr and exit status 1, never a traceback.
+    """
     parser = argparse.ArgumentParser(
-        prog="python -m nautilus_riskwatch.report.postmortem",
+        prog=prog,
         description="Read a riskwatch event log: the timeline, the trip report, the picture.",
     )
-    parser.add_argument("path", help="the event_log file (JSON lines)")
+    parser.add_argument("path", help="the event log file (the watch's event_log setting)")
     parser.add_argument("--session", help="session id (default: the last one that tripped)")
-    parser.add_argument("--scope", default=PORTFOLIO, help=f"scope (default: {PORTFOLIO})")
-    parser.add_argument("--png", help="also draw the trip picture here (needs matplotlib)")
+    parser.add_argument(
+        "--scope", default=PORTFOLIO, help=f"scope, e.g. 'strategy X' (default: {PORTFOLIO})"
+    )
+    parser.add_argument("--png", help="also draw the trip picture into this file (matplotlib)")
     parser.add_argument("--all", action="store_true", help="list PnL samples and fills too")
     args = parser.parse_args(argv)
-    found = postmortem(args.path, session_id=args.session, scope=args.scope)
+    try:
+        found = postmortem(args.path, session_id=args.session, scope=args.scope)
+    except FileNotFoundError:
+        return _fail(prog, f"no such file: {args.path} (give the event log file to read)")
+    except OSError as error:
+        return _fail(prog, f"cannot read {args.path}: {error.strerror or error}")
+    except ValueError as error:
+        return _fail(prog, str(error))
     read = read_event_log(args.path)
-    print(f"sessions in the file: {', '.join(read.sessions) or 'none'}")
+    print(f"sessions in the file: {', '.join(read.sessions)}")
     for problem in found.skipped:
-        print(f"skipped {problem}")
-    session = [e for e in read.events if e.session_id == found.session_id]
+        print(f"skipped {_printable(problem)}")
+    session = _of(read.events, found.session_id)
     print(f"\nsession {found.session_id}:")
     print(timeline(session, everything=args.all))
-    if session and session[-1].kind != "stopped":
+    if session[-1].kind != "stopped":
         print("\n(the log ends without a 'stopped' line: the process did not stop cleanly)")
     print()
     print(found.report())
     if args.png:
-        print(f"\npicture: {found.plot(args.png)}")
+        try:
+            print(f"\npicture: {found.plot(args.png)}")
+        except (ImportError, ValueError) as error:
+            return _fail(prog, f"no picture: {error}")
+        except OSError as error:
+            return _fail(prog, f"no picture: cannot write {args.png}: {error.strerror or error}")
     return 0
 
 
+def _fail(prog: str, message: str) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 1
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(main(prog="python -m nautilus_riskwatch.report.postmortem"))
