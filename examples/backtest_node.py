@@ -3,7 +3,9 @@
 This is how the watch is used from ``BacktestNode``/``BacktestRunConfig`` (and from a
 ``TradingNode``): an ``ImportableActorConfig`` with plain strings and numbers, built in
 ``nautilus_riskwatch.demo.node``. The recorded quotes are written to a temporary Parquet
-catalog first, as a node reads data from one.
+catalog first, as a node reads data from one. The run config has
+``raise_exception=True``: without it a config the watch refuses would be logged and the
+run skipped, and ``node.run()`` would return without a result for it.
 
 Run it: ``python examples/backtest_node.py``
 """

@@ -34,9 +34,14 @@ def backtest_run_config(
     *,
     strategies: list[ImportableStrategyConfig] | None = None,
     oms_type: str = "HEDGING",
+    raise_exception: bool = True,
 ) -> BacktestRunConfig:
     """The demo as a run config: the watch configured by ``watch`` (``None``: no watch)
-    beside ``strategies`` (default: the demo trader and hedger)."""
+    beside ``strategies`` (default: the demo trader and hedger).
+
+    ``raise_exception`` is on: without it ``BacktestNode.run()`` logs a run that failed (a
+    config the watch refused at start among them) and goes on, returning no result for it.
+    """
     actors = []
     if watch is not None:
         actors.append(
@@ -80,4 +85,5 @@ def backtest_run_config(
             logging=LoggingConfig(log_level="ERROR"), actors=actors, strategies=strategies
         ),
         dispose_on_completion=False,
+        raise_exception=raise_exception,
     )
