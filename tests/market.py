@@ -1,7 +1,8 @@
 """Real recorded market data from ``../shared/data`` (bars and trades), and a one-shot trader.
 
 Tests that use it skip with a clear message when the folder is absent (the package's own
-suite still runs for someone who clones the project alone; CI always has it).
+suite still runs for someone who clones the project alone; CI always has it). The README's
+"Test data" section lists the files, their origin and which tests need them.
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ USDJPY_SHIFT_NS = -364 * 86_400 * 1_000_000_000
 
 def need(path: Path) -> Path:
     if not path.exists():
-        pytest.skip(f"real market data not found at {path} (see ../shared/data/README.md)")
+        pytest.skip(
+            f"real market data not found at {path}: NautilusTrader's recorded test data, "
+            "which this test reads from ../shared/data beside the clone (the README's "
+            "'Test data' section says which files and where to get them)"
+        )
     return path
 
 
