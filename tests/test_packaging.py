@@ -4,12 +4,16 @@ quick start; and the engine-free core imports without NautilusTrader."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import site
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).parent.parent
 
@@ -39,9 +43,11 @@ def test_the_engine_free_parts_import_without_nautilus_trader():
     assert "adapter needs nautilus_trader: blocked: nautilus_trader" in out.stdout
 
 
-def test_the_wheel_installed_outside_the_repository_runs_the_quick_start(tmp_path):
-    # build from a copy of the sources: pip builds in the tree, and a stale build/ from an
-    # earlier build would slip files that no longer exist into the wheel
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel, built from a copy of the sources: pip builds in the tree, and a stale
+    build/ from an earlier build would slip files that no longer exist into the wheel."""
+    tmp_path = tmp_path_factory.mktemp("wheel")
     source = tmp_path / "source"
     shutil.copytree(
         ROOT,
@@ -56,7 +62,41 @@ def test_the_wheel_installed_outside_the_repository_runs_the_quick_start(tmp_pat
         check=True,
         capture_output=True,
     )
-    [wheel] = dist.glob("nautilus_riskwatch-*.whl")
+    [built] = dist.glob("nautilus_riskwatch-*.whl")
+    return built
+
+
+def test_the_wheel_ships_the_licence_and_the_console_script(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        [info] = {n.split("/")[0] for n in names if ".dist-info/" in n}
+        licences = {n.rsplit("/", 1)[1]: n for n in names if n.startswith(info + "/licen")}
+        assert set(licences) >= {"LICENSE", "COPYING"}, names
+        text = archive.read(licences["LICENSE"]).decode()
+        assert text == (ROOT / "LICENSE").read_text()
+        assert "GNU LESSER GENERAL PUBLIC LICENSE" in text and "Version 3" in text
+        metadata = archive.read(f"{info}/METADATA").decode()
+        entry_points = archive.read(f"{info}/entry_points.txt").decode()
+    assert "License: LGPL-3.0-or-later" in metadata or "LGPL-3.0-or-later" in metadata
+    assert "riskwatch = nautilus_riskwatch.__main__:main" in entry_points
+
+
+def test_the_wheel_long_description_has_no_relative_links(wheel):
+    # PyPI (and pip show) render the README without the repository beside it: a link to
+    # docs/... would lead nowhere there
+    with zipfile.ZipFile(wheel) as archive:
+        [info] = {n.split("/")[0] for n in archive.namelist() if ".dist-info/" in n}
+        metadata = archive.read(f"{info}/METADATA").decode()
+    description = metadata.split("\n\n", 1)[1]
+    assert description.startswith("# nautilus-riskwatch")
+    targets = re.findall(r"\]\(([^)\s]+)\)", description)
+    targets += re.findall(r"""href=["']([^"']+)""", description)
+    assert targets, "expected at least the NautilusTrader link"
+    relative = [t for t in targets if not t.startswith(("https://", "http://", "#"))]
+    assert relative == []
+
+
+def test_the_wheel_installed_outside_the_repository_runs_the_quick_start(tmp_path, wheel):
     # A fresh venv whose only other packages are the dependencies (nautilus_trader,
     # matplotlib) of this one, reached by a .pth line: its editable install of this
     # repository is NOT seen there (.pth files are read only in site directories).
@@ -98,3 +138,60 @@ def test_the_wheel_installed_outside_the_repository_runs_the_quick_start(tmp_pat
         check=True,
     ).stdout
     assert where.startswith(fresh_site), where
+    # the README's first snippet is self-contained: it runs as written from the wheel
+    snippet = _readme_block("## A first guarded backtest", "python")
+    out = subprocess.run(
+        [python, "-c", snippet], cwd=work, capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("RISK-OFF: loss 1002.15 USD reached the ceiling 1000 USD\n")
+    version = subprocess.run(
+        [python, "-m", "nautilus_riskwatch", "--version"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert version.stdout.strip() == f"nautilus-riskwatch {_version()}"
+    # the wheel's file name is the one the README's install command names
+    assert f"./dist/{wheel.name}[" in _readme_block("## Install", "bash")
+
+
+def test_the_readme_opens_with_the_two_commands_of_a_fresh_clone():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert lines[:3] == ["# nautilus-riskwatch", "", "```bash"]
+    commands = [line.split("#")[0].strip() for line in lines[3:5]]
+    assert commands == ["bash dev.sh demo", "bash dev.sh test"]
+    assert lines[5] == "```"
+
+
+def test_the_readme_installs_only_in_ways_that_work_before_the_package_index():
+    install = _readme_block("## Install", "bash")
+    commands = [line for line in install.splitlines() if line.startswith("pip install")]
+    assert len(commands) == 3
+    for command in commands:
+        target = command.removeprefix("pip install ").strip("'")
+        # a clone ('.'), a wheel path, or pip's direct reference to the repository
+        assert target.startswith(("./", ".[")) or " @ git+" in target, command
+    readme = (ROOT / "README.md").read_text()
+    assert "not on the Python package index yet" in readme
+    assert not re.search(r"pip install '?nautilus-riskwatch(\[\w+\])?'?\s*($|#)", readme, re.M)
+
+
+def test_the_changelog_has_the_version_being_built():
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert re.search(rf"^## {re.escape(_version())}\b", changelog, re.M), _version()
+
+
+def _version() -> str:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def _readme_block(section: str, language: str) -> str:
+    """The first ```language block of the README's ``section``."""
+    text = (ROOT / "README.md").read_text()
+    after = text.split(f"\n{section}\n", 1)[1]
+    return after.split(f"```{language}\n", 1)[1].split("```", 1)[0]

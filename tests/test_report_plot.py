@@ -121,7 +121,7 @@ def test_a_session_without_a_trip_still_draws(tmp_path):
 
 def test_without_matplotlib_the_error_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(ImportError, match=r"pip install 'nautilus-riskwatch\[plot\]'") as info:
+    with pytest.raises(ImportError, match=r"pip install matplotlib") as info:
         plot_trip(None, [1], [Decimal(0)], None, tmp_path / "x.png")
     assert str(info.value) == MATPLOTLIB_MISSING
 

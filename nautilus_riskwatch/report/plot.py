@@ -27,7 +27,7 @@ from nautilus_riskwatch.looptime import NS_PER_SECOND
 if TYPE_CHECKING:
     from nautilus_riskwatch.nautilus.actor import RiskWatch
 
-MATPLOTLIB_MISSING = "the trip picture needs matplotlib: pip install 'nautilus-riskwatch[plot]'"
+MATPLOTLIB_MISSING = "the trip picture needs matplotlib (the [plot] extra): pip install matplotlib"
 
 _ONE = Decimal(1)
 _NICE_WINDOWS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14_400, 43_200, 86_400)
