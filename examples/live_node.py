@@ -25,6 +25,9 @@ WATCH = {
     "hedge_tags": ["HEDGE"],
     "trading_state_on_trip": "HALTED",
     "confirm_timeout": 2.0,
+    # what positions are marked with: the replay client has quotes only (the default,
+    # quote then trade then bar, would subscribe to trades it cannot give)
+    "mark_with": ["quote"],
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -45,3 +47,17 @@ def test_live_node_example_trips_on_the_dead_feed(capsys):
     assert "stage reached  done (complete)" in out
     assert "node running: True, trading state: HALTED" in out
     assert "open position  SIM-1-002 DemoHedger-002 LONG 300000" in out
+
+
+def test_live_node_example_logs_no_error():
+    # the node's own log goes to the process's stderr, past capsys: run it as a user would
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "live_node.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "RISK-OFF: feed 'EUR/USD.SIM quotes'" in out.stdout
+    logged = out.stdout + out.stderr
+    assert "[ERROR]" not in logged, logged[-3000:]
