@@ -195,3 +195,20 @@ def _readme_block(section: str, language: str) -> str:
     text = (ROOT / "README.md").read_text()
     after = text.split(f"\n{section}\n", 1)[1]
     return after.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_lists_every_data_file_the_tests_read_outside_the_clone():
+    # a lone clone skips the tests that need ../shared/data: the README says which files
+    # those are and where they come from, so the list must follow tests/market.py
+    import market
+
+    needed = {
+        value.name
+        for item in vars(market).values()
+        for value in (item.values() if isinstance(item, dict) else [item])
+        if isinstance(value, Path) and value.parent == market.DATA
+    }
+    assert len(needed) == 6, needed
+    section = (ROOT / "README.md").read_text().split("### Test data", 1)[1].split("\n## ", 1)[0]
+    assert [name for name in sorted(needed) if f"`{name}`" not in section] == []
+    assert "../shared/data" in section
