@@ -16,6 +16,7 @@ matplotlib is imported inside ``draw_trip`` only: importing this module needs no
 
 from __future__ import annotations
 
+import textwrap
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ _DAY_S = 86_400
 _INSET_SHARE = 0.05
 #: ... and the span is at least this long (a short span shows the trip plainly already).
 _INSET_MIN_SPAN_S = 15 * 60
+_TITLE_WIDTH = 120  # characters a title line holds across the figure
 _ORANGE, _BLUE, _RED = "darkorange", "tab:blue", "tab:red"
 
 
@@ -204,7 +206,8 @@ def draw_trip(
         bottom.plot(x[worst], dd[worst], "o", ms=6, color="darkred", zorder=5)
         dd_handles.append(Line2D([], [], color="darkred", marker="o", ms=6, ls=""))
         dd_labels.append(
-            f"deepest  {drawdown[worst]:,.2f} {unit}\nat {_time_of_day(times[worst], millis=False)}"
+            f"deepest  {drawdown[worst]:,.2f} {unit}\n"
+            f"at {_moment(times[worst], with_day=_day(times[0]) != _day(times[-1]))}"
         )
     else:
         dd_labels[0] += "\nnone in this session"
@@ -367,10 +370,11 @@ def _title(
     else:
         parts = ["nothing to cancel or close"]
     head = (
-        f"Risk-off at {_time_of_day(record.tripped_at_ns)} UTC ({cause_name(record)}): "
+        f"Risk-off at {_day(record.tripped_at_ns)} {_time_of_day(record.tripped_at_ns)} UTC "
+        f"({cause_name(record)}): "
         f"{record.cause.describe()['message']}"
     )
-    return f"{head}\n{', '.join(parts)}"
+    return "\n".join([*textwrap.wrap(head, _TITLE_WIDTH), ", ".join(parts)])
 
 
 def _clock() -> Any:
@@ -447,6 +451,12 @@ def _time_of_day(ns: int, millis: bool = True) -> str:
     seconds, nanos = divmod(ns, NS_PER_SECOND)
     text = datetime.fromtimestamp(seconds, tz=UTC).strftime("%H:%M:%S")
     return f"{text}.{nanos // 1_000_000:03d}" if millis else text
+
+
+def _moment(ns: int, *, with_day: bool) -> str:
+    """A time of day to the second, with its date when the picture spans several days."""
+    text = _time_of_day(ns, millis=False)
+    return f"{_day(ns)[5:]} {text}" if with_day else text
 
 
 def _day(ns: int) -> str:
