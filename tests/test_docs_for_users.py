@@ -27,7 +27,12 @@ def _prose(page: Path) -> list[tuple[int, str]]:
     return lines
 
 
-@pytest.mark.parametrize("page", PAGES, ids=IDS)
+#: for contributors, not users: it may name the issues its open questions wait on
+CONTRIBUTORS = {ROOT / "docs" / "testing.md"}
+USERS = [p for p in PAGES if p not in CONTRIBUTORS]
+
+
+@pytest.mark.parametrize("page", USERS, ids=[str(p.relative_to(ROOT)) for p in USERS])
 def test_no_development_log(page):
     log = re.compile(
         r"\bissues? #?\d+|\bthis (project's )?(shared )?machine\b|\bcommit [0-9a-f]{7}"
