@@ -784,7 +784,9 @@ class Invariants:
                     if order is None:
                         found.append(f"[4 record] {name}: {what} names {oid}, unknown to the cache")
                         continue
-                    found += _order_agrees(trip, cache, what, order, self.views)
+                    found += _order_agrees(
+                        trip, cache, what, order, self.views, self._cancelled_by_others
+                    )
             for what, ids in (
                 ("positions_closed", record.positions_closed),
                 ("hedges_kept", record.hedges_kept),
@@ -903,19 +905,23 @@ def _kills_fresh(view: WatchView, trips: list[Trip]) -> list[str]:
 
 
 def _order_agrees(
-    trip: Trip, cache: Any, what: str, order: Any, views: list[WatchView]
+    trip: Trip,
+    cache: Any,
+    what: str,
+    order: Any,
+    views: list[WatchView],
+    cancelled_by_others: Callable[[Any, Any], bool],
 ) -> list[str]:
     """What a record says of an order, against the cache. Kept may be what another
-    watch on the engine keeps (no watch cancels what another keeps)."""
+    watch on the engine keeps (no watch cancels what another keeps); a kept order its own
+    strategy (or the venue) cancelled later is still what the watch kept."""
     oid = _oid(order)
     name = trip.name
     status = order.status
     if what == "orders_kept":
         if not any(view.protective_in(cache, order) for view in views):
             return [f"[4 record] {name}: orders_kept names {oid}, which is not protective"]
-        if status == OrderStatus.CANCELED and not (
-            _linked_filled(cache, order) or _retired_with_position(cache, order)
-        ):
+        if status == OrderStatus.CANCELED and not cancelled_by_others(cache, order):
             return [f"[4 record] {name}: orders_kept names {oid}, which the engine CANCELED"]
     elif what in ("orders_cancelled", "orders_filled") and trip.done:
         if not order.is_closed:

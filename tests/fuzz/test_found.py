@@ -179,3 +179,15 @@ def test_a_kill_in_the_instant_the_strategy_closed_its_bracketed_position():
         ("order", {"strategy": 1, "spec": order(kind="TRAILING", offset=20)}),
         ("advance", {"quotes": 3}),
     )
+
+
+def test_a_kept_bracket_its_own_strategy_cancels_after_the_trip():
+    """A hedge strategy's bracket is kept at its scope's trip; the strategy then cancels its
+    legs itself: the record's "kept" was true, the cancels are the strategy's."""
+    play(
+        setup(watch(hedge_strategy=0, strategy_limit=(0, "10 USD"))),
+        ("bracket", {"strategy": 0, "spec": bracket()}),
+        ("advance", {"quotes": 1}),
+        ("cancel_own", {"strategy": 0, "instrument": 0}),
+        ("advance", {"quotes": 1}),
+    )
