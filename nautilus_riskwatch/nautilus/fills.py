@@ -103,7 +103,7 @@ class Fills:
         guard.note(
             "fill",
             **fill_fields(fill, self._settings.close_tag, tags),
-            pnl=guard.ledger.pnl,
+            **guard.pnl_fields(),
         )
 
     def note_answer(self, event: Any) -> None:

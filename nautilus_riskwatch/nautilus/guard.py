@@ -182,6 +182,20 @@ class Guard:
             return self.ledger.loss
         return converter.value(self.ledger.pnl_by_currency()).low.copy_negate()
 
+    def pnl_fields(self) -> dict[str, object]:
+        """The guard's PnL for an event-log line: one figure in the ceiling currency where
+        there is one (as the limits judge it, rounded toward the trip when converted), else
+        each currency's own. Never raises for a book in several currencies: a log line must
+        not stop a re-arm or a fill half-way."""
+        converter = self._converter
+        ledger = self.ledger
+        if converter is not None and not ledger.plain_in(converter.currency):
+            return {"pnl": converter.value(ledger.pnl_by_currency()).low}
+        by_currency = ledger.pnl_by_currency()
+        if ledger.plain_in(next(iter(by_currency), "")):
+            return {"pnl": ledger.pnl}
+        return {"pnl_by_currency": {code: str(pnl) for code, pnl in by_currency.items()}}
+
     def covers(self, strategy_id: StrategyId, instrument_id: InstrumentId) -> bool:
         return self.book.covers(strategy_id, instrument_id)
 
@@ -216,7 +230,7 @@ class Guard:
                 for s, _ in self._feeds
             ],
             limit_bases=dict(self.bases),
-            pnl=self.ledger.pnl if self._feeds else None,
+            **(self.pnl_fields() if self._feeds else {"pnl": None}),
             **self._described,
         )
         self.task = loop.create_task(

@@ -41,7 +41,7 @@ from nautilus_trader.model.objects import Money
 from pnl import fills_of
 
 from nautilus_riskwatch import RiskWatch, RiskWatchConfig
-from nautilus_riskwatch.core import DrawdownBreached, TrailingDrawdownBreached
+from nautilus_riskwatch.core import DrawdownBreached, TrailingDrawdownBreached, read_event_log
 
 GBP_BARS, JPY_BARS = 6_000, 2_600  # 2012-02-01 to 02-06 (GBP/USD), 02-03 to 02-06 (USD/JPY)
 BTC_BAR_COUNT = 7_200  # five days of minutes
@@ -349,3 +349,18 @@ def test_a_percent_limit_whose_equity_has_a_balance_with_no_rate_cannot_arm_and_
     orders = engine.cache.orders()
     assert orders and all(o.status.name == "DENIED" for o in orders)  # the trader's one order
     assert engine.cache.positions() == []
+
+
+def test_an_event_log_of_a_book_in_two_currencies_notes_each_fill_and_trips_the_same(tmp_path):
+    """A fill's line carries the guard's PnL: converted into the ceiling currency (a book
+    in USD and JPY has no one figure without it), so writing it never fails the watch."""
+    path = tmp_path / "events.jsonl"
+    engine, watch, order = _fx_book(RiskWatchConfig(max_loss="9000 USD", event_log=str(path)))
+    record = watch.record
+    assert isinstance(record.cause, DrawdownBreached)  # not a WatchFailure of the log line
+    assert (record.tripped_at_ns, record.cause.loss) == _first_fx_breach(
+        engine, order, Decimal(9000)
+    )
+    fills = [e for e in read_event_log(path).events if e.kind == "fill"]
+    assert len(fills) >= 2 and all("pnl" in e.fields for e in fills)
+    _ended_flat(engine, record)

@@ -87,13 +87,6 @@ def test_a_stop_and_resume_after_a_scoped_trip_keeps_its_record():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="new (not in issue 20): Guard.arm reads ledger.pnl, which refuses a ledger of two "
-    "currencies; a re-arm (or a resume) after trading USD/JPY in a USD book raises half-way: "
-    "the trading state is restored but the guard's limits and feeds never start again",
-)
 @pytest.mark.parametrize("again", ["rearm", "stop_and_resume"])
 def test_a_rearm_or_resume_after_trading_two_currencies_arms_the_limits(again):
     # a resume arms the guards that have not tripped; a re-arm the one that has
