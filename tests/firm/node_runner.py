@@ -49,7 +49,10 @@ class StartProbe(Strategy):
 
 
 def emit(event: str, **fields: object) -> None:
-    print(json.dumps({"event": event, **fields}, default=str), flush=True)
+    """One protocol line, on a line of its own: the node's logger writes to the same pipe
+    from its own thread, and a log line it has not ended yet must not swallow ours."""
+    sys.stdout.write("\n" + json.dumps({"event": event, **fields}, default=str) + "\n")
+    sys.stdout.flush()
 
 
 def report(node, watch, first_cancel_ns) -> dict:

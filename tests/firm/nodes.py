@@ -65,8 +65,9 @@ class NodeProcess:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.append(line)
-            if line.startswith("{"):
-                self.events.put(json.loads(line))
+            start = line.find('{"event"')  # a log line may still lead (node_runner.emit)
+            if start >= 0:
+                self.events.put(json.loads(line[start:]))
 
     def send(self, command: str) -> None:
         assert self.process.stdin is not None
