@@ -71,7 +71,10 @@ HEDGE = "HEDGE"
 #: search leaves them out, so that it looks for *new* leaks; each has its shrunk
 #: reproduction in ``test_found.py``, ``xfail(strict=True)`` until its fix lands (then
 #: strike it here). ``RISKWATCH_FUZZ_PENDING=include`` searches them too.
-PENDING: dict[str, str] = {}
+PENDING = {
+    "kept_by_another_watch": "new (issue 20.4): a watch cancels a bracket another watch keeps "
+    "as a hedge strategy's (two watches, hedge_strategy on one only)",
+}
 AVOID = frozenset() if os.environ.get("RISKWATCH_FUZZ_PENDING") == "include" else frozenset(PENDING)
 ORDER_KINDS = ("MARKET", "LIMIT", "STOP_MARKET", "STOP_LIMIT", "MIT", "LIT", "TRAILING")
 
@@ -138,12 +141,15 @@ def watch_setups(n_strategies: int) -> st.SearchStrategy[WatchSetup]:
 @st.composite
 def setups(draw: st.DrawFn) -> Setup:
     n = draw(st.integers(2, 3))
+    watches = tuple(draw(st.lists(watch_setups(n), min_size=1, max_size=2)))
+    if "kept_by_another_watch" in AVOID and len({w.hedge_strategy for w in watches}) > 1:
+        watches = watches[:1]  # that leak is pending (PENDING): one watch only
     return Setup(
         oms_type=draw(st.sampled_from(["HEDGING", "NETTING"])),
         latency_ms=draw(st.sampled_from([0, 0, 5, 300])),
         two_instruments=draw(st.booleans()) and USDJPY_TICKS.exists(),
         strategy_oms=tuple(draw(st.sampled_from([None, "HEDGING", "NETTING"])) for _ in range(n)),
-        watches=tuple(draw(st.lists(watch_setups(n), min_size=1, max_size=2))),
+        watches=watches,
     )
 
 

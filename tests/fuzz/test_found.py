@@ -10,6 +10,7 @@ lands, the test passes, strict xfail fails it, and the mark (and the feature's e
 from __future__ import annotations
 
 import pytest
+from invariants import InvariantViolated
 from machine import BracketSpec, KillMachine, OrderSpec, Setup, WatchSetup
 
 
@@ -100,6 +101,25 @@ def test_a_rearm_or_resume_after_trading_two_currencies_arms_the_limits(again):
         *trip,
         ("advance", {"quotes": 20}),
         (again, {"watch": 0, **arguments}),
+        ("advance", {"quotes": 3}),
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=InvariantViolated,
+    reason="new (issue 20.4): watch A cancels the bracket of a strategy that watch B keeps "
+    "(B's hedge_strategies); B's record names the orders kept, the engine has them CANCELED",
+)
+def test_a_watch_does_not_cancel_what_another_watch_keeps_as_a_hedge_strategys():
+    play(
+        setup(
+            watch(strategy_limit=(0, "10 USD")),
+            watch(hedge_strategy=0, strategy_limit=(0, "10 USD")),
+            latency_ms=300,
+        ),
+        ("bracket", {"strategy": 0, "spec": bracket(contingency="OUO")}),
+        ("advance", {"quotes": 1}),
         ("advance", {"quotes": 3}),
     )
 
