@@ -32,7 +32,7 @@ from keys import rearm_signature
 from nodes import Nodes
 
 from nautilus_riskwatch.firm.link import FirmLink
-from nautilus_riskwatch.firm.server import LocalRedis
+from nautilus_riskwatch.testing import LocalRedis
 
 
 def _rearm(url: str, epoch: int) -> None:

@@ -72,7 +72,7 @@ def run_one_node(name: str, url: str, operator_key: str, key_file: str) -> None:
 
 def main() -> None:
     from nautilus_riskwatch.firm.cli import main as firm_cli
-    from nautilus_riskwatch.firm.server import LocalRedis
+    from nautilus_riskwatch.testing import LocalRedis
 
     with LocalRedis() as redis, tempfile.TemporaryDirectory() as keys:
         print(f"redis-server on {redis.url} ({redis.binary})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nautilus_riskwatch.firm.server import LocalRedis
+from nautilus_riskwatch.testing import LocalRedis
 
 
 @pytest.fixture

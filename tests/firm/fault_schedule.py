@@ -50,7 +50,7 @@ from relay import Relay
 
 from nautilus_riskwatch.firm.cli import main as cli_main
 from nautilus_riskwatch.firm.link import FirmLink
-from nautilus_riskwatch.firm.server import LocalRedis
+from nautilus_riskwatch.testing import LocalRedis
 
 #: Seconds for a trip to reach every live node once Redis answers again: the link's
 #: reconnect backoff (at most 2 s), a heartbeat, and the node's cascade (cancel, confirm,

@@ -14,7 +14,7 @@ import hashlib
 import threading
 
 from nautilus_riskwatch.firm import scripts
-from nautilus_riskwatch.firm.server import free_port
+from nautilus_riskwatch.testing import free_port
 
 HEARTBEAT_SHA = hashlib.sha1(scripts.HEARTBEAT.encode()).hexdigest().encode()
 

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from nautilus_riskwatch.firm.server import LocalRedis, free_port, redis_server_binary
+from nautilus_riskwatch.testing import LocalRedis, free_port, redis_server_binary
 
 SERVICE = "riskwatch"
 

@@ -1,5 +1,8 @@
 """``LocalRedis``: a throwaway ``redis-server`` on loopback, for tests, examples, benchmarks.
 
+Documented for users in ``docs/firm.md`` ("Testing your firm setup"); the watch never
+imports it.
+
 The firm switch is only as good as its behaviour against a real Redis: persistence across
 a restart, scripts flushed by a restart, a connection cut mid-session. A mock cannot show
 any of that, so the tests start a real server: the ``redis-server`` on ``PATH`` if there is
