@@ -335,9 +335,13 @@ def _reduces(cache: Any, fill: OrderFilled) -> bool:
     return abs(after) < abs(before) and (after == 0 or (after > 0) == (before > 0))
 
 
-def _kept(trip: Trip, cache: Any, orders: list[Any]) -> tuple[set[str], set[str]]:
+def _kept(
+    trip: Trip, cache: Any, orders: list[Any], views: list[WatchView]
+) -> tuple[set[str], set[str]]:
     """The orders kept at the trip: (protective ones live at it and what an algorithm spawns
-    from them; their contingent children, kept leniently)."""
+    from them; their contingent children, kept leniently). Protective by the tripped
+    watch's configuration or by that of any other watch in ``views`` that guards the
+    order's strategy: no watch cancels what another keeps, whichever trips first."""
     ns = trip.record.tripped_at_ns
     at_trip = [
         o
@@ -345,7 +349,13 @@ def _kept(trip: Trip, cache: Any, orders: list[Any]) -> tuple[set[str], set[str]
         if trip.covers(o.strategy_id, o.instrument_id)
         and (live_at(o, ns) or (_created_ns(o) == ns and _oid(o) in trip.record.orders_kept))
     ]
-    kept = {_oid(o) for o in at_trip if trip.view.protective_in(cache, o)}
+    others = [v for v in views if v is not trip.view]
+    kept = {
+        _oid(o)
+        for o in at_trip
+        if trip.view.protective_in(cache, o)
+        or any(v.guards(o.strategy_id) and v.protective_in(cache, o) for v in others)
+    }
     taking = [o for o in at_trip if _oid(o) not in kept]
     while taking:  # a cancelled order takes its linked orders along: they are not kept
         o = taking.pop()
@@ -566,7 +576,7 @@ class Invariants:
         for trip in self.trips():
             if not trip.done or trip.rearmed_at != NEVER or now < trip.record.tripped_at_ns:
                 continue
-            kept, lenient = _kept(trip, cache, orders)
+            kept, lenient = _kept(trip, cache, orders, self.views)
             reducing_left = self._reducing_room(trip, cache) if trip.reducing else {}
             for order in orders:
                 if order.is_closed or not trip.covers(order.strategy_id, order.instrument_id):
@@ -623,7 +633,7 @@ class Invariants:
         orders = list(cache.orders())
         found = []
         for trip in self.trips():
-            kept, lenient = _kept(trip, cache, orders)
+            kept, lenient = _kept(trip, cache, orders, self.views)
             ns = trip.record.tripped_at_ns
             reach = self._venue_reach(ns)
             for order in orders:
@@ -680,7 +690,7 @@ class Invariants:
         if not trips:
             return []
         first = min(t.record.tripped_at_ns for t in trips)
-        kept_by = {id(t): _kept(t, cache, orders) for t in trips}
+        kept_by = {id(t): _kept(t, cache, orders, self.views) for t in trips}
         found = []
         for order in orders:
             if order.status != OrderStatus.CANCELED:

@@ -188,12 +188,20 @@ class NautilusBook:
     def keeps(self, order: Order) -> bool:
         """Whether the watch leaves ``order`` alone after its trip: never cancels it, never
         denies it. Kept are the protective orders live at the trip, the orders an execution
-        algorithm spawns from them later, and what another tripped watch on the engine
-        keeps (no watch cancels what another keeps). Before a trip: nothing."""
+        algorithm spawns from them later, what another tripped watch on the engine keeps,
+        and what another watch would keep when it trips (no watch cancels what another
+        keeps, whichever trips first). Before a trip: nothing of its own."""
         if self.keeps_own(order):
             return True
         gate = self._gate
         return gate is not None and gate.kept_by_another(order, self)
+
+    def would_keep(self, order: Order) -> bool:
+        """Whether this book's watch keeps ``order`` when it trips: it guards the order's
+        strategy and calls the order protective. Asked by every other watch on the engine
+        before a cancel, tripped or not: a hedge must not lose its stop to whichever watch
+        happened to trip first."""
+        return self.guards(order.strategy_id) and self.is_protective_order(order)
 
     def keeps_own(self, order: Order) -> bool:
         """``keeps`` by this book's own trip alone (what the gate asks every book)."""
@@ -368,7 +376,8 @@ class NautilusBook:
     def _plan(self, live: list[Order]) -> tuple[list[Order], list[Order]]:
         """Split the live orders into those to cancel and those kept.
 
-        Kept: the protective ones and what another tripped watch keeps. A cancel must never
+        Kept: the protective ones and what another watch keeps or would keep on its trip
+        (its guarded strategies' protective orders, by its own configuration). A cancel must never
         take a kept order with it through a contingent link, so a kept order that a
         cancelled one would take along anyway (an OCO sibling on the other side of a
         hedge's stop, a hedge's stop waiting for an untagged entry: links the rule does

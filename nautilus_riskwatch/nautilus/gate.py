@@ -57,6 +57,11 @@ class Blocker(Protocol):
         """The order is one of the book's watch's own closes."""
         ...
 
+    def would_keep(self, order: Any) -> bool:
+        """The book's watch guards the order's strategy and calls the order protective:
+        it keeps it when it trips."""
+        ...
+
     def holds_trading_state(self) -> bool:
         """The RiskEngine is in the trading state this book's trip set."""
         ...
@@ -120,9 +125,13 @@ class OrderGate:
         self._closers.add(book)
 
     def kept_by_another(self, order: Any, book: Blocker) -> bool:
-        """Whether a tripped book other than ``book`` keeps ``order``: then no watch
-        cancels or denies it."""
-        return any(b is not book and b.keeps_own(order) for b in self._blockers)
+        """Whether a book other than ``book`` keeps ``order``: a tripped one keeps it, or
+        any book of a watch on the bus would keep it on its trip (its protective rule over
+        its guarded strategies). Then no watch's cascade cancels it, whichever watch trips
+        first; a tripped one's keep also means no watch denies it."""
+        if any(b is not book and b.keeps_own(order) for b in self._blockers):
+            return True
+        return any(b is not book and b.would_keep(order) for b in list(self._closers))
 
     # --- in front of the endpoints ----------------------------------------------------------
     def _install(self) -> None:

@@ -301,6 +301,97 @@ def test_no_watch_cancels_what_another_keeps():
     assert a.record.complete and b.record.complete
 
 
+def _hedger_bracket(emulated: bool):
+    """A short hedge opened by a plain bracket (no tags at all): protective only because
+    watch B names its strategy in ``hedge_strategies``."""
+
+    def step(s: Scripted, _tick) -> None:
+        s.submit_order_list(
+            s.order_factory.bracket(
+                s.instrument_id,
+                OrderSide.SELL,
+                Quantity.from_int(300_000),
+                emulation_trigger=TriggerType.BID_ASK if emulated else TriggerType.NO_TRIGGER,
+                entry_order_type=OrderType.LIMIT,
+                entry_price=Price.from_str("1.12100"),  # marketable: the hedge opens at once
+                sl_trigger_price=Price.from_str("1.12200"),  # fires after the trip
+                tp_price=Price.from_str("1.11000"),  # never reached
+            )
+        )
+
+    return step
+
+
+def _a_and_b_keeping_the_hedger(emulated: bool, kill_b: int | None):
+    """Watch A (keeps nothing, RW-A) and watch B (keeps the hedger's strategy, RW-B); the
+    trader pulls A's switch at TRIP, and B's at ``kill_b`` (None: B never trips)."""
+    trader = {1: _market("BUY", 100_000), TRIP: _kill("watch")}
+    if kill_b is not None:
+        trader[kill_b] = _kill("watch_b")
+    run = build(
+        RiskWatchConfig(component_id="Watch-A", max_loss="1000000 USD", close_tag="RW-A"),
+        [trader, {1: _hedger_bracket(emulated)}],
+    )
+    hedger = run.strategies[1]
+    other = RiskWatch(
+        RiskWatchConfig(
+            component_id="Watch-B",
+            max_loss="1000000 USD",
+            hedge_strategies=[str(hedger.id)],
+            close_tag="RW-B",
+        )
+    )
+    run.engine.add_actor(other)
+    run.invariants.add_watch(other)
+    trader = run.strategies[0]
+    trader.watch, trader.watch_b = run.watch, other
+    return run, other
+
+
+@pytest.mark.parametrize("emulated", [False, True], ids=["venue", "emulated"])
+def test_control_the_hedger_strategys_bracket_is_cancelled_by_a_watch_alone(emulated):
+    # without B on the engine, A (which keeps nothing) cancels the hedger's stop and target
+    trader = {1: _market("BUY", 100_000), TRIP: _kill("watch")}
+    run = build(
+        RiskWatchConfig(component_id="Watch-A", max_loss="1000000 USD", close_tag="RW-A"),
+        [trader, {1: _hedger_bracket(emulated)}],
+    )
+    t, h = run.strategies
+    t.watch = run.watch
+    run.engine.run()
+    record = run.watch.record
+    assert record is not None and len(record.orders_cancelled) == 2
+    assert record.orders_kept == [] and run.live_orders(h) == []
+
+
+@pytest.mark.parametrize("kill_b", [None, TRIP + 1], ids=["B-untripped", "B-next-quote"])
+@pytest.mark.parametrize("emulated", [False, True], ids=["venue", "emulated"])
+def test_a_watch_never_cancels_the_bracket_of_another_watchs_hedge_strategy(emulated, kill_b):
+    # Issue 20.4: A trips first and keeps nothing itself, but B (tripped or not) keeps the
+    # hedger's strategy: A cancels none of its orders. A still closes the hedge position
+    # (a close only reduces); the venue, or the emulator, retires the reduce-only legs.
+    run, b = _a_and_b_keeping_the_hedger(emulated, kill_b)
+    run.engine.run()
+    t, h = run.strategies
+    a = run.watch
+    assert a.record is not None and a.record.stage == "done"
+    legs = [o for o in run.cache.orders(strategy_id=h.id) if o.side == OrderSide.BUY]
+    legs = [o for o in legs if "RW-A" not in (o.tags or []) and "RW-B" not in (o.tags or [])]
+    ids = sorted(o.client_order_id.value for o in legs)
+    assert len(ids) == 2
+    assert a.record.orders_cancelled == [] and sorted(a.record.orders_kept) == ids
+    if kill_b is not None:
+        # B keeps what is still live at its trip (the venue may have retired the legs)
+        assert b.record is not None and set(b.record.orders_kept) <= set(ids)
+        assert b.record.orders_cancelled == []
+    [close] = [o for o in run.cache.orders(strategy_id=h.id) if "RW-A" in (o.tags or [])]
+    assert close.status.name == "FILLED"
+    for leg in legs:  # never cancelled before A's close filled: retired with the position
+        assert leg.status.name != "CANCELED" or leg.events[-1].ts_event >= close.ts_last
+    assert run.open_positions(t) == [] and run.open_positions(h) == []
+    assert h.denied == [] and a.record.complete
+
+
 # --- 5. a kept order keeps working through whatever works it ----------------------------
 def _hedge_twap(s: Scripted, _tick) -> None:
     s.submit_order(

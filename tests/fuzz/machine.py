@@ -71,10 +71,7 @@ HEDGE = "HEDGE"
 #: search leaves them out, so that it looks for *new* leaks; each has its shrunk
 #: reproduction in ``test_found.py``, ``xfail(strict=True)`` until its fix lands (then
 #: strike it here). ``RISKWATCH_FUZZ_PENDING=include`` searches them too.
-PENDING = {
-    "kept_by_another_watch": "new (issue 20.4): a watch cancels a bracket another watch keeps "
-    "as a hedge strategy's (two watches, hedge_strategy on one only)",
-}
+PENDING: dict[str, str] = {}
 AVOID = frozenset() if os.environ.get("RISKWATCH_FUZZ_PENDING") == "include" else frozenset(PENDING)
 ORDER_KINDS = ("MARKET", "LIMIT", "STOP_MARKET", "STOP_LIMIT", "MIT", "LIT", "TRAILING")
 
@@ -142,8 +139,6 @@ def watch_setups(n_strategies: int) -> st.SearchStrategy[WatchSetup]:
 def setups(draw: st.DrawFn) -> Setup:
     n = draw(st.integers(2, 3))
     watches = tuple(draw(st.lists(watch_setups(n), min_size=1, max_size=2)))
-    if "kept_by_another_watch" in AVOID and len({w.hedge_strategy for w in watches}) > 1:
-        watches = watches[:1]  # that leak is pending (PENDING): one watch only
     return Setup(
         oms_type=draw(st.sampled_from(["HEDGING", "NETTING"])),
         latency_ms=draw(st.sampled_from([0, 0, 5, 300])),

@@ -10,7 +10,6 @@ lands, the test passes, strict xfail fails it, and the mark (and the feature's e
 from __future__ import annotations
 
 import pytest
-from invariants import InvariantViolated
 from machine import BracketSpec, KillMachine, OrderSpec, Setup, WatchSetup
 
 
@@ -105,13 +104,9 @@ def test_a_rearm_or_resume_after_trading_two_currencies_arms_the_limits(again):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InvariantViolated,
-    reason="new (issue 20.4): watch A cancels the bracket of a strategy that watch B keeps "
-    "(B's hedge_strategies); B's record names the orders kept, the engine has them CANCELED",
-)
 def test_a_watch_does_not_cancel_what_another_watch_keeps_as_a_hedge_strategys():
+    """Issue 20.4: both watches trip on one fill; A (keeps nothing) trips first and must not
+    cancel the bracket legs of strategy 0, which B keeps as a hedge strategy's."""
     play(
         setup(
             watch(strategy_limit=(0, "10 USD")),
