@@ -72,9 +72,9 @@ def worker(name: str, n: int, short: bool = False, patch: str | None = None) -> 
     name = name.split("@")[0]  # "watch@sync": the watch scenario, patched (attribute.py)
     engine = _world.build(name, n, short=short)
     if patch:
-        import attribute
+        import _stages
 
-        attribute.apply(patch)
+        _stages.apply(patch)
     scenario = _world.SCENARIOS[name]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     _callgrind.start()
