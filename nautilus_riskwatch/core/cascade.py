@@ -14,6 +14,10 @@ first command then leaves in tens of microseconds, not after whatever else is qu
 Every wait is bounded in loop time and retried; what stays unconfirmed goes into
 the record instead of blocking the next stage, because a flat book matters more than a
 tidy sequence. Each stage runs even if the one before it failed.
+
+The engine is reached through ``Book`` (``core/book.py``); from the plan on the tripped
+scope is held (``core/hold.py``: what becomes live is cancelled, until a re-arm); what a
+stage tells the record and the event log is said once (``core/outcomes.py``).
 """
 
 from __future__ import annotations
@@ -23,76 +27,15 @@ import contextvars
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
 
+from nautilus_riskwatch.core.book import Book
 from nautilus_riskwatch.core.event_log import SESSION_ID, emit, emit_in
+from nautilus_riskwatch.core.hold import Hold
+from nautilus_riskwatch.core.outcomes import close_refusals, failed, outcome, publish
 from nautilus_riskwatch.core.record import RiskOff, Stage
 from nautilus_riskwatch.core.trips import Trip
 
-
-class Book(Protocol):
-    """What the cascade needs from a trading engine. Ids are strings."""
-
-    def now_ns(self) -> int:
-        """The engine's time, in nanoseconds since the epoch."""
-        ...
-
-    def halt(self) -> str:
-        """Stop anyone adding risk; return the resulting trading state, for the record."""
-        ...
-
-    def resting_orders(self) -> tuple[list[str], list[str]]:
-        """Return (open orders to cancel, protective orders to keep)."""
-        ...
-
-    def places(self, order_ids: Sequence[str]) -> dict[str, str]:
-        """Return where each of these orders is held (a venue, an emulator ...)."""
-        ...
-
-    def cancel(self, order_ids: Sequence[str]) -> None:
-        """Send cancels for these orders (again, on a retry)."""
-        ...
-
-    def open_orders_among(self, order_ids: Sequence[str]) -> list[str]:
-        """Return those of ``order_ids`` not yet in a terminal state."""
-        ...
-
-    def cancel_refused(self, order_ids: Sequence[str]) -> list[str]:
-        """Return those of ``order_ids`` still live whose last answer refused a cancel."""
-        ...
-
-    def filled_among(self, order_ids: Sequence[str]) -> list[str]:
-        """Return those of ``order_ids`` that ended filled (the venue filled them first)."""
-        ...
-
-    def open_positions(self) -> tuple[list[str], list[str]]:
-        """Return (open positions to flatten, protective hedges to keep)."""
-        ...
-
-    def flatten(self, position_ids: Sequence[str]) -> list[str]:
-        """Send reduce-only closes for whatever of these is not already being closed;
-        return the positions a close was sent for (none for one the book gave up on)."""
-        ...
-
-    def closing(self, position_ids: Sequence[str]) -> list[str]:
-        """Return those of ``position_ids`` with a close of the watch still working."""
-        ...
-
-    def close_failures(self) -> dict[str, list[str]]:
-        """Return, per position, each close of the watch that was refused (and why)."""
-        ...
-
-    def live_after(self) -> list[str]:
-        """Return what of the book is still live, read back from the engine itself."""
-        ...
-
-    async def changed(self) -> None:
-        """Return at the next order or position event."""
-        ...
-
-    def publish(self, record: RiskOff) -> None:
-        """Make the finished record known (message bus, log)."""
-        ...
+__all__ = ["Book", "CascadePolicy", "KillSwitch"]
 
 
 @dataclass(frozen=True)
@@ -165,16 +108,9 @@ class KillSwitch:
         self._record: RiskOff | None = None
         self._hurried = False
         self._deadline: asyncio.Timeout | None = None  # the confirmation wait's, to hurry it
-        # The hold: every order asked to be cancelled (the plan, then whatever became live
-        # since), those asked after the plan, and positions flattened after the cascade.
-        self._asked: set[str] = set()
-        self._late: list[str] = []
-        self._late_asks: dict[str, int] = {}
-        self._late_positions: list[str] = []
-        self._holding: asyncio.Task[None] | None = None
-        self._sweeping: asyncio.TimerHandle | None = None
-        self._kept_live: list[str] = []
-        self._hedges_live: list[str] = []
+        self._hold = Hold(
+            book, self._context, attempts=self._policy.attempts, settle=self._policy.settle
+        )
 
     @property
     def record(self) -> RiskOff | None:
@@ -189,7 +125,7 @@ class KillSwitch:
     @property
     def holding(self) -> bool:
         """True while the tripped scope is held (after its cascade, until a re-arm)."""
-        return self._holding is not None and not self._holding.done()
+        return self._hold.holding
 
     def hold(self) -> None:
         """Hold the tripped scope from now on (again, after the watch stopped and resumed).
@@ -200,19 +136,12 @@ class KillSwitch:
         record = self._record
         if record is None or self.running or self.holding:
             return
-        self._holding = asyncio.get_running_loop().create_task(
-            self._hold(record), name="riskwatch-hold", context=self._context.copy()
-        )
+        self._hold.start(record, self._quiet)
 
     def release(self) -> None:
         """Stop holding (a re-arm, or the watch stopping; ``hold`` starts it again): the
         scope is no longer watched by this switch. Call it on the watch's loop."""
-        sweeping, self._sweeping = self._sweeping, None
-        if sweeping is not None:
-            sweeping.cancel()
-        holding, self._holding = self._holding, None
-        if holding is not None and not holding.done():
-            holding.cancel()
+        self._hold.release()
 
     def trip(self, cause: Trip) -> asyncio.Task[RiskOff]:
         """Latch ``cause`` (or record it as suppressed) and return the cascade's task.
@@ -286,21 +215,21 @@ class KillSwitch:
         emit("stage", stage=Stage.HALTING)
         try:
             record.trading_state = book.halt()
-            _outcome(Stage.HALTING, record, "trading_state")
+            outcome(Stage.HALTING, record, "trading_state")
         except Exception as error:  # a broken step must not stop the next one
-            self._failed(record, Stage.HALTING, error)
+            failed(record, Stage.HALTING, error)
         record.enter(Stage.CANCELLING)
         emit("stage", stage=Stage.CANCELLING)
         try:
             to_cancel, kept = book.resting_orders()
-            self._asked.update(to_cancel)
+            self._hold.asked(to_cancel)
             record.orders_kept = kept
             record.held_by = book.places([*to_cancel, *kept])
             emit("plan", stage=Stage.CANCELLING, ids=to_cancel, kept=kept, held_by=record.held_by)
             if to_cancel:
                 book.cancel(to_cancel)
         except Exception as error:
-            self._failed(record, Stage.CANCELLING, error)
+            failed(record, Stage.CANCELLING, error)
             return None
         return to_cancel
 
@@ -311,7 +240,7 @@ class KillSwitch:
                 try:
                     await self._cancel(record, opening)
                 except Exception as error:
-                    self._failed(record, Stage.CANCELLING, error)
+                    failed(record, Stage.CANCELLING, error)
             for stage, step in (
                 (Stage.FLATTENING, self._flatten),
                 (Stage.VERIFYING, self._verify),
@@ -321,28 +250,15 @@ class KillSwitch:
                 try:
                     await step(record)
                 except Exception as error:  # a broken step must not stop the next one
-                    self._failed(record, stage, error)
+                    failed(record, stage, error)
             record.enter(Stage.DONE)
             emit("stage", stage=Stage.DONE)
         finally:
             record.finished_at_ns = book.now_ns()
-            self._publish(record, record.finished_at_ns)
+            publish(record, record.finished_at_ns, book.publish)
         if not self._hurried:  # hurried: the engine is going away, there is nothing to hold
             asyncio.get_running_loop().call_soon(self.hold)
         return record
-
-    def _publish(self, record: RiskOff, at_ns: int) -> None:
-        emit("record", at_ns=at_ns, record=record.to_dict())
-        try:
-            self._book.publish(record)
-        except Exception as error:
-            record.errors.append(f"publishing: {type(error).__name__}: {error}")
-            emit("error", error=record.errors[-1])
-
-    @staticmethod
-    def _failed(record: RiskOff, stage: Stage, error: Exception) -> None:
-        record.errors.append(f"{stage}: {type(error).__name__}: {error}")
-        emit("error", error=record.errors[-1])
 
     async def _cancel(self, record: RiskOff, to_cancel: list[str]) -> None:
         """CANCELLING after its first sends (``_open``): confirm, retry, tally."""
@@ -359,7 +275,7 @@ class KillSwitch:
         closed = [o for o in to_cancel if o not in pending]
         record.orders_filled = book.filled_among(closed)
         record.orders_cancelled = [o for o in closed if o not in record.orders_filled]
-        _outcome(
+        outcome(
             Stage.CANCELLING,
             record,
             "orders_cancelled",
@@ -391,8 +307,8 @@ class KillSwitch:
             )
         record.positions_unflattened = remaining
         record.positions_closed = [p for p in asked if p not in remaining]
-        self._refusals(record)
-        _outcome(
+        close_refusals(record, book.close_failures())
+        outcome(
             Stage.FLATTENING,
             record,
             "positions_closed",
@@ -402,23 +318,15 @@ class KillSwitch:
             "unflattened_why",
         )
 
-    def _refusals(self, record: RiskOff) -> None:
-        """Each refused close, and why each position still open is open."""
-        failures = self._book.close_failures()
-        record.close_rejections = [line for lines in failures.values() for line in lines]
-        record.unflattened_why = {
-            p: failures[p][-1] for p in record.positions_unflattened if failures.get(p)
-        }
-
     async def _verify(self, record: RiskOff) -> None:
         # The cascade's own tally says what it asked for; the engine says what is left,
         # and what is kept is what the engine still holds, not what was there at the trip.
         # Read once the engine has had its turn: a venue cancels an OUO partner after
         # answering the cancel of the order it is linked to, not in the same instant.
         await self._quiet()
-        self._sweep()
-        self._reread(record)
-        _outcome(
+        self._hold.sweep(record)
+        self._hold.reread(record)
+        outcome(
             Stage.VERIFYING,
             record,
             "left_live",
@@ -451,119 +359,6 @@ class KillSwitch:
         finally:
             self._deadline = None
 
-    def _sweep_later(self) -> None:
-        """Sweep once the engine has had its turn (``settle`` seconds of loop time on), not
-        inside the callback that woke the cascade: the engine may be half-way through
-        handling a command (denying an order list one order at a time, say), and an order
-        it is about to close must not be cancelled under it."""
-        if self._sweeping is not None:
-            return
-        loop = asyncio.get_running_loop()
-        self._sweeping = loop.call_later(self._policy.settle, self._context.run, self._swept)
-
-    def _swept(self) -> None:
-        self._sweeping = None
-        try:
-            self._sweep()
-        except Exception as error:  # a broken sweep must not break the loop
-            if self._record is not None:
-                self._failed(self._record, Stage.CANCELLING, error)
-
-    def _sweep(self) -> list[str]:
-        """Cancel every order of the book that became live since the plan (a re-placed
-        take-profit, an order admitted as reducing, a contingent child released): the
-        tripped scope is held, not snapshotted. Returns the orders asked now."""
-        book = self._book
-        to_cancel, _ = book.resting_orders()
-        new = [o for o in to_cancel if o not in self._asked]
-        # an order asked while in flight may be refused by a venue that does not know it
-        # yet: asked again, as the cascade would, up to ``attempts`` times
-        again = [
-            o
-            for o in book.cancel_refused(self._late)
-            if self._late_asks.get(o, 0) < self._policy.attempts
-        ]
-        if new:
-            self._asked.update(new)
-            self._late.extend(new)
-            if self._record is not None:
-                self._record.held_by.update(book.places(new))
-            emit("plan", stage="hold", ids=new)
-        if again:
-            emit("retry", stage="hold", ids=again)
-        asked = [*new, *again]
-        for order in asked:
-            self._late_asks[order] = self._late_asks.get(order, 0) + 1
-        if asked:
-            book.cancel(asked)
-        return new
-
-    def _reread(self, record: RiskOff) -> None:
-        """Bring the record's account of the engine up to the engine's own: the tally of
-        the orders asked after the plan (and of those unconfirmed until now), what is
-        still live, what is kept, what was closed since."""
-        book = self._book
-        late_done = [o for o in self._late if o not in book.open_orders_among(self._late)]
-        unconfirmed = record.orders_unconfirmed
-        now_done = [o for o in unconfirmed if o not in book.open_orders_among(unconfirmed)]
-        finished = late_done + now_done
-        filled = set(book.filled_among(finished))
-        for order in finished:
-            target = record.orders_filled if order in filled else record.orders_cancelled
-            if order not in target:
-                target.append(order)
-        record.orders_unconfirmed = [o for o in unconfirmed if o not in now_done]
-        self._late = [o for o in self._late if o not in late_done]
-        flatten, kept = book.open_positions()
-        for position in [*record.positions_unflattened, *self._late_positions]:
-            if position not in flatten and position not in record.positions_closed:
-                record.positions_closed.append(position)
-        record.positions_unflattened = [p for p in record.positions_unflattened if p in flatten]
-        self._late_positions = [p for p in self._late_positions if p in flatten]
-        record.left_live = book.live_after()
-        # kept stays kept in the record once named (the order may fire and fill, the hedge
-        # close itself): what is kept *now* is what the hold compares (_held_facts)
-        self._kept_live = book.resting_orders()[1]
-        self._hedges_live = kept
-        record.orders_kept.extend(o for o in self._kept_live if o not in record.orders_kept)
-        record.hedges_kept.extend(p for p in kept if p not in record.hedges_kept)
-        self._refusals(record)
-
-    async def _hold(self, record: RiskOff) -> None:
-        """After the cascade, until a re-arm: whatever of the book becomes live again is
-        cancelled, whatever position grows past what is kept is flattened, and each change
-        to the record is written into it (``amendments``) and published again."""
-        while True:
-            await self._book.changed()
-            await self._quiet()  # act once the engine has had its turn (see _sweep_later)
-            try:
-                self._hold_step(record)
-            except Exception as error:  # a broken step must not end the hold
-                self._failed(record, Stage.DONE, error)
-
-    def _hold_step(self, record: RiskOff) -> None:
-        book = self._book
-        before = _held_facts(self, record)
-        changes = [f"cancelled {o} ({record.held_by.get(o, 'venue')})" for o in self._sweep()]
-        flatten, _ = book.open_positions()
-        for position in book.flatten(flatten):
-            changes.append(f"flattening {position}")
-            if position not in self._late_positions:
-                self._late_positions.append(position)
-        self._reread(record)
-        after = _held_facts(self, record)
-        changes.extend(
-            f"{name}: {before[name]} -> {after[name]}"
-            for name in after
-            if after[name] != before[name]
-        )
-        if not changes:
-            return
-        at_ns = book.now_ns()
-        record.amendments.append({"at_ns": at_ns, "changes": changes})
-        emit("amended", at_ns=at_ns, changes=changes, complete=record.complete)
-        self._publish(record, at_ns)
-
     async def _settle(
         self,
         still_open: Callable[[], list[str]],
@@ -574,7 +369,7 @@ class KillSwitch:
 
         Each of ``asked`` seen leaving ``still_open()`` is logged as confirmed, as it goes.
         ``idle()`` true ends the wait early: nothing asked is still working (refused).
-        Whatever of the book becomes live meanwhile is cancelled (``_sweep_later``).
+        Whatever of the book becomes live meanwhile is cancelled (``Hold.sweep_later``).
         """
         pending = still_open()
         self._confirmed(asked, pending)
@@ -585,7 +380,8 @@ class KillSwitch:
                 self._deadline = deadline
                 while pending:
                     await self._book.changed()
-                    self._sweep_later()
+                    assert self._record is not None  # set by the trip, before any wait
+                    self._hold.sweep_later(self._record)
                     before, pending = pending, still_open()
                     self._confirmed(before, pending)
                     if idle is not None and idle():
@@ -614,20 +410,3 @@ class KillSwitch:
 
     def _stage(self) -> str:
         return self._record.stage if self._record is not None else ""
-
-
-def _held_facts(switch: KillSwitch, record: RiskOff) -> dict[str, object]:
-    """What the hold compares before and after a step (copies: the record changes)."""
-    return {
-        "left_live": list(record.left_live),
-        "kept live": list(switch._kept_live),
-        "hedges kept open": list(switch._hedges_live),
-        "positions_unflattened": list(record.positions_unflattened),
-        "orders_unconfirmed": list(record.orders_unconfirmed),
-        "close_rejections": len(record.close_rejections),
-    }
-
-
-def _outcome(stage: Stage, record: RiskOff, *facts: str) -> None:
-    """Log what a stage achieved: the named fields of the record, as they stand now."""
-    emit("outcome", stage=stage, **{fact: getattr(record, fact) for fact in facts})
