@@ -16,39 +16,33 @@ matplotlib is imported inside ``draw_trip`` only: importing this module needs no
 
 from __future__ import annotations
 
-import textwrap
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC
 from decimal import Decimal
-from itertools import pairwise
 from typing import Any
 
-from nautilus_riskwatch.core.record import RiskOff, Stage
-from nautilus_riskwatch.looptime import NS_PER_SECOND
+from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.report.labels import (
+    DAY_S,
+    cause_name,
+    clock_ticks,
+    day_of,
+    duration,
+    moment,
+    money_ticks,
+    span_text,
+    time_of_day,
+    trip_title,
+)
 
 MATPLOTLIB_MISSING = "the trip picture needs matplotlib (the [plot] extra): pip install matplotlib"
 
-#: How the picture names each trip cause: "drawdown" is kept for the fall from the
-#: high-water mark (the lower panel), so the session loss limit is called what it is.
-CAUSE_NAMES = {
-    "drawdown": "loss limit",
-    "trailing-drawdown": "trailing drawdown",
-    "daily-loss": "daily loss limit",
-    "stale": "stale feed",
-    "manual": "manual kill",
-    "watch-failure": "failure inside the watch",
-    "no-exchange-rate": "no exchange rate",
-    "firm-kill": "firm-wide kill",
-    "firm-unreachable": "firm switch unreachable",
-}
 _NICE_WINDOWS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14_400, 43_200, 86_400)
-_DAY_S = 86_400
 #: The inset is drawn only when its window is at most this share of the span.
 _INSET_SHARE = 0.05
 #: ... and the span is at least this long (a short span shows the trip plainly already).
 _INSET_MIN_SPAN_S = 15 * 60
-_TITLE_WIDTH = 120  # characters a title line holds across the figure
 _ORANGE, _BLUE, _RED = "darkorange", "tab:blue", "tab:red"
 
 
@@ -163,7 +157,7 @@ def draw_trip(
         labels.append(f"loss ceiling  -{ceiling} {unit}")
     if record is not None:
         handles.append(Line2D([], [], color=_ORANGE, lw=2))
-        labels.append(f"trip at {_time_of_day(record.tripped_at_ns)} ({cause_name(record)})")
+        labels.append(f"trip at {time_of_day(record.tripped_at_ns)} ({cause_name(record)})")
         if tripped_at is not None:
             handles.append(Line2D([], [], ls="", marker="o", ms=8, mfc="white", mec=_ORANGE, mew=2))
             labels.append(f"PnL at the trip  {tripped_at} {unit}")
@@ -171,7 +165,7 @@ def draw_trip(
         labels.append("after the trip")
     if cancels:
         handles.append(Line2D([], [], ls="", marker="v", ms=9, color="tab:purple"))
-        labels.append(f"orders cancelled ({len(cancels)}), {_span(cancels)}")
+        labels.append(f"orders cancelled ({len(cancels)}), {span_text(cancels)}")
     if close_list:
         handles.append(Line2D([], [], ls="", marker="*", ms=15, color="black", mfc="gold"))
         prices = ", ".join(str(p) for _, p in close_list[:2])
@@ -186,7 +180,7 @@ def draw_trip(
     legend.set_gid("legend-pnl")
     top.set_ylabel(f"PnL ({unit})")
     top.grid(True, alpha=0.3)
-    top.yaxis.set_major_formatter(_money())
+    top.yaxis.set_major_formatter(money_ticks())
     shown = [float(y.min()), float(y.max()), 0.0]
     if ceiling is not None:
         shown.append(float(-ceiling))
@@ -207,7 +201,7 @@ def draw_trip(
         dd_handles.append(Line2D([], [], color="darkred", marker="o", ms=6, ls=""))
         dd_labels.append(
             f"deepest  {drawdown[worst]:,.2f} {unit}\n"
-            f"at {_moment(times[worst], with_day=_day(times[0]) != _day(times[-1]))}"
+            f"at {moment(times[worst], with_day=day_of(times[0]) != day_of(times[-1]))}"
         )
     else:
         dd_labels[0] += "\nnone in this session"
@@ -226,39 +220,39 @@ def draw_trip(
     dd_legend.set_gid("legend-drawdown")
     bottom.set_ylabel(f"drawdown ({unit})")
     bottom.grid(True, alpha=0.3)
-    bottom.yaxis.set_major_formatter(_money())
+    bottom.yaxis.set_major_formatter(money_ticks())
     deepest = float(dd.min())
     room = -deepest * 0.08 or 1.0
     bottom.set_ylim(deepest - room, room * 0.12)  # no room for a drawdown above zero
 
     # --- the time axis: every point and every event, ticks labelled to their precision
     span = x[-1] - x[0]
-    margin = max(span * 0.02, 1 / _DAY_S)
+    margin = max(span * 0.02, 1 / DAY_S)
     left, right = x[0] - margin, x[-1] + margin
     if span == 0:  # one instant: a minute around it
-        left, right = x[0] - 30 / _DAY_S, x[0] + 30 / _DAY_S
+        left, right = x[0] - 30 / DAY_S, x[0] + 30 / DAY_S
     bottom.set_xlim(left, right)
     locator = mdates.AutoDateLocator(tz=UTC, minticks=4, maxticks=9)
     bottom.xaxis.set_major_locator(locator)
-    bottom.xaxis.set_major_formatter(_clock())
+    bottom.xaxis.set_major_formatter(clock_ticks())
     if trip_x is not None:
         for ax in (top, bottom):
             ax.axvspan(trip_x, right, color="0.5", alpha=0.07, lw=0, zorder=0)
-    day, end_day = _day(times[0]), _day(times[-1])
+    day, end_day = day_of(times[0]), day_of(times[-1])
     bottom.set_xlabel(f"time (UTC, {day}{'' if end_day == day else ' to ' + end_day})")
 
     # --- a zoom on the trip, when the span is long enough for the trip to be lost in it and
     # there is something to see there
     if trip_x is not None and trip_ns is not None and span > 0:
-        wanted = span * _DAY_S * 0.03
-        window = min(_NICE_WINDOWS, key=lambda w: abs(w - wanted)) / _DAY_S
+        wanted = span * DAY_S * 0.03
+        window = min(_NICE_WINDOWS, key=lambda w: abs(w - wanted)) / DAY_S
         near = (x >= trip_x - window / 2) & (x <= trip_x + window / 2)
         moves = bool(near.any()) and float(y[near].max()) != float(y[near].min())
         something = moves or bool(close_points) or tripped_at is not None
-        if something and window <= span * _INSET_SHARE and span * _DAY_S >= _INSET_MIN_SPAN_S:
+        if something and window <= span * _INSET_SHARE and span * DAY_S >= _INSET_MIN_SPAN_S:
             _zoom(top, x, y, trip_x, window, draw_events, close_points, tripped_at, ceiling)
 
-    fig.suptitle(title or _title(record, cancels, close_list), fontsize=11, x=0.01, ha="left")
+    fig.suptitle(title or trip_title(record, cancels, close_list), fontsize=11, x=0.01, ha="left")
     return fig
 
 
@@ -293,11 +287,11 @@ def _zoom(
     inset.set_xlim(trip_x - half, trip_x + half)
     inset.set_ylim(lo - room * 2, hi + room)
     inset.xaxis.set_major_locator(mdates.AutoDateLocator(tz=UTC, minticks=3, maxticks=6))
-    inset.xaxis.set_major_formatter(_clock())
-    inset.yaxis.set_major_formatter(_money())
+    inset.xaxis.set_major_formatter(clock_ticks())
+    inset.yaxis.set_major_formatter(money_ticks())
     inset.tick_params(labelsize=7)
     inset.grid(True, alpha=0.3)
-    inset.set_title(f"zoom: {_duration(window * _DAY_S)} around the trip", fontsize=8)
+    inset.set_title(f"zoom: {duration(window * DAY_S)} around the trip", fontsize=8)
     inset.set_facecolor("white")
     top.indicate_inset_zoom(inset, edgecolor="0.4", alpha=0.6)
 
@@ -330,11 +324,6 @@ def _free_corner(ax: Any, x: Any, y: Any, trip_x: float) -> list[float]:
     return best[1]
 
 
-def cause_name(record: RiskOff) -> str:
-    """The trip's cause as the picture names it (``CAUSE_NAMES``, else its kind)."""
-    return CAUSE_NAMES.get(record.cause.kind, record.cause.kind)
-
-
 def _pnl_at_trip(cause: object) -> Decimal | None:
     """The PnL the trip was judged on, where the cause says it exactly: ``-loss`` for the
     session loss limit, ``high_water - drawdown`` for the trailing one (a daily loss is
@@ -348,132 +337,6 @@ def _pnl_at_trip(cause: object) -> Decimal | None:
         if isinstance(high, Decimal) and isinstance(down, Decimal):
             return high - down
     return None
-
-
-def _title(
-    record: RiskOff | None, cancels: Sequence[int], closes: Sequence[tuple[int, Decimal]]
-) -> str:
-    if record is None:
-        return "Session PnL: the watch did not trip"
-    parts = [
-        _count(len(record.orders_cancelled), "order") + " cancelled",
-        _count(len(record.positions_closed), "position") + " closed",
-    ]
-    if record.hedges_kept:
-        parts.append(_count(len(record.hedges_kept), "hedge") + " kept")
-    confirmed = [*cancels, *(t for t, _ in closes)]
-    if record.stage is not Stage.DONE:
-        parts.append(f"cascade stopped at {record.stage}")
-    elif confirmed:
-        took = (max(confirmed) - record.tripped_at_ns) / 1e6
-        parts.append(f"last confirmation {_millis(took)} after the trip")
-    else:
-        parts = ["nothing to cancel or close"]
-    head = (
-        f"Risk-off at {_day(record.tripped_at_ns)} {_time_of_day(record.tripped_at_ns)} UTC "
-        f"({cause_name(record)}): "
-        f"{record.cause.describe()['message']}"
-    )
-    return "\n".join([*textwrap.wrap(head, _TITLE_WIDTH), ", ".join(parts)])
-
-
-def _clock() -> Any:
-    """Tick labels of a time axis, to the precision the ticks' spacing needs: a span of
-    seconds reads ``17:02:30``, of hours ``17:00``, of days ``01-02 17:00``."""
-    import matplotlib.dates as mdates
-    from matplotlib.ticker import Formatter
-
-    class Clock(Formatter):
-        step_s = 60.0
-
-        def set_locs(self, locs: list[float]) -> None:
-            super().set_locs(locs)
-            gaps = [b - a for a, b in pairwise(locs)]
-            self.step_s = min(gaps) * _DAY_S if gaps else 60.0
-
-        def __call__(self, value: float, pos: int | None = None) -> str:
-            moment = mdates.num2date(value, tz=UTC)
-            if self.step_s >= _DAY_S - 1:
-                return str(moment.strftime("%m-%d"))
-            if self.step_s >= 3600 and self._days() > 1:
-                return str(moment.strftime("%m-%d %H:%M"))
-            if self.step_s >= 59.5:
-                return str(moment.strftime("%H:%M"))
-            if self.step_s >= 0.999:
-                return str(moment.strftime("%H:%M:%S"))
-            return str(moment.strftime("%H:%M:%S.%f"))[:-3]
-
-        def _days(self) -> float:
-            if self.axis is None:
-                return 0.0
-            lo, hi = self.axis.get_view_interval()
-            return float(hi - lo)
-
-    return Clock()
-
-
-def _money() -> Any:
-    """Tick labels for money: thousands separated, as many decimals as the ticks' spacing
-    needs, and never ``-0``."""
-    from matplotlib.ticker import Formatter
-
-    class Money(Formatter):
-        decimals = 0
-
-        def set_locs(self, locs: list[float]) -> None:
-            super().set_locs(locs)
-            gaps = [abs(b - a) for a, b in pairwise(locs) if b != a]
-            step = min(gaps) if gaps else 1.0
-            self.decimals = next(
-                (d for d in range(9) if abs(round(step, d) - step) <= step * 1e-6), 8
-            )
-
-        def __call__(self, value: float, pos: int | None = None) -> str:
-            return _unsign(f"{value:,.{self.decimals}f}")
-
-    return Money()
-
-
-def _unsign(text: str) -> str:
-    """``-0.00`` (a value that rounds to zero) as ``0.00``."""
-    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text
-
-
-def _millis(ms: float) -> str:
-    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _time_of_day(ns: int, millis: bool = True) -> str:
-    seconds, nanos = divmod(ns, NS_PER_SECOND)
-    text = datetime.fromtimestamp(seconds, tz=UTC).strftime("%H:%M:%S")
-    return f"{text}.{nanos // 1_000_000:03d}" if millis else text
-
-
-def _moment(ns: int, *, with_day: bool) -> str:
-    """A time of day to the second, with its date when the picture spans several days."""
-    text = _time_of_day(ns, millis=False)
-    return f"{_day(ns)[5:]} {text}" if with_day else text
-
-
-def _day(ns: int) -> str:
-    return datetime.fromtimestamp(ns // NS_PER_SECOND, tz=UTC).strftime("%Y-%m-%d")
-
-
-def _duration(seconds: float) -> str:
-    whole = round(seconds)
-    if whole % 3600 == 0:
-        return f"{whole // 3600} h"
-    return f"{whole // 60} min" if whole % 60 == 0 else f"{whole} s"
-
-
-def _span(times: list[int]) -> str:
-    if times[0] == times[-1]:
-        return f"at {_time_of_day(times[0])}"
-    return f"{_time_of_day(times[0])} to {_time_of_day(times[-1])}"
 
 
 def _after(times: list[int], ts: int) -> int:
