@@ -20,9 +20,12 @@ import numpy as np
 from backtest.scripted import build
 
 from nautilus_riskwatch import DrawdownBreached, ManualKill, RiskWatchConfig, WatchFailure
-from nautilus_riskwatch.core.limits import DailyLossBreached, TrailingDrawdownBreached
 from nautilus_riskwatch.core.record import RiskOff, Stage
-from nautilus_riskwatch.core.trips import StalenessError
+from nautilus_riskwatch.core.trips import (
+    DailyLossBreached,
+    StalenessError,
+    TrailingDrawdownBreached,
+)
 from nautilus_riskwatch.report.picture import draw_trip
 from nautilus_riskwatch.report.postmortem import postmortem
 

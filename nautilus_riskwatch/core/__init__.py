@@ -12,8 +12,6 @@ from nautilus_riskwatch.core.event_log import (
 from nautilus_riskwatch.core.exposure import check_position, gross_breaker
 from nautilus_riskwatch.core.feeds import Feed
 from nautilus_riskwatch.core.limits import (
-    DailyLossBreached,
-    TrailingDrawdownBreached,
     breaker,
     daily_breaker,
     daily_resets,
@@ -24,6 +22,7 @@ from nautilus_riskwatch.core.record import RiskOff, Stage
 from nautilus_riskwatch.core.replay import records_from
 from nautilus_riskwatch.core.supervisor import run_watch, trip_on
 from nautilus_riskwatch.core.trips import (
+    DailyLossBreached,
     DrawdownBreached,
     ExposureBreached,
     FirmKill,
@@ -32,6 +31,7 @@ from nautilus_riskwatch.core.trips import (
     NoExchangeRate,
     RunawayDetected,
     StalenessError,
+    TrailingDrawdownBreached,
     Trip,
     WatchFailure,
 )

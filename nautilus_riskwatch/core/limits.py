@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -48,18 +48,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nautilus_riskwatch.core.convert import upper
 from nautilus_riskwatch.core.money import EXACT
-from nautilus_riskwatch.core.trips import DrawdownBreached
-from nautilus_riskwatch.looptime.origin import NS_PER_SECOND, LoopOrigin, utc
+from nautilus_riskwatch.core.trips import (
+    DailyLossBreached,
+    DrawdownBreached,
+    TrailingDrawdownBreached,
+)
+from nautilus_riskwatch.looptime.origin import NS_PER_SECOND, LoopOrigin
 
 _Breach = TypeVar("_Breach")
 
 __all__ = [
-    "DailyLossBreached",
     "Quiet",
-    "TrailingDrawdownBreached",
     "breaker",
     "daily_breaker",
     "daily_resets",
+    "parse_time_of_day",
     "trailing_breaker",
 ]
 
@@ -83,82 +86,6 @@ class Quiet:
 
 #: Where a breaker says its quiet band (``None``: every figure matters now).
 QuietSink = Callable[[Quiet | None], None]
-
-
-class TrailingDrawdownBreached(DrawdownBreached):
-    """The PnL fell from its high-water mark by the trailing ceiling or more.
-
-    ``loss`` is the drawdown, so code that handles any ``DrawdownBreached`` reads the right
-    figure; the mark is reported too, because "down 100" means little without "from where".
-    """
-
-    kind = "trailing-drawdown"
-
-    def __init__(
-        self, drawdown: Decimal, ceiling: Decimal, high_water: Decimal, currency: str = ""
-    ) -> None:
-        super().__init__(drawdown, ceiling, currency)
-        unit = f" {currency}" if currency else ""
-        self.args = (
-            f"drawdown {drawdown}{unit} from the high-water mark {high_water}{unit}"
-            f" reached the trailing ceiling {ceiling}{unit}",
-        )
-        self.drawdown = drawdown
-        self.high_water = high_water
-
-    def describe(self) -> dict[str, str]:
-        return {
-            **super().describe(),
-            "drawdown": str(self.drawdown),
-            "high_water": str(self.high_water),
-        }
-
-    def _restore(self, described: Mapping[str, str]) -> None:
-        super()._restore(described)
-        self.drawdown = Decimal(described["drawdown"])
-        self.high_water = Decimal(described["high_water"])
-
-
-class DailyLossBreached(DrawdownBreached):
-    """The loss since the last daily reset reached the daily ceiling.
-
-    ``day_start`` is when the day being judged began, in loop time: the reset time, or the
-    breaker's start if no reset has passed yet. ``day_start_ns`` is the same instant in
-    engine nanoseconds (``None`` if the breaker was not told the loop's origin), and the
-    message gives it in UTC: "since 17:00:00 UTC" tells an operator which day is meant.
-    """
-
-    kind = "daily-loss"
-
-    def __init__(
-        self,
-        loss: Decimal,
-        ceiling: Decimal,
-        day_start: float,
-        currency: str = "",
-        day_start_ns: int | None = None,
-    ) -> None:
-        super().__init__(loss, ceiling, currency)
-        unit = f" {currency}" if currency else ""
-        began = f"loop time {day_start}" if day_start_ns is None else utc(day_start_ns)
-        self.args = (
-            f"loss {loss}{unit} since the day began at {began}"
-            f" reached the daily ceiling {ceiling}{unit}",
-        )
-        self.day_start = day_start
-        self.day_start_ns = day_start_ns
-
-    def describe(self) -> dict[str, str]:
-        described = {**super().describe(), "day_start": str(self.day_start)}
-        if self.day_start_ns is not None:
-            described["day_start_ns"] = str(self.day_start_ns)
-        return described
-
-    def _restore(self, described: Mapping[str, str]) -> None:
-        super()._restore(described)
-        self.day_start = float(described["day_start"])
-        ns = described.get("day_start_ns")
-        self.day_start_ns = None if ns is None else int(ns)
 
 
 async def breaker(
@@ -368,14 +295,11 @@ def daily_resets(origin_ns: int, time_of_day: str, tz: str) -> Callable[[float],
         raise TypeError(f"time_of_day must be a str 'HH:MM', got {time_of_day!r}")
     if not isinstance(tz, str):
         raise TypeError(f"tz must be a str IANA zone name, got {tz!r}")
-    hh_mm = _HH_MM.fullmatch(time_of_day)
-    if hh_mm is None:
-        raise ValueError(f"time_of_day must be 'HH:MM' from 00:00 to 23:59, got {time_of_day!r}")
+    at = parse_time_of_day(time_of_day)
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(f"unknown time zone {tz!r}") from None
-    at = time(int(hh_mm[1]), int(hh_mm[2]))
     origin = LoopOrigin(origin_ns)
 
     def loop_time(day: date) -> float:
@@ -393,6 +317,15 @@ def daily_resets(origin_ns: int, time_of_day: str, tz: str) -> Callable[[float],
         return reset
 
     return next_reset
+
+
+def parse_time_of_day(text: str) -> time:
+    """Read ``HH:MM`` exactly (two digits each, 00:00 to 23:59): the one reading of a daily
+    reset's time, shared by the config check and the schedule so they cannot disagree."""
+    hh_mm = _HH_MM.fullmatch(text)
+    if hh_mm is None:
+        raise ValueError(f"time_of_day must be 'HH:MM' from 00:00 to 23:59, got {text!r}")
+    return time(int(hh_mm[1]), int(hh_mm[2]))
 
 
 class _Judging(Generic[_Breach]):

@@ -98,6 +98,82 @@ class DrawdownBreached(Trip):
         self.currency = described.get("currency", "")
 
 
+class TrailingDrawdownBreached(DrawdownBreached):
+    """The PnL fell from its high-water mark by the trailing ceiling or more.
+
+    ``loss`` is the drawdown, so code that handles any ``DrawdownBreached`` reads the right
+    figure; the mark is reported too, because "down 100" means little without "from where".
+    """
+
+    kind = "trailing-drawdown"
+
+    def __init__(
+        self, drawdown: Decimal, ceiling: Decimal, high_water: Decimal, currency: str = ""
+    ) -> None:
+        super().__init__(drawdown, ceiling, currency)
+        unit = f" {currency}" if currency else ""
+        self.args = (
+            f"drawdown {drawdown}{unit} from the high-water mark {high_water}{unit}"
+            f" reached the trailing ceiling {ceiling}{unit}",
+        )
+        self.drawdown = drawdown
+        self.high_water = high_water
+
+    def describe(self) -> dict[str, str]:
+        return {
+            **super().describe(),
+            "drawdown": str(self.drawdown),
+            "high_water": str(self.high_water),
+        }
+
+    def _restore(self, described: Mapping[str, str]) -> None:
+        super()._restore(described)
+        self.drawdown = Decimal(described["drawdown"])
+        self.high_water = Decimal(described["high_water"])
+
+
+class DailyLossBreached(DrawdownBreached):
+    """The loss since the last daily reset reached the daily ceiling.
+
+    ``day_start`` is when the day being judged began, in loop time: the reset time, or the
+    breaker's start if no reset has passed yet. ``day_start_ns`` is the same instant in
+    engine nanoseconds (``None`` if the breaker was not told the loop's origin), and the
+    message gives it in UTC: "since 17:00:00 UTC" tells an operator which day is meant.
+    """
+
+    kind = "daily-loss"
+
+    def __init__(
+        self,
+        loss: Decimal,
+        ceiling: Decimal,
+        day_start: float,
+        currency: str = "",
+        day_start_ns: int | None = None,
+    ) -> None:
+        super().__init__(loss, ceiling, currency)
+        unit = f" {currency}" if currency else ""
+        began = f"loop time {day_start}" if day_start_ns is None else utc(day_start_ns)
+        self.args = (
+            f"loss {loss}{unit} since the day began at {began}"
+            f" reached the daily ceiling {ceiling}{unit}",
+        )
+        self.day_start = day_start
+        self.day_start_ns = day_start_ns
+
+    def describe(self) -> dict[str, str]:
+        described = {**super().describe(), "day_start": str(self.day_start)}
+        if self.day_start_ns is not None:
+            described["day_start_ns"] = str(self.day_start_ns)
+        return described
+
+    def _restore(self, described: Mapping[str, str]) -> None:
+        super()._restore(described)
+        self.day_start = float(described["day_start"])
+        ns = described.get("day_start_ns")
+        self.day_start_ns = None if ns is None else int(ns)
+
+
 class NoExchangeRate(Trip):
     """A currency is held and no exchange rate to the ceiling's currency exists.
 

@@ -11,7 +11,7 @@ from nautilus_trader.model.instruments import CurrencyPair
 from pnl import fills_of, loss_at
 
 from nautilus_riskwatch import RearmCommand, RiskWatchConfig, command_endpoint
-from nautilus_riskwatch.core.limits import DailyLossBreached, TrailingDrawdownBreached
+from nautilus_riskwatch.core.trips import DailyLossBreached, TrailingDrawdownBreached
 from nautilus_riskwatch.demo import (
     DemoTrader,
     DemoTraderConfig,

@@ -25,7 +25,7 @@ from pnl import fills_of, loss_marked
 
 from nautilus_riskwatch import RiskWatch, RiskWatchConfig
 from nautilus_riskwatch.core import DrawdownBreached, StalenessError
-from nautilus_riskwatch.core.limits import DailyLossBreached, TrailingDrawdownBreached
+from nautilus_riskwatch.core.trips import DailyLossBreached, TrailingDrawdownBreached
 
 BARS = 7_200  # five days of minutes: every limit below trips inside them
 

@@ -20,8 +20,11 @@ from pnl import fills_of, loss_at
 
 from nautilus_riskwatch import RiskWatchConfig
 from nautilus_riskwatch.core.ledger import to_raw
-from nautilus_riskwatch.core.limits import DailyLossBreached, TrailingDrawdownBreached
-from nautilus_riskwatch.core.trips import DrawdownBreached
+from nautilus_riskwatch.core.trips import (
+    DailyLossBreached,
+    DrawdownBreached,
+    TrailingDrawdownBreached,
+)
 from nautilus_riskwatch.demo import build_engine, eurusd_instrument
 from nautilus_riskwatch.nautilus import guard as guard_module
 from nautilus_riskwatch.nautilus.guard import Guard

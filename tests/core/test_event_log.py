@@ -36,7 +36,7 @@ from nautilus_riskwatch.core import (
     watchdog,
 )
 from nautilus_riskwatch.core.event_log import SESSION_ID, redact
-from nautilus_riskwatch.core.limits import DailyLossBreached, TrailingDrawdownBreached
+from nautilus_riskwatch.core.trips import DailyLossBreached, TrailingDrawdownBreached
 from nautilus_riskwatch.looptime import SimulatedTime
 
 SECOND = 1_000_000_000

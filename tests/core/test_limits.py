@@ -14,14 +14,13 @@ from hypothesis import strategies as st
 from vtime import run_virtual
 
 from nautilus_riskwatch.core.feeds import Feed
-from nautilus_riskwatch.core.limits import (
+from nautilus_riskwatch.core.limits import daily_breaker, daily_resets, trailing_breaker
+from nautilus_riskwatch.core.trips import (
     DailyLossBreached,
+    DrawdownBreached,
     TrailingDrawdownBreached,
-    daily_breaker,
-    daily_resets,
-    trailing_breaker,
+    Trip,
 )
-from nautilus_riskwatch.core.trips import DrawdownBreached, Trip
 from nautilus_riskwatch.looptime import NS_PER_SECOND, LoopOrigin
 
 D = Decimal
