@@ -72,15 +72,40 @@ class _NoIOSelector(selectors.DefaultSelector):
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """A standard-library event loop whose time is set from outside."""
+    """A standard-library event loop whose time is a number, never the wall clock.
 
-    def __init__(self) -> None:
-        super().__init__(selector=_NoIOSelector())
+    Its time starts at 0.0 and moves two ways: set from outside (``SimulatedTime`` brings
+    it to the engine's clock), and, whenever nothing is ready to run, straight to the
+    earliest timer, so each timer runs at its own time. The second alone makes a test
+    loop (``asyncio.Runner(loop_factory=VirtualTimeLoop)``): waiting 5 s of loop time
+    takes microseconds, and a loaded machine cannot make a deadline fire early or late.
+    ``selector`` is the standard one unless given (``SimulatedTime`` gives one that never
+    polls: its loop has no I/O).
+    """
+
+    def __init__(self, selector: selectors.BaseSelector | None = None) -> None:
+        super().__init__(selector=selector)
         self._now = 0.0
         self._clock_resolution = _HALF_NS
 
     def time(self) -> float:
         return self._now
+
+    def earliest(self) -> float | None:
+        """The earliest live timer's time (cancelled ones at the front dropped), or None."""
+        scheduled = self._scheduled  # type: ignore[attr-defined]
+        while scheduled and scheduled[0]._cancelled:
+            handle = heapq.heappop(scheduled)
+            handle._scheduled = False
+            self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+        return scheduled[0]._when if scheduled else None
+
+    def _run_once(self) -> None:
+        if not self._ready:  # type: ignore[attr-defined]
+            earliest = self.earliest()
+            if earliest is not None and earliest > self._now:
+                self._now = earliest
+        super()._run_once()  # type: ignore[misc]
 
 
 class SimulatedTime:
@@ -116,7 +141,7 @@ class SimulatedTime:
         self._armed_ns: int | None = None
         self._stepping = False  # a step is running: another one only queues (see above)
         self._close_after_step = False
-        self.loop = VirtualTimeLoop()
+        self.loop = VirtualTimeLoop(_NoIOSelector())
 
     def now_ns(self) -> int:
         """The watch's time in engine nanoseconds: a deadline's own time while it fires."""
@@ -154,13 +179,8 @@ class SimulatedTime:
             self._run(until=loop._now)
             return
         scheduled = loop._scheduled  # type: ignore[attr-defined]
-        if scheduled and scheduled[0]._when < loop._now + _HALF_NS:  # _due_by, inlined
+        if scheduled and scheduled[0]._when < loop._now + _HALF_NS:  # due now
             self._run(until=loop._now)
-
-    def _due_by(self, when: float) -> bool:
-        """True if the earliest timer is due at ``when`` (within half a nanosecond)."""
-        scheduled = self.loop._scheduled  # type: ignore[attr-defined]
-        return bool(scheduled) and scheduled[0]._when < when + _HALF_NS
 
     def on_loop(self) -> bool:
         """The caller runs inside a step of the loop (one of the watch's callbacks)."""
@@ -209,12 +229,10 @@ class SimulatedTime:
                 if catching_up and self._latched():
                     break  # the rest runs at the engine's time (see ``latched``)
                 if not loop._ready:  # type: ignore[attr-defined]
-                    earliest = self._earliest()
+                    earliest = loop.earliest()
                     if earliest is None or earliest >= until + _HALF_NS:
                         break
-                    if earliest > loop._now:
-                        loop._now = earliest
-                loop._run_once()  # type: ignore[attr-defined]
+                loop._run_once()  # moves the loop's time to that timer's
         finally:
             self._stepping = False
             asyncio._set_running_loop(outer)
@@ -224,16 +242,8 @@ class SimulatedTime:
             return
         self._rearm()
 
-    def _earliest(self) -> float | None:
-        scheduled = self.loop._scheduled  # type: ignore[attr-defined]
-        while scheduled and scheduled[0]._cancelled:
-            handle = heapq.heappop(scheduled)
-            handle._scheduled = False
-            self.loop._timer_cancelled_count -= 1  # type: ignore[attr-defined]
-        return scheduled[0]._when if scheduled else None
-
     def _rearm(self) -> None:
-        earliest = self._earliest()
+        earliest = self.loop.earliest()
         if earliest is None:
             return
         due_ns = self.origin.to_ns(earliest)

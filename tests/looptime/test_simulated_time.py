@@ -8,7 +8,7 @@ import pytest
 from fakes import FakeBook, FakeEngineClock
 
 from nautilus_riskwatch.core import Feed, KillSwitch, StalenessError, run_watch, watchdog
-from nautilus_riskwatch.looptime import SimulatedTime
+from nautilus_riskwatch.looptime import SimulatedTime, VirtualTimeLoop
 
 SECOND = 1_000_000_000
 
@@ -162,3 +162,23 @@ def test_a_close_asked_for_inside_a_step_waits_for_the_step():
     time.step()
     assert ran == ["went on"] and task.done() and not task.cancelled()
     assert time.loop.is_closed()
+
+
+def test_the_loop_alone_jumps_to_each_timer_at_its_own_time_when_idle():
+    """The one VirtualTimeLoop, run on its own (as the core tests run it): time moves only
+    when nothing is ready, straight to the earliest live timer, so timers run in order,
+    each at its own time; a cancelled earlier timer is skipped."""
+
+    async def main() -> tuple[float, list[tuple[str, float]]]:
+        loop = asyncio.get_running_loop()
+        seen: list[tuple[str, float]] = []
+        loop.call_later(3600.0, lambda: seen.append(("hour", loop.time())))
+        loop.call_later(0.5, lambda: seen.append(("half", loop.time())))
+        loop.call_later(0.25, lambda: seen.append(("cancelled", loop.time()))).cancel()
+        await asyncio.sleep(7200.0)
+        return loop.time(), seen
+
+    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
+        now, seen = runner.run(main())
+    assert now == 7200.0
+    assert seen == [("half", 0.5), ("hour", 3600.0)]
