@@ -31,9 +31,6 @@ from nautilus_riskwatch.core.money import EXACT, EXACT_DIGITS, Exact
 _DISPLAY = Context(prec=24)  # for showing a rational in a record, never for a figure judged
 _ZERO = Decimal(0)
 
-#: What to do with a currency that has no exchange rate yet.
-ON_MISSING_RATE = ("trip", "hold")
-
 
 @dataclass(frozen=True)
 class Rate:

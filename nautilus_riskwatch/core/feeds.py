@@ -69,11 +69,6 @@ class Feed(Generic[T]):
         """
         return self._first_unread_at if self._unread else None
 
-    @property
-    def latest(self) -> T | None:
-        """The newest message, read or not."""
-        return self._latest
-
     def put(self, message: T) -> None:
         """Hand over a message. Never blocks, never raises, keeps only the newest."""
         self.arrive(message, self._loop_time())

@@ -324,11 +324,6 @@ class PnlLedger:
         exposure.value = value
         return True
 
-    def currency_of(self, instrument: Hashable) -> str | None:
-        """The settlement currency an exposed instrument's PnL is booked in."""
-        exposure = self._exposures.get(instrument)
-        return None if exposure is None else exposure.purse.currency
-
     def _purse(self, currency: str) -> Purse:
         purse = self._purses.get(currency)
         if purse is None:
