@@ -1,0 +1,247 @@
+"""The watch's alerts and metrics, from what its guards already keep: one door for both.
+
+Why one module: the actor and the guards should each add a line or two (``alerts.tripped(
+record)``, ``alerts.warned(...)``, ``snapshot()``), and what an alert or a metric says
+should be decided here, next to each other, testable without an engine.
+
+``WatchAlerts`` owns the ``AlertSender`` of a run. In a backtest it is dry: nothing goes to
+the network, each alert is written to the event log as what would have been sent (an
+``alert`` line, ``dry: true``), at its engine time, in order with the cascade's lines.
+On a live node each alert is queued for every target (never waits) and written to the
+event log too (``dry: false``), so the trail says what was sent when.
+
+When the trip's alert is put matters: ``tripped`` is called by ``KillSwitch.trip``'s
+``on_trip``, after HALTED and the first cancels have been sent. A sender's thread holds
+the GIL while it builds a request; the kill must not wait behind it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from nautilus_riskwatch.alerts import Alert, AlertKind, AlertSender, Crossing, Delivery
+from nautilus_riskwatch.alerts.compose import (
+    cascade_end_alert,
+    feed_warning_alert,
+    firm_alert,
+    trip_alert,
+    warning_alert,
+)
+from nautilus_riskwatch.alerts.warnings import LimitFigure
+from nautilus_riskwatch.core.event_log import emit_in
+from nautilus_riskwatch.core.feeds import Feed
+from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.core.trips import FirmKill
+from nautilus_riskwatch.metrics.snapshot import FeedState, FirmState, LimitState, Snapshot
+
+__all__ = ["FeedView", "LimitView", "ScopeView", "WatchAlerts", "snapshot_of"]
+
+#: ``write(alert, context)``: where an alert's event-log line goes (the guard's context).
+Log = Callable[[str, str], None]
+
+
+class WatchAlerts:
+    """One run's alerts: the sender (live) or the event log (dry), and what each says.
+
+    ``watch`` and ``node`` name the watch and the node in every alert (the actor's id and
+    the trader id); ``now_ns`` is the engine's clock (a warning's time); ``context`` is the
+    portfolio guard's (where a feed's or the firm's alert line is written).
+    """
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        delivery: Delivery,
+        watch: str,
+        node: str,
+        now_ns: Callable[[], int],
+        dry: bool,
+        log: Log | None = None,
+    ) -> None:
+        self.watch = watch
+        self.node = node
+        self._now_ns = now_ns
+        self.dry = dry
+        self._context: contextvars.Context | None = None  # the portfolio guard's
+        self._writing: contextvars.Context | None = None  # a dry alert's, while it is put
+        if dry:
+            self.sender = AlertSender.dry(self._would_send, urls, delivery, log)
+        else:
+            self.sender = AlertSender(urls, delivery, log)
+        self._urls = len(urls)
+
+    @property
+    def sending(self) -> bool:
+        """True if an alert goes anywhere (a dry run always writes it to the event log)."""
+        return self.dry or self._urls > 0
+
+    def start(self, context: contextvars.Context) -> None:
+        self._context = context
+        self.sender.start()
+
+    def close(self, timeout: float = 2.0) -> None:
+        self.sender.close(timeout)
+
+    # --- what the watch tells ---------------------------------------------------------------
+    def tripped(self, record: RiskOff, context: contextvars.Context | None = None) -> None:
+        """A scope latched a trip (its first commands are out): the trip's alert, or a
+        ``firm_kill`` for a kill the firm latch sent."""
+        cause = record.cause
+        if isinstance(cause, FirmKill):
+            alert = firm_alert(
+                AlertKind.FIRM_KILL,
+                epoch=cause.epoch,
+                by=cause.origin or "?",
+                reason=cause.reason,
+                watch=self.watch,
+                node=self.node,
+                at_ns=record.tripped_at_ns,
+                cause=cause.cause,
+            )
+        else:
+            alert = trip_alert(record, self.watch, self.node)
+        self._put(alert, context)
+
+    def ended(self, record: RiskOff, context: contextvars.Context | None = None) -> None:
+        """A cascade finished: complete, or incomplete with what is still live."""
+        self._put(cascade_end_alert(record, self.watch, self.node), context)
+
+    def warned(
+        self,
+        crossing: Crossing,
+        limit: str,
+        scope: str,
+        currency: str,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        """A limit's figure reached a ``warn_at`` level."""
+        alert = warning_alert(
+            crossing, limit, scope, currency, self.watch, self.node, self._now_ns()
+        )
+        self._put(alert, context)
+
+    def feed_warned(self, crossing: Crossing, feed: str) -> None:
+        """A feed's silence reached a ``feed_warn_at`` level."""
+        self._put(feed_warning_alert(crossing, feed, self.watch, self.node, self._now_ns()))
+
+    def firm_rearmed(self, epoch: int, by: str, reason: str) -> None:
+        """The firm latch re-armed this node."""
+        alert = firm_alert(
+            AlertKind.FIRM_REARM, epoch, by, reason, self.watch, self.node, self._now_ns()
+        )
+        self._put(alert)
+
+    # --- delivery ---------------------------------------------------------------------------
+    def _put(self, alert: Alert, context: contextvars.Context | None = None) -> None:
+        if self.dry:
+            self._writing = context
+            self.sender.put(alert)  # -> _would_send, at once, on this thread
+            self._writing = None
+            return
+        self.sender.put(alert)
+        self._write(alert, context, dry=False)
+
+    def _would_send(self, alert: Alert) -> None:
+        self._write(alert, self._writing, dry=True)
+
+    def _write(self, alert: Alert, context: contextvars.Context | None, dry: bool) -> None:
+        context = context or self._context
+        if context is None:
+            return
+        fields: dict[str, object] = {"alert": alert.fields(), "summary": alert.summary}
+        fields["dry"] = dry
+        if not dry:
+            fields["targets"] = list(self.sender.targets)
+        emit_in(context, "alert", **fields)
+
+
+# --- metrics: the snapshot of a watch at one instant ---------------------------------------
+@dataclass(frozen=True)
+class LimitView:
+    """One limit of a scope, as the guard keeps it."""
+
+    kind: str  # max_loss | trailing | daily
+    currency: str
+    figure: LimitFigure
+    tripped: bool  # this limit's trip is the scope's trip in force
+
+
+@dataclass(frozen=True)
+class ScopeView:
+    """One guard: its scope, its PnL now (``None``: no ledger), its limits, its records."""
+
+    scope: str
+    pnl: Decimal | None
+    limits: Sequence[LimitView]
+    record: RiskOff | None  # the trip in force (``None``: armed)
+    earlier: Sequence[RiskOff]  # trips re-armed since the start
+
+
+@dataclass(frozen=True)
+class FeedView:
+    """One watched feed: its ``Feed`` (the newest arrival), its bound, and the run's start
+    (the age of a feed that never delivered)."""
+
+    name: str
+    feed: Feed[object]
+    bound: float
+    started: float
+
+
+def snapshot_of(
+    watch: str,
+    node: str,
+    scopes: Sequence[ScopeView],
+    feeds: Sequence[FeedView],
+    now: float,
+    denied: Mapping[str, int],
+    firm: FirmState | None = None,
+    sender: AlertSender | None = None,
+) -> Snapshot:
+    """The watch at ``now`` (loop time), from the guards' own state, for one scrape."""
+    limits: list[LimitState] = []
+    trips: dict[str, int] = {}
+    stages: dict[str, str] = {}
+    tripped: dict[str, bool] = {}
+    for view in scopes:
+        record = view.record
+        tripped[view.scope] = record is not None
+        stages[view.scope] = "idle" if record is None else str(record.stage)
+        for earlier in (*view.earlier, *((record,) if record is not None else ())):
+            trips[earlier.cause.kind] = trips.get(earlier.cause.kind, 0) + 1
+        if view.pnl is None:
+            continue
+        for limit in view.limits:
+            figure = limit.figure.figure(view.pnl)
+            if figure is None:  # the breaker has not said its mark yet: nothing lost
+                figure = Decimal(0)
+            limits.append(
+                LimitState(
+                    limit.kind,
+                    view.scope,
+                    limit.currency,
+                    figure,
+                    limit.figure.ceiling,
+                    limit.tripped,
+                )
+            )
+    feed_states = []
+    for fv in feeds:
+        last = fv.feed.arrived_at
+        age = now - (fv.started if last is None else last)
+        feed_states.append(FeedState(fv.name, max(0.0, age), fv.bound))
+    return Snapshot(
+        watch=watch,
+        node=node,
+        scopes=tripped,
+        limits=limits,
+        feeds=feed_states,
+        trips=trips,
+        denied=dict(denied),
+        stages=stages,
+        firm=firm,
+        alerts=sender.stats() if sender is not None else (),
+    )
