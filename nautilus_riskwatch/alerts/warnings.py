@@ -105,12 +105,13 @@ class LimitFigure:
 async def silence_warnings(
     feed: Feed[object],
     silence: FeedSilence,
-    started: float,
     say: Callable[[Crossing], None],
+    started: float | None = None,
 ) -> NoReturn:
     """Say each level of ``feed``'s silence once per silence, lazily; never raises.
 
-    Asleep until the next level is due after the newest arrival (``started`` if none came),
+    Asleep until the next level is due after the newest arrival (``started``, by default
+    the time the task starts, as a watchdog's bound runs from its start, if none came),
     never woken by a message: at each wake the newest arrival is read, so a message that
     came meanwhile re-arms the levels and only a silence really that long is said. A level
     of a new silence can be said late (not early) by at most ``(f[n] - f[n-1] - f[0])``
@@ -119,6 +120,8 @@ async def silence_warnings(
     logs its own failures): a warning must never trip the watch.
     """
     loop = asyncio.get_running_loop()
+    if started is None:
+        started = loop.time()
     while True:
         now = loop.time()
         last = feed.arrived_at

@@ -17,10 +17,12 @@ the GIL while it builds a request; the kill must not wait behind it.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from nautilus_riskwatch.alerts import Alert, AlertKind, AlertSender, Crossing, Delivery
 from nautilus_riskwatch.alerts.compose import (
@@ -65,6 +67,7 @@ class WatchAlerts:
         self.node = node
         self._now_ns = now_ns
         self.dry = dry
+        self._log: Log = log or (lambda level, message: None)
         self._context: contextvars.Context | None = None  # the portfolio guard's
         self._writing: contextvars.Context | None = None  # a dry alert's, while it is put
         if dry:
@@ -86,9 +89,15 @@ class WatchAlerts:
         self.sender.close(timeout)
 
     # --- what the watch tells ---------------------------------------------------------------
-    def tripped(self, record: RiskOff, context: contextvars.Context | None = None) -> None:
+    def tripped(
+        self,
+        record: RiskOff,
+        context: contextvars.Context | None = None,
+        cascade: asyncio.Future[Any] | None = None,
+    ) -> None:
         """A scope latched a trip (its first commands are out): the trip's alert, or a
-        ``firm_kill`` for a kill the firm latch sent."""
+        ``firm_kill`` for a kill the firm latch sent; and, when ``cascade`` (the cascade's
+        task, ``KillSwitch.trip``'s) is done, however it ended, the cascade's end."""
         cause = record.cause
         if isinstance(cause, FirmKill):
             alert = firm_alert(
@@ -104,6 +113,14 @@ class WatchAlerts:
         else:
             alert = trip_alert(record, self.watch, self.node)
         self._put(alert, context)
+        if cascade is not None:
+            cascade.add_done_callback(lambda _: self._ended_safely(record, context))
+
+    def _ended_safely(self, record: RiskOff, context: contextvars.Context | None) -> None:
+        try:
+            self.ended(record, context)
+        except Exception as error:  # a callback of the loop: say it, never raise
+            self._log("error", f"riskwatch: cascade-end alert failed: {error!r}")
 
     def ended(self, record: RiskOff, context: contextvars.Context | None = None) -> None:
         """A cascade finished: complete, or incomplete with what is still live."""

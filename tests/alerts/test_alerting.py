@@ -9,6 +9,7 @@ figure exactly as the breaker's band gave it.
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from receivers import Receiver
@@ -58,6 +59,28 @@ def test_dry_alerts_are_event_log_lines_of_what_would_have_been_sent():
     assert trip["loss"] == "1000.01" and trip["node"] == "BT-001" and trip["at_ns"] == str(T0)
     assert events[0].fields["alert"]["at_ns"] == str(T0 + 7)  # a warning: the engine's now
     assert events[0].session_id == "S1" and events[0].scope == "portfolio"
+
+
+def test_the_cascades_end_is_said_when_its_task_is_done_however_it_ended():
+    events, context = _logged()
+    alerts = WatchAlerts([], FAST, "W", "N", lambda: T0, True)
+    alerts.start(context)
+
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        cascade = loop.create_future()
+        record = RiskOff(StalenessError("EUR/USD.SIM quote", 90.0), T0, scope="portfolio")
+        alerts.tripped(record, cascade=cascade)
+        said = [e.fields["alert"]["kind"] for e in events]
+        record.left_live = ["O-1"]
+        cascade.cancel()  # a stop mid-cascade: the end is still said
+        await asyncio.sleep(0)
+        return said
+
+    assert asyncio.run(main()) == ["trip"]
+    end = events[-1].fields["alert"]
+    assert end["kind"] == "cascade_end" and end["complete"] == "false"
+    assert end["still_live"] == "O-1"
 
 
 def test_live_alerts_reach_the_receiver_and_the_trail_names_the_target():

@@ -20,16 +20,13 @@ from vtime import run_virtual
 
 from nautilus_riskwatch.alerts import FeedSilence
 from nautilus_riskwatch.alerts.warnings import LimitFigure, silence_warnings
-from nautilus_riskwatch.core.feeds import Feed
-from nautilus_riskwatch.core.limits import (
+from nautilus_riskwatch.core import (
     DailyLossBreached,
-    Quiet,
+    DrawdownBreached,
     TrailingDrawdownBreached,
-    breaker,
-    daily_breaker,
-    trailing_breaker,
 )
-from nautilus_riskwatch.core.trips import DrawdownBreached
+from nautilus_riskwatch.core.feeds import Feed
+from nautilus_riskwatch.core.limits import Quiet, breaker, daily_breaker, trailing_breaker
 
 D = Decimal
 CEILING = D(100)
@@ -202,9 +199,7 @@ def test_feed_silence_warnings_are_said_once_per_silence_at_their_time():
         feed: Feed[object] = Feed("EUR/USD", loop.time)
         silence = FeedSilence(WARN, bound=10.0)
         task = loop.create_task(
-            silence_warnings(
-                feed, silence, loop.time(), lambda c: said.append((loop.time(), c.level))
-            )
+            silence_warnings(feed, silence, lambda c: said.append((loop.time(), c.level)))
         )
         await asyncio.sleep(6)  # 5 s: the 0.5 level
         feed.put("q")  # at 6: the silence ends, every level re-arms
@@ -225,7 +220,7 @@ def test_a_failing_warning_does_not_end_the_silence_task():
         def say(_c: object) -> None:
             raise RuntimeError("no")
 
-        task = loop.create_task(silence_warnings(feed, FeedSilence(WARN, 10.0), 0.0, say))
+        task = loop.create_task(silence_warnings(feed, FeedSilence(WARN, 10.0), say, 0.0))
         await asyncio.sleep(30)
         done = task.done()
         task.cancel()
