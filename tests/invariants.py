@@ -356,8 +356,11 @@ def _kept(
         if trip.view.protective_in(cache, o)
         or any(v.guards(o.strategy_id) and v.protective_in(cache, o) for v in others)
     }
-    taking = [o for o in at_trip if _oid(o) not in kept]
-    while taking:  # a cancelled order takes its linked orders along: they are not kept
+    # a cancelled order takes its linked orders along: they are not kept. Only an order the
+    # trip could cancel takes any: not one that filled in the trip's own instant (the fill
+    # whose loss is the trip), whose OTO children the engine has just released
+    taking = [o for o in at_trip if _oid(o) not in kept and live_at(o, ns, surely=True)]
+    while taking:
         o = taking.pop()
         if o.contingency_type in _TAKES_LINKED:
             for other_id in o.linked_order_ids or ():

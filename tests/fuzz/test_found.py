@@ -120,6 +120,19 @@ def test_a_watch_does_not_cancel_what_another_watch_keeps_as_a_hedge_strategys()
 
 
 # --- found by the search, and the checks (not the watch) were wrong: kept as regressions ---
+def test_a_brackets_entry_that_fills_in_the_instant_of_the_trip_takes_no_kept_leg_along():
+    """The entry (untagged) fills at a slow venue in the very instant its loss trips the
+    watch: the trip cannot cancel it, so its OUO legs (the take-profit tagged HEDGE, the
+    stop its same-side sibling) stay kept; the checks took them along with the entry."""
+    play(
+        setup(watch(max_loss="25 USD", hedge_tags=True), latency_ms=300),
+        ("advance", {"quotes": 4}),
+        ("bracket", {"strategy": 0, "spec": bracket(contingency="OUO", tp_hedge=True)}),
+        ("advance", {"quotes": 3}),
+        ("stop_and_resume", {"watch": 0}),
+    )
+
+
 def test_a_strategy_order_in_the_instant_of_a_rearm_by_command_comes_after_it():
     """The operator's re-arm runs before the strategy's order on the same quote."""
     play(
