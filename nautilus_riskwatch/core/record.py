@@ -109,6 +109,9 @@ class RiskOff:
     unflattened_why: dict[str, str] = field(default_factory=dict)  # still open -> last refusal
     # The hold, after the cascade: each change to the record, when and what (re-published).
     amendments: list[dict[str, Any]] = field(default_factory=list)
+    # Orders denied since the trip, per strategy id: count, first_ns, last_ns (the first
+    # few are in the event log one by one, the rest only counted: ``core.denials``).
+    denied: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def enter(self, stage: Stage) -> None:
         """Move to ``stage``: forward only (a stage is entered once, in order)."""
@@ -149,6 +152,10 @@ class RiskOff:
         values["suppressed"] = [Trip.restore(t) for t in plain.get("suppressed", ())]
         values["stage"] = Stage(plain.get("stage", Stage.LATCHED))
         values["scope"] = scope_spelled(str(plain.get("scope", PORTFOLIO)), warn=False)
+        values["denied"] = {
+            str(strategy): {key: int(n) for key, n in entry.items()}
+            for strategy, entry in plain.get("denied", {}).items()
+        }
         for name, value in values.items():
             if isinstance(value, list) and name != "suppressed":
                 values[name] = list(value)
@@ -197,6 +204,11 @@ class RiskOff:
             lines.append("  hurried        stopped mid-cascade: remaining steps sent unconfirmed")
         if self.errors:
             lines.append(f"  errors         {'; '.join(self.errors)}")
+        for strategy, entry in self.denied.items():
+            lines.append(
+                f"  denied         {strategy}: {entry['count']} orders, first "
+                f"{_when(entry['first_ns'])}, last {_when(entry['last_ns'])}"
+            )
         return "\n".join(lines)
 
     def _held(self, ids: list[str]) -> str:

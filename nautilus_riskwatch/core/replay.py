@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
+from nautilus_riskwatch.core.denials import merge
 from nautilus_riskwatch.core.event_log import Event
 from nautilus_riskwatch.core.record import RiskOff, Stage, scope_spelled
 from nautilus_riskwatch.core.trips import Trip
@@ -32,6 +33,7 @@ class _Cascade:
     orders_filled: list[str] = field(default_factory=list)
     positions_asked: list[str] = field(default_factory=list)
     positions_done: list[str] = field(default_factory=list)
+    denied_lines: dict[str, int] = field(default_factory=dict)  # strategy -> lines seen
 
     def apply(self, event: Event) -> None:
         kind, f, record = event.kind, event.fields, self.record
@@ -60,6 +62,22 @@ class _Cascade:
             _extend(self.orders_filled, f.get("filled", ()))
         elif kind == "confirmed" and stage == "flattening":
             _extend(self.positions_done, f["ids"])
+        elif kind == "denied":
+            # a line of one of the first denials (its number since the trip in ``count``;
+            # a log written before 0.2 has no number: its lines are counted here)
+            strategy = str(f["strategy_id"])
+            seen = self.denied_lines[strategy] = self.denied_lines.get(strategy, 0) + 1
+            merge(record.denied, strategy, int(f.get("count", seen)), event.ts_ns, event.ts_ns)
+            return
+        elif kind == "denials":  # a strategy's count when the trip ended (or the watch stopped)
+            merge(
+                record.denied,
+                str(f["strategy_id"]),
+                int(f["count"]),
+                int(f["first_ns"]),
+                int(f["last_ns"]),
+            )
+            return
         elif kind == "outcome":
             for name, value in f.items():
                 if name in _RECORD_FIELDS and name != "stage":

@@ -48,6 +48,7 @@ from nautilus_riskwatch.nautilus.checks import (
     check_against_engine,
     refuse_firm_in_backtest,
 )
+from nautilus_riskwatch.nautilus.closes import CloseIds
 from nautilus_riskwatch.nautilus.commands import (
     KillCommand,
     RearmCommand,
@@ -136,6 +137,7 @@ class RiskWatch(Actor):
         self._portfolio: Guard | None = None  # the whole guarded book
         self._guards: list[Guard] = []  # the portfolio guard first, then scoped limits
         self._gate: OrderGate | None = None
+        self._close_ids = CloseIds(self)  # its closes' client order ids, for every scope
         self._router = PriceRouter(self, self._fail)  # the hot path: every price heard
         self._fills = Fills(self, self._settings, self._router)  # order events to ledgers
         self._outside: Feed[Trip] | None = None
@@ -322,6 +324,7 @@ class RiskWatch(Actor):
                     strategy_id=strategy_id,
                     instrument_id=None if portfolio else group[0].instrument_id,
                     gate=self._gate,
+                    close_ids=self._close_ids,
                 )
             guard = Guard(
                 book,
@@ -683,6 +686,8 @@ class RiskWatch(Actor):
                     time.call(sampler.cancel)
             self.msgbus.deregister(endpoint=command_endpoint(self.id), handler=self._on_command)
             time.close()
+            for guard in self._guards:  # each trip's count of denials so far
+                guard.note_denials()
             if self._portfolio is not None and self._event_log is not None:
                 self._portfolio.note("stopped", write_failures=self._event_log.failures)
             if self._log_sink is not None:

@@ -39,6 +39,7 @@ from nautilus_trader.model.objects import Price, Quantity
 
 from nautilus_riskwatch.core.event_log import emit
 from nautilus_riskwatch.core.record import RiskOff, scope_of
+from nautilus_riskwatch.nautilus.closes import CloseIds, is_watch_close
 from nautilus_riskwatch.nautilus.commands import risk_off_topic
 from nautilus_riskwatch.nautilus.config import MARKET, Settings
 from nautilus_riskwatch.nautilus.event_log import command_fields
@@ -91,6 +92,9 @@ class NautilusBook:
     gate : OrderGate, optional
         The order gate: after the trip the book denies its new orders there, on every
         path to a venue (the RiskEngine's trading state guards only one of them).
+    close_ids : CloseIds, optional
+        Where the closes' client order ids come from: one per watch, shared by its books
+        (``None``: a book of its own).
 
     """
 
@@ -103,8 +107,10 @@ class NautilusBook:
         strategy_id: StrategyId | None = None,
         instrument_id: InstrumentId | None = None,
         gate: OrderGate | None = None,
+        close_ids: CloseIds | None = None,
     ) -> None:
         self._actor = actor
+        self._close_ids = close_ids if close_ids is not None else CloseIds(actor)
         self._settings = settings
         self._risk_engine = risk_engine
         self.now_ns = now_ns
@@ -248,7 +254,7 @@ class NautilusBook:
         return min(max(signed, _ZERO), size)
 
     def _is_ours(self, order: Order) -> bool:
-        return self._settings.close_tag in (order.tags or ())
+        return is_watch_close(order.tags, self._settings.close_tag)
 
     # --- after the trip: the gate asks ---------------------------------------------------
     def denies(self, order: Order, position_id: PositionId | None = None) -> str | None:
@@ -329,11 +335,11 @@ class NautilusBook:
         live = self._live_at_halt = self._live_orders()
         self._kept = {order.client_order_id for order in self._plan(live)[1]}
         if scoped is not None:
-            self._block(f"RiskWatch {self._actor.id}: {scoped} blocked after a trip of its limit")
+            self._block(f"{self._watch}: {scoped} blocked after a trip of its limit")
             return f"{scoped} blocked (others trade on)"
         if state is None:
             return "unchanged (trading_state_on_trip=ACTIVE)"
-        self._block(f"RiskWatch {self._actor.id}: trading {state.name} after a trip")
+        self._block(f"{self._watch}: trading {state.name} after a trip")
         if self._risk_engine is None:
             self._actor.log.error("No RiskEngine found: the trading state could not be set")
             return f"unchanged: no RiskEngine found (degraded; the order gate is {state.name})"
@@ -342,6 +348,13 @@ class NautilusBook:
         self._state_set = state
         self._risk_engine.set_trading_state(state)
         return state.name
+
+    @property
+    def _watch(self) -> str:
+        """The watch, named once in a denial's reason: its id, with "RiskWatch" before it
+        unless the id says so already (a second watch's ``component_id``)."""
+        name = str(self._actor.id)
+        return name if "riskwatch" in name.lower() else f"RiskWatch {name}"
 
     def _block(self, why: str) -> None:
         self._blocking = why
@@ -677,6 +690,7 @@ class NautilusBook:
                 quantity=qty,
                 reduce_only=True,
                 tags=[self._settings.close_tag],
+                client_order_id=self._close_ids.next(),
             )
         else:
             order = factory.limit(
@@ -687,6 +701,7 @@ class NautilusBook:
                 time_in_force=TimeInForce.IOC,
                 reduce_only=True,
                 tags=[self._settings.close_tag],
+                client_order_id=self._close_ids.next(),
             )
         self._closes.setdefault(position.id, []).append(order)
         self._send(

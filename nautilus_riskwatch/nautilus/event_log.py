@@ -24,6 +24,7 @@ from nautilus_trader.model.events import (
 
 from nautilus_riskwatch.core.event_log import Event
 from nautilus_riskwatch.looptime import utc
+from nautilus_riskwatch.nautilus.closes import is_watch_close
 
 #: Order events that answer the watch, or deny a strategy, once a scope has tripped.
 ANSWERS = (OrderDenied, OrderCancelRejected, OrderRejected)
@@ -42,6 +43,7 @@ _WARNINGS = frozenset(
         "error",
         "hurried",
         "denied",
+        "denials",
         "cancel-rejected",
         "rejected",
     )
@@ -137,7 +139,7 @@ def fill_fields(fill: OrderFilled, close_tag: str, tags: Sequence[str] | None) -
         "price": fill.last_px.as_decimal(),
         "commission": fill.commission.as_decimal(),
         "ts_event": fill.ts_event,
-        "closing": close_tag in (tags or ()),
+        "closing": is_watch_close(tags, close_tag),
     }
 
 

@@ -5,7 +5,8 @@ the instrument's settlement (how its PnL is booked: currency, multiplier, invers
 position is valued at once at the newest marks, not at the fill price: the first guarded
 fill on an instrument sets up its marks and subscribes the watch to its prices (through
 the ``PriceRouter``). The fill goes into each guard's event log with its PnL after it; after
-a trip, an order denied or rejected goes into the tripped guard's log.
+a trip, an order rejected goes into the tripped guard's log, and an order denied is counted
+in its record (the first few of each strategy written to the log too: ``core.denials``).
 """
 
 from __future__ import annotations
@@ -125,8 +126,12 @@ class Fills:
             ),
             tripped[0] if tripped[0] is portfolio else None,
         )
-        if guard is not None:
-            kind, fields = answer(event)
+        if guard is None:
+            return
+        kind, fields = answer(event)
+        if kind == "denied":  # a strategy may resubmit all session: counted, a few written
+            guard.denied(fields, guard.book.now_ns())
+        else:
             guard.note(kind, **fields)
 
     def _marks_at_fill(self, fill: OrderFilled) -> Marks:

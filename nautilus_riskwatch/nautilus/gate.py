@@ -36,9 +36,6 @@ from nautilus_riskwatch.nautilus.engine_hooks import EXEC_ENGINE, endpoint_table
 RISK_ENGINE = "RiskEngine.execute"
 EMULATOR = "OrderEmulator.execute"
 
-#: How many denials per strategy are logged one by one before they are only counted.
-LOGGED_DENIALS = 3
-
 
 class Blocker(Protocol):
     """A tripped book's say on an order: ``None`` lets it pass, a reason denies it."""
@@ -224,14 +221,10 @@ class OrderGate:
         for order in orders:
             if order.status not in (OrderStatus.INITIALIZED, OrderStatus.RELEASED):
                 continue
+            # counted here for the metrics; each tripped watch writes (the first few) and
+            # counts it per trip when the OrderDenied reaches it (``core.denials``)
             strategy = str(order.strategy_id)
-            count = self.denied[strategy] = self.denied.get(strategy, 0) + 1
-            if count <= LOGGED_DENIALS:
-                self._log.warning(f"Denied {order.client_order_id} ({strategy}): {why}")
-                if count == LOGGED_DENIALS:
-                    self._log.warning(
-                        f"Further denials of {strategy} are counted, not logged one by one"
-                    )
+            self.denied[strategy] = self.denied.get(strategy, 0) + 1
             if not self._cache.order_exists(order.client_order_id):
                 self._cache.add_order(order)
             self._msgbus.send(

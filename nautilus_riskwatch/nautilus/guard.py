@@ -45,6 +45,7 @@ from nautilus_riskwatch.core import (
     trip_on,
 )
 from nautilus_riskwatch.core.convert import Converter, Rate, Valuation, bounded, share_of
+from nautilus_riskwatch.core.denials import LOGGED_DENIALS, summary_fields, tally
 from nautilus_riskwatch.core.event_log import EventLog, attribute, emit_in, sample
 from nautilus_riskwatch.core.ledger import PnlLedger, to_raw
 from nautilus_riskwatch.core.limits import Quiet, daily_breaker, daily_resets, trailing_breaker
@@ -207,6 +208,7 @@ class Guard:
         limits take their ceilings from the equity now (a re-arm re-bases them).
         """
         rearm = self.switch is not None
+        self.note_denials()  # the trip that ends here: its count
         self._bands = [None] * len(self._feeds)  # the new breakers say theirs
         self.quiet_low = self.quiet_high = 0
         self._ceilings = {
@@ -249,6 +251,28 @@ class Guard:
     def note(self, kind: str, /, **fields: object) -> None:
         """Write an event attributed to this guard, from outside its tasks."""
         emit_in(self.context, kind, **fields)
+
+    def denied(self, fields: Mapping[str, Any], at_ns: int) -> None:
+        """An order denied after this guard's trip: counted in its record, per strategy;
+        the first ``LOGGED_DENIALS`` of each strategy also written as ``denied`` lines."""
+        record = None if self.switch is None else self.switch.record
+        if record is None:
+            return
+        number = tally(record.denied, str(fields["strategy_id"]), at_ns)
+        if number > LOGGED_DENIALS:
+            return
+        more = {"further": "counted"} if number == LOGGED_DENIALS else {}
+        self.note("denied", **fields, count=number, **more)
+
+    def note_denials(self) -> None:
+        """The trip's count of denials, one ``denials`` line per strategy: when the trip
+        ends (a re-arm) or the watch stops, so the log holds the count, not every denial."""
+        record = None if self.switch is None else self.switch.record
+        if record is None:
+            return
+        for strategy, entry in record.denied.items():
+            if entry["count"] > LOGGED_DENIALS:
+                self.note("denials", **summary_fields(strategy, entry))
 
     def remark(self, instrument_id: InstrumentId, bid: int | None, ask: int | None) -> bool:
         """Revalue the instrument's exposure at new marks (raw prices), and put the figures

@@ -21,6 +21,7 @@ from nautilus_trader.model.identifiers import ClientOrderId
 
 from nautilus_riskwatch.core.ledger import PnlLedger
 from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.nautilus.closes import is_watch_close
 from nautilus_riskwatch.report.picture import MATPLOTLIB_MISSING, draw_trip
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ def write_trip_report(
     closes = [
         (e.ts_event, e.last_px.as_decimal())
         for o in orders
-        if settings.close_tag in (o.tags or [])
+        if is_watch_close(o.tags, settings.close_tag)
         for e in o.events
         if isinstance(e, OrderFilled)
     ]

@@ -24,6 +24,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from nautilus_riskwatch.core.denials import LOGGED_DENIALS
 from nautilus_riskwatch.core.event_log import Event, read_event_log
 from nautilus_riskwatch.core.record import PORTFOLIO, RiskOff, scope_spelled
 from nautilus_riskwatch.core.replay import records_from
@@ -190,17 +191,36 @@ def timeline(events: Sequence[Event], *, everything: bool = False) -> str:
     """One line per event, for people: time, scope, kind, the fields that matter.
 
     PnL samples and fills are left out unless ``everything``: they are the picture's data.
+    So are a strategy's ``denied`` lines past the first ``LOGGED_DENIALS`` of a trip (a log
+    written before 0.2 has every one): one line says how many were left out, and the
+    report counts them all.
     """
     lines = []
+    denied: dict[tuple[str, str], int] = {}  # (scope, strategy) -> denied lines this trip
+    left_out: dict[tuple[str, str], int] = {}
     for event in events:
         if not everything and event.kind in ("pnl", "fill"):
             continue
+        if event.kind == "trip":
+            for key in [k for k in denied if k[0] == event.scope]:
+                del denied[key]
+        elif event.kind == "denied" and not everything:
+            key = (event.scope, str(event.fields.get("strategy_id")))
+            seen = denied[key] = denied.get(key, 0) + 1
+            if seen > LOGGED_DENIALS:
+                left_out[key] = left_out.get(key, 0) + 1
+                continue
         shown = ", ".join(
             f"{key}={_short(value)}"
             for key, value in event.fields.items()
             if key not in ("record", "command_id") and value not in ("", None, [], False)
         )
         lines.append(f"{utc(event.ts_ns)}  {event.scope:<22} {event.kind:<15} {shown}")
+    for (scope, strategy), count in left_out.items():
+        lines.append(
+            f"({count} more 'denied' lines of {strategy} ({scope}) left out: the report counts"
+            " them; --all lists them)"
+        )
     return "\n".join(lines)
 
 
@@ -230,7 +250,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "riskwatch postmortem
         "--scope", default=PORTFOLIO, help=f"scope, e.g. 'strategy X' (default: {PORTFOLIO})"
     )
     parser.add_argument("--png", help="also draw the trip picture into this file (matplotlib)")
-    parser.add_argument("--all", action="store_true", help="list PnL samples and fills too")
+    parser.add_argument(
+        "--all", action="store_true", help="list PnL samples, fills and every denied line too"
+    )
     args = parser.parse_args(argv)
     try:
         found = postmortem(args.path, session_id=args.session, scope=args.scope)

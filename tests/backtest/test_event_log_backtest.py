@@ -26,6 +26,7 @@ from nautilus_riskwatch import (
     read_event_log,
     records_from,
 )
+from nautilus_riskwatch.core.denials import LOGGED_DENIALS
 from nautilus_riskwatch.demo import build_engine, eurusd_instrument
 from nautilus_riskwatch.demo.engine import HEDGER_ID, TRADER_ID
 
@@ -107,13 +108,34 @@ def test_the_demo_trip_file_lists_every_command_the_engine_shows(demo):
             (str(fill.last_px), True)
         ]
 
-    # every order denied after the trip (HALTED) is in the log, as a denial
-    denied = {
-        o.client_order_id.value
+    # the orders denied after the trip (HALTED): the first LOGGED_DENIALS of each strategy
+    # in the log one by one, numbered; every one counted in the record and the file
+    denials = sorted(
+        (e.ts_event, o.client_order_id.value, str(o.strategy_id))
         for o in cache.orders()
-        if any(isinstance(e, OrderDenied) for e in o.events)
+        for e in o.events
+        if isinstance(e, OrderDenied)
+    )
+    by_strategy: dict[str, list[str]] = {}
+    for _, order, strategy in denials:
+        by_strategy.setdefault(strategy, []).append(order)
+    assert len(denials) > LOGGED_DENIALS  # the demo denies more than are written
+    lines = [e for e in events if e.kind == "denied"]
+    assert [(e.fields["strategy_id"], e.fields["order"], e.fields["count"]) for e in lines] == [
+        (strategy, order, n)
+        for strategy, orders in by_strategy.items()
+        for n, order in enumerate(orders[:LOGGED_DENIALS], start=1)
+    ]
+    assert {s: d["count"] for s, d in record.denied.items()} == {
+        s: len(orders) for s, orders in by_strategy.items()
     }
-    assert denied and {e.fields["order"] for e in events if e.kind == "denied"} == denied
+    counts = [e for e in events if e.kind == "denials"]
+    assert [(e.fields["strategy_id"], e.fields["count"]) for e in counts] == [
+        (s, len(orders)) for s, orders in by_strategy.items() if len(orders) > LOGGED_DENIALS
+    ]
+    assert {s: d["count"] for s, d in records_from(events)[-1].denied.items()} == {
+        s: len(orders) for s, orders in by_strategy.items()
+    }
 
     # one session on every line, the one the watch names; the trip at the engine's time
     assert {e.session_id for e in events} == {run.watch.session_id}
