@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import msgspec
 from nautilus_trader.backtest.node import BacktestNode
@@ -23,6 +24,9 @@ from nautilus_trader.model.enums import OrderStatus
 from nautilus_trader.model.events import OrderDenied, OrderFilled
 
 from nautilus_riskwatch.demo.node import backtest_run_config, write_catalog
+
+sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/: the kill's invariants
+from invariants import Invariants, InvariantViolated
 
 STRATEGY = "EMACross-001"
 EXAMPLE = "nautilus_trader.examples.strategies.ema_cross"
@@ -57,8 +61,10 @@ def run(folder: str, guarded: bool) -> dict:
     )
     config = msgspec.structs.replace(config, engine=engine_config)
     node = BacktestNode(configs=[config])
-    node.run()
+    node.build()
     engine = node.get_engine(config.id)
+    checks = Invariants(engine, *engine.trader.actors()) if guarded else None
+    node.run()
     cache = engine.cache
     facts: dict = {
         "denied": [
@@ -81,7 +87,12 @@ def run(folder: str, guarded: bool) -> dict:
         "live_orders": len([o for o in cache.orders() if not o.is_closed]),
         "denied_status": len([o for o in cache.orders() if o.status == OrderStatus.DENIED]),
     }
-    if guarded:
+    if checks is not None:
+        try:
+            checks.check()
+            facts["invariants"] = "held"
+        except InvariantViolated as error:
+            facts["invariants"] = str(error)
         [watch_actor] = engine.trader.actors()
         record = watch_actor.record
         facts["record"] = None if record is None else record.to_dict()

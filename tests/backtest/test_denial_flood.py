@@ -66,6 +66,7 @@ def test_hours_of_denials_are_counted_exactly_and_written_only_a_few_times(runs,
     assert facts["denied_status"] == len(denied)
     assert not [f for f in facts["fills"] if f[0] > tripped_at and "RISKWATCH" not in f[2]]
     assert facts["open_positions"] == 0 and facts["live_orders"] == 0
+    assert facts["invariants"] == "held"
     # the reason names the watch once
     assert {reason for _, _, reason in denied} == {"RiskWatch: trading HALTED after a trip"}
     # the record counts every one (first and last at the engine's times)
