@@ -46,7 +46,7 @@ class LimitFigure:
     guard to intersect with its breakers'.
     """
 
-    __slots__ = ("ceiling", "kind", "levels", "mark")
+    __slots__ = ("ceiling", "kind", "levels", "mark", "moved")
 
     def __init__(
         self,
@@ -64,6 +64,8 @@ class LimitFigure:
         self.mark: Decimal | None = Decimal(0) if kind == "max_loss" else None
         fractions = tuple(fractions)
         self.levels = Levels(fractions, ceiling, hysteresis) if fractions else None
+        #: The last ``see`` fired or re-armed a level: the levels' band moved.
+        self.moved = False
 
     def told(self, band: Quiet | None, ceiling: Decimal) -> None:
         """The breaker's band, in PnL terms, and the ceiling in force with it."""
@@ -85,11 +87,19 @@ class LimitFigure:
         return None if mark is None else EXACT.subtract(mark, pnl)
 
     def see(self, pnl: Decimal) -> tuple[Crossing, ...]:
-        """The warning levels the figure at ``pnl`` crossed upward (lowest first)."""
+        """The warning levels the figure at ``pnl`` crossed upward (lowest first); none
+        once the figure reaches the ceiling: that is the trip, which says it itself, and
+        nothing may be put before the kill's first commands."""
         levels, mark = self.levels, self.mark
         if levels is None or mark is None:
             return ()
-        return levels.see(EXACT.subtract(mark, pnl))
+        figure = EXACT.subtract(mark, pnl)
+        fired = levels.fired
+        crossed = levels.see(figure)
+        self.moved = levels.fired != fired
+        if crossed and figure >= self.ceiling:
+            return ()
+        return crossed
 
     def band(self) -> Quiet | None:
         """PnL figures strictly inside cannot fire or re-arm a level (``None``: every

@@ -20,26 +20,11 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from nautilus_riskwatch.errors import RiskWatchError
 from nautilus_riskwatch.metrics.collector import RiskwatchCollector
+from nautilus_riskwatch.metrics.settings import MetricsConfigError, check_host, check_port
 from nautilus_riskwatch.metrics.snapshot import Snapshot
 
 __all__ = ["MetricsConfigError", "MetricsServer", "on_loop"]
-
-
-class MetricsConfigError(RiskWatchError, ValueError):
-    """A metrics setting the watch refuses, with the field and the value named."""
-
-    def __init__(self, field: str, value: object, why: str) -> None:
-        super().__init__(f"riskwatch config: {field}={value!r}: {why}")
-        self.field = field
-        self.value = value
-
-
-def _check_port(port: object) -> int:
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise MetricsConfigError("metrics_port", port, "expected a port number 1-65535 (0: any)")
-    return port
 
 
 class MetricsServer:
@@ -48,10 +33,8 @@ class MetricsServer:
     def __init__(
         self, port: int, host: str = "127.0.0.1", collector: RiskwatchCollector | None = None
     ) -> None:
-        self.requested = _check_port(port)
-        if not isinstance(host, str) or not host:
-            raise MetricsConfigError("metrics_host", host, "expected an address to bind")
-        self.host = host
+        self.requested = check_port(port)
+        self.host = check_host(host)
         self.collector = collector or RiskwatchCollector()
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(self.collector)

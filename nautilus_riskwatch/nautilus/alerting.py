@@ -18,9 +18,10 @@ the GIL while it builds a request; the kill must not wait behind it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -32,17 +33,102 @@ from nautilus_riskwatch.alerts.compose import (
     trip_alert,
     warning_alert,
 )
+from nautilus_riskwatch.alerts.levels import DEFAULT_HYSTERESIS, warn_fractions
+from nautilus_riskwatch.alerts.targets import AlertsConfigError, build_targets
 from nautilus_riskwatch.alerts.warnings import LimitFigure
 from nautilus_riskwatch.core.event_log import emit_in
 from nautilus_riskwatch.core.feeds import Feed
 from nautilus_riskwatch.core.record import RiskOff
+from nautilus_riskwatch.core.redact import redact_url
 from nautilus_riskwatch.core.trips import FirmKill
+from nautilus_riskwatch.metrics.settings import MetricsConfigError, check_host, check_port
 from nautilus_riskwatch.metrics.snapshot import FeedState, FirmState, LimitState, Snapshot
 
-__all__ = ["FeedView", "LimitView", "ScopeView", "WatchAlerts", "snapshot_of"]
+__all__ = [
+    "AlertSettings",
+    "FeedView",
+    "LimitView",
+    "ScopeView",
+    "WatchAlerts",
+    "WatchMetrics",
+    "alert_settings",
+    "snapshot_of",
+    "wire_guard",
+]
 
-#: ``write(alert, context)``: where an alert's event-log line goes (the guard's context).
+#: ``log(level, message)``: the actor's logger.
 Log = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """The checked alert, warning and metrics fields of ``RiskWatchConfig`` (see its docs)."""
+
+    urls: tuple[str, ...] = ()
+    delivery: Delivery = field(default_factory=Delivery)
+    warn_at: tuple[Decimal, ...] = ()
+    warn_hysteresis: Decimal = DEFAULT_HYSTERESIS
+    feed_warn_at: tuple[Decimal, ...] = ()
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+
+    @property
+    def alerting(self) -> bool:
+        """True if the watch says anything beyond its log: URLs, or warnings to write."""
+        return bool(self.urls or self.warn_at or self.feed_warn_at)
+
+    def __repr__(self) -> str:  # the URLs are secrets
+        urls = [redact_url(u) for u in self.urls]
+        return f"AlertSettings(urls={urls!r}, warn_at={self.warn_at}, ...)"
+
+
+def alert_settings(config: Any) -> AlertSettings:
+    """Check the alerts, warnings and metrics fields of a ``RiskWatchConfig``; refused with
+    ``AlertsConfigError`` or ``MetricsConfigError`` naming the field (a URL redacted).
+
+    Each alert URL is made into its Apprise service here, once, so a typo in a token stops
+    the node when its config is built, not in the middle of a trip.
+    """
+    urls = config.alerts
+    if isinstance(urls, str) or not isinstance(urls, list | tuple):
+        shown = redact_url(urls) if isinstance(urls, str) else urls
+        raise AlertsConfigError("alerts", shown, "expected a list of Apprise URLs")
+    delivery = Delivery(
+        timeout=_number("alerts_timeout", config.alerts_timeout),
+        retries=config.alerts_retries,
+        queue=config.alerts_queue,
+    )
+    if urls:
+        build_targets(tuple(urls), delivery.timeout)
+    return AlertSettings(
+        urls=tuple(urls),
+        delivery=delivery,
+        warn_at=_fractions("warn_at", config.warn_at),
+        warn_hysteresis=_hysteresis(config.warn_hysteresis),
+        feed_warn_at=_fractions("feed_warn_at", config.feed_warn_at),
+        metrics_port=None if config.metrics_port is None else check_port(config.metrics_port),
+        metrics_host=check_host(config.metrics_host),
+    )
+
+
+def _number(field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise AlertsConfigError(field, value, "expected a positive number of seconds")
+    return float(value)
+
+
+def _fractions(field: str, value: object) -> tuple[Decimal, ...]:
+    if not isinstance(value, list | tuple):
+        raise AlertsConfigError(field, value, "expected a list of fractions, e.g. [0.5, 0.8]")
+    try:
+        return warn_fractions(field, value)
+    except ValueError as error:
+        raise AlertsConfigError(field, value, str(error).split(": ", 1)[-1]) from None
+
+
+def _hysteresis(value: object) -> Decimal:
+    (fraction,) = _fractions("warn_hysteresis", [value])
+    return fraction
 
 
 class WatchAlerts:
@@ -52,6 +138,8 @@ class WatchAlerts:
     the trader id); ``now_ns`` is the engine's clock (a warning's time); ``context`` is the
     portfolio guard's (where a feed's or the firm's alert line is written).
     """
+
+    KEPT = 10_000
 
     def __init__(
         self,
@@ -70,6 +158,8 @@ class WatchAlerts:
         self._log: Log = log or (lambda level, message: None)
         self._context: contextvars.Context | None = None  # the portfolio guard's
         self._writing: contextvars.Context | None = None  # a dry alert's, while it is put
+        #: Dry: the alerts that would have been sent, newest last (the last ``KEPT``).
+        self.would_send: collections.deque[Alert] = collections.deque(maxlen=self.KEPT)
         if dry:
             self.sender = AlertSender.dry(self._would_send, urls, delivery, log)
         else:
@@ -151,6 +241,10 @@ class WatchAlerts:
         )
         self._put(alert)
 
+    def failed(self, what: str, error: BaseException) -> None:
+        """An alert could not be made: said in the log, never raised into the watch."""
+        self._log("error", f"riskwatch: the {what} alert failed: {type(error).__name__}: {error}")
+
     # --- delivery ---------------------------------------------------------------------------
     def _put(self, alert: Alert, context: contextvars.Context | None = None) -> None:
         if self.dry:
@@ -162,6 +256,7 @@ class WatchAlerts:
         self._write(alert, context, dry=False)
 
     def _would_send(self, alert: Alert) -> None:
+        self.would_send.append(alert)
         self._write(alert, self._writing, dry=True)
 
     def _write(self, alert: Alert, context: contextvars.Context | None, dry: bool) -> None:
@@ -262,3 +357,68 @@ def snapshot_of(
         firm=firm,
         alerts=sender.stats() if sender is not None else (),
     )
+
+
+# --- wiring: what a guard tells, and the metrics server of a run ---------------------------
+def wire_guard(alerts: WatchAlerts, guard: Any) -> None:
+    """The guard's trips and warnings to ``alerts``, after whatever it told already (the
+    firm's ``on_trip`` first: the firm must hear of a trip before anyone's phone does)."""
+    earlier: Callable[[RiskOff], None] | None = guard.on_trip
+
+    def on_trip(record: RiskOff) -> None:
+        try:
+            if earlier is not None:
+                earlier(record)
+        finally:
+            switch = guard.switch
+            try:  # the same cause again: the cascade's task, nothing added
+                cascade = None if switch is None else switch.trip(record.cause)
+                alerts.tripped(record, guard.context, cascade)
+            except Exception as error:  # an alert must never stop the cascade
+                alerts.failed("trip", error)
+
+    def on_warning(spec: Any, crossing: Crossing) -> None:
+        try:
+            alerts.warned(crossing, spec.kind, guard.scope, spec.currency, guard.context)
+        except Exception as error:
+            alerts.failed("warning", error)
+
+    guard.on_trip = on_trip
+    guard.on_warning = on_warning
+
+
+class WatchMetrics:
+    """The run's ``/metrics`` server: each scrape builds a ``Snapshot`` with ``build``, on
+    ``loop``'s thread if given (a live node), else on the server's (a backtest)."""
+
+    def __init__(
+        self,
+        settings: AlertSettings,
+        build: Callable[[], Snapshot],
+        watch: str,
+        node: str,
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        assert settings.metrics_port is not None
+        try:
+            from nautilus_riskwatch.metrics.server import MetricsServer, on_loop
+        except ImportError:
+            raise MetricsConfigError(
+                "metrics_port",
+                settings.metrics_port,
+                "serving metrics needs prometheus_client: pip install "
+                "'nautilus-riskwatch[metrics]'",
+            ) from None
+        self.server = MetricsServer(settings.metrics_port, settings.metrics_host)
+        self.server.add(build if loop is None else on_loop(loop, build), watch, node)
+
+    def start(self) -> None:
+        """Serve; a port taken is ``MetricsConfigError`` naming ``metrics_port``."""
+        self.server.start()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def close(self) -> None:
+        self.server.close()

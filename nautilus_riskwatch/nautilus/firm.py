@@ -51,6 +51,8 @@ class FirmBridge:
         Re-arms the portfolio guard (``RiskWatch.rearm``); raises ``RearmRefused``.
     log : Any
         The actor's logger.
+    rearmed : Callable[[Latch], None], optional
+        Told after the firm latch re-armed this node (the operator's alert).
 
     """
 
@@ -62,8 +64,10 @@ class FirmBridge:
         trip: Callable[[Trip, str], None],
         rearm: Callable[..., str],
         log: Any,
+        rearmed: Callable[[Latch], None] | None = None,
     ) -> None:
         self._guard = guard
+        self._rearmed = rearmed
         self._trip = trip
         self._rearm_watch = rearm
         self._logger = log
@@ -166,6 +170,11 @@ class FirmBridge:
         except RearmRefused as refused:
             self._log("warning", f"firm re-arm of epoch {latch.epoch} waits: {refused}")
             return False
+        if self._rearmed is not None:
+            try:
+                self._rearmed(latch)
+            except Exception as error:  # an alert must not undo a re-arm
+                self._log("error", f"firm: re-arm alert failed: {_what(error)}")
         return True
 
     def _tripped(self) -> bool:

@@ -10,11 +10,13 @@ figure exactly as the breaker's band gave it.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from decimal import Decimal
 
+import pytest
 from receivers import Receiver
 
-from nautilus_riskwatch.alerts import Alert, Delivery
+from nautilus_riskwatch.alerts import Alert, AlertsConfigError, Delivery
 from nautilus_riskwatch.alerts.levels import Crossing
 from nautilus_riskwatch.alerts.warnings import LimitFigure
 from nautilus_riskwatch.core.event_log import EventLog, attribute
@@ -22,12 +24,16 @@ from nautilus_riskwatch.core.feeds import Feed
 from nautilus_riskwatch.core.limits import Quiet
 from nautilus_riskwatch.core.record import RiskOff
 from nautilus_riskwatch.core.trips import DrawdownBreached, FirmKill, StalenessError
+from nautilus_riskwatch.metrics.settings import MetricsConfigError
 from nautilus_riskwatch.nautilus.alerting import (
     FeedView,
     LimitView,
     ScopeView,
     WatchAlerts,
+    WatchMetrics,
+    alert_settings,
     snapshot_of,
+    wire_guard,
 )
 
 D = Decimal
@@ -147,3 +153,118 @@ def test_the_snapshot_reads_each_limit_as_its_breaker_judges_it():
     ]
     assert snapshot.trips == {"stale": 1} and snapshot.stages == {"portfolio": "idle"}
     assert snapshot.denied == {"S-1": 2} and snapshot.scopes == {"portfolio": False}
+
+
+@dataclass
+class _Config:
+    """The alert, warning and metrics fields of ``RiskWatchConfig``, with its defaults."""
+
+    alerts: tuple = ()
+    alerts_timeout: float = 5.0
+    alerts_retries: int = 3
+    alerts_queue: int = 256
+    warn_at: tuple = ()
+    warn_hysteresis: object = "0.1"
+    feed_warn_at: tuple = ()
+    metrics_port: object = None
+    metrics_host: object = "127.0.0.1"
+
+
+def test_the_settings_are_checked_once_each_refusal_naming_its_field():
+    settings = alert_settings(
+        _Config(alerts=("json://127.0.0.1:9/hook/SECRET",), warn_at=("0.5", 0.8), metrics_port=0)
+    )
+    assert settings.warn_at == (D("0.5"), D("0.8")) and settings.warn_hysteresis == D("0.1")
+    assert settings.alerting and settings.delivery.retries == 3
+    assert "SECRET" not in repr(settings)
+    assert not alert_settings(_Config(metrics_port=9100)).alerting
+    refused = {
+        "alerts[1]": {"alerts": ("json://127.0.0.1:9/x", "tgram://SECRET")},
+        "alerts": {"alerts": "json://127.0.0.1:9/x"},
+        "alerts_timeout": {"alerts_timeout": 0},
+        "alerts_retries": {"alerts_retries": -1},
+        "alerts_queue": {"alerts_queue": 0},
+        "warn_at": {"warn_at": ("0.8", "0.5")},
+        "feed_warn_at": {"feed_warn_at": "0.5"},
+        "warn_hysteresis": {"warn_hysteresis": "1"},
+        "metrics_port": {"metrics_port": 65536},
+        "metrics_host": {"metrics_host": ""},
+    }
+    for field, values in refused.items():
+        with pytest.raises((AlertsConfigError, MetricsConfigError)) as error:
+            alert_settings(_Config(**values))
+        assert error.value.field == field, (field, error.value)
+        assert "SECRET" not in str(error.value)
+
+
+class _Switch:
+    def __init__(self, cascade) -> None:
+        self.cascade = cascade
+        self.record = None
+
+    def trip(self, cause):
+        return self.cascade
+
+
+class _Guard:
+    """What ``wire_guard`` reads of a guard: its scope, context, switch and callbacks."""
+
+    def __init__(self, context, cascade, told) -> None:
+        self.scope = "strategy S-1"
+        self.context = context
+        self.switch = _Switch(cascade)
+        self.on_trip = lambda record: told.append("firm")
+        self.on_warning = None
+
+
+def test_a_wired_guard_tells_the_firm_first_then_the_trip_then_the_cascades_end():
+    events, context = _logged()
+    alerts = WatchAlerts([], FAST, "W", "N", lambda: T0 + 9, True)
+    alerts.start(context)
+    told: list[str] = []
+
+    async def main() -> None:
+        cascade = asyncio.get_running_loop().create_future()
+        guard = _Guard(context, cascade, told)
+        wire_guard(alerts, guard)
+        record = RiskOff(DrawdownBreached(D("50"), D("50"), "USD"), T0, scope=guard.scope)
+        guard.on_trip(record)
+        told.append(events[-1].fields["alert"]["kind"])
+        guard.on_warning(
+            type("Spec", (), {"kind": "trailing", "currency": "USD"})(),
+            Crossing(D("0.5"), D("25.0"), D("26"), D("50")),
+        )
+        cascade.set_result(record)
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert told == ["firm", "trip"]
+    said = [(e.fields["alert"]["kind"], e.fields["alert"]["scope"]) for e in events]
+    assert said == [
+        ("trip", "strategy S-1"),
+        ("warning", "strategy S-1"),
+        ("cascade_end", "strategy S-1"),
+    ]
+
+
+def test_metrics_are_served_and_a_taken_port_is_refused_naming_the_field():
+    import socket
+    import urllib.request
+
+    settings = alert_settings(_Config(metrics_port=0))
+    snapshot = lambda: snapshot_of("W", "N", [], [], 0.0, {"S-1": 3})  # noqa: E731
+    metrics = WatchMetrics(settings, snapshot, "W", "N", None)
+    metrics.start()
+    try:
+        with urllib.request.urlopen(metrics.url, timeout=5) as answer:
+            text = answer.read().decode()
+    finally:
+        metrics.close()
+    assert 'riskwatch_denied_total{node="N",strategy="S-1",watch="W"} 3.0' in text
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = WatchMetrics(alert_settings(_Config(metrics_port=port)), snapshot, "W", "N", None)
+        with pytest.raises(MetricsConfigError, match=rf"metrics_port={port}"):
+            busy.start()
