@@ -9,7 +9,7 @@ from nautilus_riskwatch.core.event_log import (
     emit,
     read_event_log,
 )
-from nautilus_riskwatch.core.exposure import check_position, gross_breaker
+from nautilus_riskwatch.core.exposure import check_position, gross_breaker, position_breaker
 from nautilus_riskwatch.core.feeds import Feed
 from nautilus_riskwatch.core.limits import (
     breaker,
@@ -69,6 +69,7 @@ __all__ = [
     "emit",
     "gross_breaker",
     "parse_rate",
+    "position_breaker",
     "rate_breaker",
     "read_event_log",
     "records_from",

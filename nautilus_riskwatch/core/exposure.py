@@ -16,14 +16,14 @@ figure is to be handed over rounded up (toward the trip), as the loss is.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import NoReturn
 
 from nautilus_riskwatch.core.limits import Quiet, QuietSink, _first_breach
 from nautilus_riskwatch.core.trips import ExposureBreached
 
-__all__ = ["check_position", "gross_breaker"]
+__all__ = ["check_position", "gross_breaker", "position_breaker"]
 
 
 def check_position(net: Decimal, cap: Decimal, instrument: str = "") -> None:
@@ -39,6 +39,28 @@ def check_position(net: Decimal, cap: Decimal, instrument: str = "") -> None:
     size = abs(net)
     if size > cap:
         raise ExposureBreached("position", size, cap, instrument=instrument)
+
+
+async def position_breaker(
+    read_net: Callable[..., Awaitable[tuple[str, Decimal]]], caps: Mapping[str, Decimal]
+) -> NoReturn:
+    """Raise ``ExposureBreached("position", ...)`` at the first net quantity over its cap: a
+    supervisor child. ``read_net(until=predicate)`` (``Feed.read_one``) delivers ``(instrument,
+    net)`` after each fill that moves a capped instrument; one judged in ``put``, so a burst of
+    fills in one instant is judged fill by fill."""
+    for instrument, cap in caps.items():
+        _check_decimal(cap, f"position cap of {instrument}")
+        if cap < 0:
+            raise ValueError(f"a position cap must be 0 or more, got {cap} for {instrument}")
+
+    def judge(item: tuple[str, Decimal]) -> bool:
+        instrument, net = item
+        cap = caps.get(instrument)
+        return cap is not None and abs(net) > cap
+
+    instrument, net = await read_net(until=judge)
+    check_position(net, caps[instrument], instrument)
+    raise AssertionError("unreachable: the judge saw the net over its cap")  # pragma: no cover
 
 
 async def gross_breaker(

@@ -231,6 +231,40 @@ class PnlLedger:
             return False, False
         return bool(exposure.long), bool(exposure.short)
 
+    def net_qty(self, instrument: Hashable) -> Decimal:
+        """The signed net quantity held on ``instrument`` over every position (0 if none):
+        what a position cap judges."""
+        exposure = self._exposures.get(instrument)
+        if exposure is None:
+            return _ZERO
+        units = (exposure.long + exposure.short) // exposure.multiplier
+        return to_decimal(units, self.precision)
+
+    def gross_by_currency(self) -> dict[str, Exact]:
+        """Each settlement currency's gross exposure, exact: the sum over its instruments of
+        |net| x multiplier, valued at the mark a close would take (a net long at the bid, a
+        net short at the ask); an inverse instrument's in its base, |net| x multiplier /
+        price. Run on a fill or a quote of a held instrument, never per quote otherwise."""
+        linear: dict[str, int] = {}
+        inverse: dict[str, Fraction] = {}
+        unit = self._unit
+        for exposure in self._exposures.values():
+            net = exposure.long + exposure.short
+            if not net:
+                continue
+            price = exposure.bid if net > 0 else exposure.ask
+            code = exposure.purse.currency
+            if exposure.inverse:
+                inverse[code] = inverse.get(code, _NONE) + Fraction(abs(net), price * unit)
+            else:
+                linear[code] = linear.get(code, 0) + abs(net) * price
+        figures: dict[str, Exact] = {}
+        for code in (*linear, *(c for c in inverse if c not in linear)):
+            decimal = to_decimal(linear.get(code, 0), self._money_places)
+            part = inverse.get(code)
+            figures[code] = decimal if part is None else Fraction(decimal) + part
+        return figures
+
     def position_qty(self, position: Hashable) -> Decimal:
         entry = self._positions.get(position)
         return to_decimal(entry[1], self.precision) if entry is not None else _ZERO
