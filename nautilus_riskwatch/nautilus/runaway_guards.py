@@ -1,0 +1,147 @@
+"""A scope's runaway guards: their settings, read from the config, and their feeds and
+supervisor children, fed from the engine's order events.
+
+Each guard is a child of the scope's one supervisor, reading its own ``Feed`` with a
+judge in ``put`` (``core/rates.py``, ``core/exposure.py``): a child that raises collapses
+the group and runs the one cascade, as a loss limit's does. The rates and the position
+caps are fed only by order events (nothing per quote); the gross exposure rides on the
+guard's marks (``Guard``), only for held instruments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import partial
+
+from nautilus_trader.model.identifiers import InstrumentId
+
+from nautilus_riskwatch.core.exposure import position_breaker
+from nautilus_riskwatch.core.feeds import Feed
+from nautilus_riskwatch.core.rates import BadRate, EventRate, parse_rate, rate_breaker
+from nautilus_riskwatch.core.supervisor import Child
+from nautilus_riskwatch.nautilus.runaway import FILLS, ORDERS, REJECTS
+
+__all__ = ["RATE_FIELDS", "RunawayFeeds", "RunawaySpec", "position_caps", "rates"]
+
+#: The config's rate fields, and what each counts.
+RATE_FIELDS = {"max_order_rate": ORDERS, "max_reject_rate": REJECTS, "max_fill_rate": FILLS}
+
+
+@dataclass(frozen=True)
+class RunawaySpec:
+    """One scope's runaway guards, checked: a rate per kind counted, caps per instrument."""
+
+    rates: Mapping[str, EventRate] = field(default_factory=dict)  # "orders" -> rate
+    positions: Mapping[InstrumentId, Decimal] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.rates or self.positions)
+
+    def describe(self) -> dict[str, object]:
+        """For the ``armed`` line and the start's log line."""
+        named = {f"max_{kind[:-1]}_rate": rate for kind, rate in self.rates.items()}
+        described: dict[str, object] = {
+            name: f"{rate.limit}/{rate.window_ns}ns" for name, rate in named.items()
+        }
+        if self.positions:
+            described["max_position"] = {str(i): str(cap) for i, cap in self.positions.items()}
+        return described
+
+
+def rates(prefix: str, values: Mapping[str, object]) -> dict[str, EventRate]:
+    """The rates given among ``values`` (field name -> raw value, ``None``: not given),
+    each refused with its field named (``prefix`` before it, e.g. ``"limits[0]."``)."""
+    found = {}
+    for name, counted in RATE_FIELDS.items():
+        raw = values.get(name)
+        if raw is not None:
+            found[counted] = parse_rate(raw, field=f"{prefix}{name}")
+    return found
+
+
+def position_caps(field_name: str, value: object) -> dict[InstrumentId, Decimal]:
+    """``{"EUR/USD.SIM": 1000000, ...}``: the most absolute net quantity per instrument.
+
+    A cap is a whole number or a decimal string (``"0.5"``), 0 or more; a float is refused
+    (``0.1`` is not the number it looks like), and so is a key that is not an instrument id.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not value:
+        raise BadRate(
+            f"{field_name} must be a non-empty dict of instrument id to the most absolute "
+            f"net quantity, got {type(value).__name__} {value!r}"
+        )
+    caps = {}
+    for key, raw in value.items():
+        where = f"{field_name}[{key!r}]"
+        try:
+            instrument = InstrumentId.from_str(str(key))
+        except Exception:
+            raise BadRate(f"{where}: not an instrument id ('SYMBOL.VENUE')") from None
+        caps[instrument] = _quantity(where, raw)
+    return caps
+
+
+def _quantity(where: str, raw: object) -> Decimal:
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise BadRate(
+            f"{where} must be a whole number or a decimal string, got {type(raw).__name__} {raw!r}"
+        )
+    try:
+        cap = Decimal(raw.strip() if isinstance(raw, str) else raw)
+    except InvalidOperation:
+        raise BadRate(f"{where}: {raw!r} is not a number") from None
+    if not cap.is_finite() or cap < 0:
+        raise BadRate(f"{where}: a position cap must be a finite number, 0 or more, got {raw!r}")
+    return cap
+
+
+class RunawayFeeds:
+    """A guard's runaway feeds (one per guard: a feed has one reader) and its children."""
+
+    def __init__(self, spec: RunawaySpec, loop_time: Callable[[], float], scope: str) -> None:
+        self.spec = spec
+        self._loop_time = loop_time
+        self._scope = scope
+        self._caps = {str(i): cap for i, cap in spec.positions.items()}
+        self._counts: dict[str, Feed[int]] = {}
+        self._nets: Feed[tuple[str, Decimal]] | None = None
+
+    @property
+    def counts(self) -> bool:
+        """Whether any rate guard counts events (then every order event is sorted)."""
+        return bool(self.spec.rates)
+
+    def caps(self, instrument_id: InstrumentId) -> bool:
+        """Whether the instrument's position is capped."""
+        return instrument_id in self.spec.positions
+
+    def count(self, kinds: tuple[str, ...], ts_ns: int) -> None:
+        """Events of ``kinds`` (from ``runaway.counted``) at engine time ``ts_ns``."""
+        for kind in kinds:
+            feed = self._counts.get(kind)
+            if feed is not None:
+                feed.put(ts_ns)
+
+    def net(self, instrument_id: InstrumentId, net: Decimal) -> None:
+        """The scope's net quantity on a capped instrument after a fill."""
+        if self._nets is not None:
+            self._nets.put((str(instrument_id), net))
+
+    def children(self) -> list[Child]:
+        """The supervisor children, on fresh feeds at every arm: a re-arm counts from empty,
+        and nothing put between a trip and its re-arm is judged again."""
+        loop_time, scope = self._loop_time, self._scope
+        self._counts = {kind: Feed(f"{kind} ({scope})", loop_time) for kind in self.spec.rates}
+        children: list[Child] = [
+            partial(rate_breaker, feed.read_one, self.spec.rates[kind], kind)
+            for kind, feed in self._counts.items()
+        ]
+        self._nets = None
+        if self._caps:
+            self._nets = Feed(f"positions ({scope})", loop_time)
+            children.append(partial(position_breaker, self._nets.read_one, self._caps))
+        return children
