@@ -10,10 +10,11 @@ guard's marks (``Guard``), only for held instruments.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import partial
+from typing import Any, Protocol
 
 from nautilus_trader.model.identifiers import InstrumentId
 
@@ -21,9 +22,17 @@ from nautilus_riskwatch.core.exposure import position_breaker
 from nautilus_riskwatch.core.feeds import Feed
 from nautilus_riskwatch.core.rates import BadRate, EventRate, parse_rate, rate_breaker
 from nautilus_riskwatch.core.supervisor import Child
-from nautilus_riskwatch.nautilus.runaway import FILLS, ORDERS, REJECTS
+from nautilus_riskwatch.nautilus.runaway import FILLS, ORDERS, REJECTS, counted
 
-__all__ = ["RATE_FIELDS", "RunawayFeeds", "RunawaySpec", "position_caps", "rates"]
+__all__ = [
+    "RATE_FIELDS",
+    "RunawayFeeds",
+    "RunawaySources",
+    "RunawaySpec",
+    "position_caps",
+    "rates",
+    "spec_from",
+]
 
 #: The config's rate fields, and what each counts.
 RATE_FIELDS = {"max_order_rate": ORDERS, "max_reject_rate": REJECTS, "max_fill_rate": FILLS}
@@ -54,10 +63,10 @@ def rates(prefix: str, values: Mapping[str, object]) -> dict[str, EventRate]:
     """The rates given among ``values`` (field name -> raw value, ``None``: not given),
     each refused with its field named (``prefix`` before it, e.g. ``"limits[0]."``)."""
     found = {}
-    for name, counted in RATE_FIELDS.items():
+    for name, kind in RATE_FIELDS.items():
         raw = values.get(name)
         if raw is not None:
-            found[counted] = parse_rate(raw, field=f"{prefix}{name}")
+            found[kind] = parse_rate(raw, field=f"{prefix}{name}")
     return found
 
 
@@ -97,6 +106,9 @@ def _quantity(where: str, raw: object) -> Decimal:
     if not cap.is_finite() or cap < 0:
         raise BadRate(f"{where}: a position cap must be a finite number, 0 or more, got {raw!r}")
     return cap
+
+
+_UNREAD = object()  # the event's order, not read from the cache yet
 
 
 class RunawayFeeds:
@@ -145,3 +157,59 @@ class RunawayFeeds:
             self._nets = Feed(f"positions ({scope})", loop_time)
             children.append(partial(position_breaker, self._nets.read_one, self._caps))
         return children
+
+
+def spec_from(prefix: str, entry: object) -> RunawaySpec:
+    """A scope's runaway guards from a config entry (the top level or a scoped limit),
+    whose fields ``max_order_rate``, ``max_reject_rate``, ``max_fill_rate`` and
+    ``max_position`` are read; each refusal names its field after ``prefix``."""
+    return RunawaySpec(
+        rates=rates(prefix, {name: getattr(entry, name, None) for name in RATE_FIELDS}),
+        positions=position_caps(f"{prefix}max_position", getattr(entry, "max_position", None)),
+    )
+
+
+class Counting(Protocol):
+    """What ``RunawaySources`` needs of a guard."""
+
+    runaway: RunawayFeeds | None
+
+    def covers(self, strategy_id: Any, instrument_id: Any) -> bool: ...
+
+    @property
+    def book(self) -> Any: ...
+
+
+class RunawaySources:
+    """The engine's order events to the guards' runaway feeds: sorted once per guard that
+    covers the event and counts (``runaway.counted``), at the event's ``ts_event``.
+
+    ``state_is_watch_s()`` says whether the RiskEngine's trading state is one a watch set
+    (the gate knows); it is asked only for a refusal that names the trading state.
+    """
+
+    def __init__(
+        self,
+        cache: Any,
+        guards: Sequence[Counting],
+        state_is_watch_s: Callable[[], bool],
+    ) -> None:
+        self._cache = cache
+        self._counting = [g for g in guards if g.runaway is not None and g.runaway.counts]
+        self._state = state_is_watch_s
+
+    def __bool__(self) -> bool:
+        return bool(self._counting)
+
+    def event(self, event: Any) -> None:
+        """One order event from ``events.order.*``."""
+        strategy_id, instrument_id = event.strategy_id, event.instrument_id
+        order: Any = _UNREAD
+        for guard in self._counting:
+            if not guard.covers(strategy_id, instrument_id):
+                continue
+            if order is _UNREAD:
+                order = self._cache.order(event.client_order_id)
+            kinds = counted(event, order, guard.book.closes, self._state)
+            if kinds:
+                guard.runaway.count(kinds, event.ts_event)  # type: ignore[union-attr]

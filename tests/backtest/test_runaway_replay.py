@@ -3,14 +3,16 @@ the watch counts are the engine's own.
 
 The control runs here have no watch: they give the event times the guarded runs must trip
 on (``brute``). An observer on the bus sorts the engine's order events with the package's
-rule (``nautilus/runaway.py``) as they are published, and what it counts must be what the
-brute force reads from the cache afterwards, kind by kind, to the nanosecond.
+rule (``nautilus/runaway.py``, through ``RunawaySources``) as they are published, and what
+it counts must be what the brute force reads from the cache afterwards, kind by kind, to
+the nanosecond.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from brute import fills, first_over, first_position_over, order_times, reject_times
@@ -23,26 +25,47 @@ from runaway import (
     replay,
 )
 
-from nautilus_riskwatch.nautilus.runaway import counted
+from nautilus_riskwatch.nautilus.runaway_guards import RunawaySources
 
 SECOND = 1_000_000_000
 
 
+class Recorder:
+    """A guard's runaway feeds that only write down what they are told."""
+
+    counts = True
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[int]] = defaultdict(list)
+
+    def count(self, kinds, ts_ns) -> None:
+        for kind in kinds:
+            self.times[kind].append(ts_ns)
+
+
+class Everything:
+    """A guard over the whole book, no watch behind it."""
+
+    def __init__(self) -> None:
+        self.runaway = Recorder()
+        self.book = SimpleNamespace(closes=lambda order: "RISKWATCH" in (order.tags or ()))
+
+    def covers(self, strategy_id, instrument_id) -> bool:
+        return True
+
+
 class Observer(Actor):
-    """Sorts every order event on the bus as a runaway guard would (no trip, no watch)."""
+    """Sorts every order event on the bus as the watch's runaway guards would (``RunawaySources``),
+    for a guard over the whole book: no trip, no watch."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.times: dict[str, list[int]] = defaultdict(list)
+        self.guard = Everything()
+        self.times = self.guard.runaway.times
 
     def on_start(self) -> None:
-        self.msgbus.subscribe(topic="events.order.*", handler=self._event)
-
-    def _event(self, event) -> None:
-        order = self.cache.order(event.client_order_id)
-        ours = lambda o: "RISKWATCH" in (o.tags or ())  # noqa: E731
-        for kind in counted(event, order, ours, lambda: False):
-            self.times[kind].append(event.ts_event)
+        sources = RunawaySources(self.cache, [self.guard], lambda: False)
+        self.msgbus.subscribe(topic="events.order.*", handler=sources.event)
 
 
 def _control(strategy, latency_ms=0):
