@@ -23,6 +23,8 @@ from nautilus_riskwatch import DrawdownBreached, ManualKill, RiskWatchConfig, Wa
 from nautilus_riskwatch.core.record import RiskOff, Stage
 from nautilus_riskwatch.core.trips import (
     DailyLossBreached,
+    ExposureBreached,
+    RunawayDetected,
     StalenessError,
     TrailingDrawdownBreached,
 )
@@ -41,6 +43,10 @@ CAUSES = {
     "daily": lambda: DailyLossBreached(Decimal("1000"), Decimal(1000), 0.0, "USD", T0),
     "manual": lambda: ManualKill("desk saw a fat finger", "ops"),
     "failure": lambda: WatchFailure(RuntimeError("boom " * 40), "guard"),
+    "orders": lambda: RunawayDetected("orders", 11, 30 * S, 10, T0 + 81 * S),
+    "position": lambda: ExposureBreached(
+        "position", Decimal(510000), Decimal(500000), "EUR/USD.SIM"
+    ),
 }
 SPANS = {"40 s": 40 * S, "3 h": 3 * 3600 * S, "3 days": 3 * 86_400 * S}
 
@@ -223,3 +229,25 @@ def test_a_real_stale_trip_with_nothing_open_from_its_event_log(tmp_path):
     _check_readable(fig, record.tripped_at_ns)
     assert "nothing to cancel or close" in fig._suptitle.get_text()
     run.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("cause", "name"),
+    [
+        (RunawayDetected("orders", 11, 30 * S, 10), "order storm"),
+        (RunawayDetected("rejects", 6, 2 * S, 5), "reject storm"),
+        (RunawayDetected("fills", 11, 30 * S, 10), "fill storm"),
+        (ExposureBreached("position", Decimal(2), Decimal(1), "EUR/USD.SIM"), "position cap"),
+        (ExposureBreached("gross", Decimal(2), Decimal(1), currency="USD"), "gross exposure cap"),
+    ],
+)
+def test_a_runaway_or_exposure_trip_is_named_by_what_it_counted_or_measured(cause, name):
+    times, equity = _curve(40 * S)
+    record = _record(cause, times[10])
+    fig = draw_trip(record, times, equity, None, currency="USD")
+    assert f"({name})" in fig._suptitle.get_text() or any(
+        f"({name})" in t.get_text()
+        for ax in fig.axes
+        if ax.get_legend()
+        for t in ax.get_legend().get_texts()
+    )

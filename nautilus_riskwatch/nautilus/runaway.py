@@ -18,8 +18,9 @@ nothing is added to any order's path.
 
 Two things count as nothing. The watch's own closes: they are the kill, not the strategy
 (the one rule of "is this our close" is the book's, ``closes``, handed in). And the watch's
-own refusals after a trip: a blocked scope's denials by the gate, and the RiskEngine's
-trading-state refusals while the trading state is the one a watch set. They never reached
+own refusals after a trip (``watch_refusal``): a blocked scope's denials by the gate (their
+reason is a tripped book's block reason), and the RiskEngine's trading-state refusals while
+the trading state is the one a watch set. They never reached
 a market, and the scope they refuse is already down: a strategy retrying into the kill must
 not trip a second guard (the portfolio's, say, over a blocked strategy's retries) and take
 everyone else down for messages that went nowhere.
@@ -29,7 +30,7 @@ The time is the event's ``ts_event``, integer nanoseconds, as the rate breaker w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from nautilus_trader.model.events import (
@@ -48,7 +49,6 @@ __all__ = [
     "REFUSALS",
     "REJECTS",
     "SUBMISSIONS",
-    "WATCH_REASON",
     "counted",
     "first_submission",
     "watch_refusal",
@@ -60,8 +60,6 @@ ORDERS, REJECTS, FILLS = "orders", "rejects", "fills"
 SUBMISSIONS = (OrderSubmitted, OrderEmulated, OrderDenied)
 #: The refusals a reject guard counts.
 REFUSALS = (OrderDenied, OrderRejected, OrderModifyRejected, OrderCancelRejected)
-#: Every refusal the watch itself makes gives a reason that starts so (the gate's denials).
-WATCH_REASON = "RiskWatch "
 #: The RiskEngine's refusals by its trading state carry this in their reason.
 _TRADING_STATE = "TradingState"
 
@@ -86,12 +84,14 @@ def first_submission(order: Any, event: Any) -> bool:
     return True
 
 
-def watch_refusal(event: Any, state_is_watch_s: Callable[[], bool]) -> bool:
-    """Whether a refusal is the watch's own doing: a denial by a tripped scope's block, or a
-    refusal by the RiskEngine's trading state while that state is one a watch set
+def watch_refusal(
+    reason: str, blocks: Collection[str], state_is_watch_s: Callable[[], bool]
+) -> bool:
+    """Whether a refusal is the watch's own doing: its reason is one of ``blocks`` (the
+    block reasons of the tripped books on the bus: the gate's denials), or it is the
+    RiskEngine's trading-state refusal while that state is one a watch set
     (``state_is_watch_s`` is asked only then)."""
-    reason = str(getattr(event, "reason", ""))
-    if reason.startswith(WATCH_REASON):
+    if reason in blocks:
         return True
     return _TRADING_STATE in reason and state_is_watch_s()
 
@@ -100,25 +100,25 @@ def counted(
     event: Any,
     order: Any,
     closes: Callable[[Any], bool],
-    state_is_watch_s: Callable[[], bool],
+    refused_by_watch: Callable[[str], bool],
 ) -> tuple[str, ...]:
     """What ``event`` counts as for a runaway guard whose scope covers it: some of
     ``orders``, ``rejects``, ``fills``, or nothing.
 
     ``order`` is the event's order in the cache (``None`` if unknown), ``closes(order)`` the
-    book's rule for the watch's own closes, ``state_is_watch_s()`` whether the RiskEngine's
-    trading state is now one a watch set.
+    book's rule for the watch's own closes, ``refused_by_watch(reason)`` whether a refusal
+    with that reason is the watch's own (``watch_refusal``).
     """
     if order is not None and closes(order):
         return _NONE
     if isinstance(event, OrderFilled):
         return _FILLS
     if isinstance(event, OrderDenied):
-        if watch_refusal(event, state_is_watch_s):
+        if refused_by_watch(str(event.reason)):
             return _NONE
         return _ORDERS_AND_REJECTS if first_submission(order, event) else _REJECTS
     if isinstance(event, OrderSubmitted | OrderEmulated):
         return _ORDERS if first_submission(order, event) else _NONE
     if isinstance(event, REFUSALS):
-        return _NONE if watch_refusal(event, state_is_watch_s) else _REJECTS
+        return _NONE if refused_by_watch(str(event.reason)) else _REJECTS
     return _NONE

@@ -184,19 +184,19 @@ class RunawaySources:
     """The engine's order events to the guards' runaway feeds: sorted once per guard that
     covers the event and counts (``runaway.counted``), at the event's ``ts_event``.
 
-    ``state_is_watch_s()`` says whether the RiskEngine's trading state is one a watch set
-    (the gate knows); it is asked only for a refusal that names the trading state.
+    ``refused_by_watch(reason)`` says whether a refusal is the watch's own
+    (``runaway.watch_refusal``, with the gate's block reasons and trading state).
     """
 
     def __init__(
         self,
         cache: Any,
         guards: Sequence[Counting],
-        state_is_watch_s: Callable[[], bool],
+        refused_by_watch: Callable[[str], bool],
     ) -> None:
         self._cache = cache
         self._counting = [g for g in guards if g.runaway is not None and g.runaway.counts]
-        self._state = state_is_watch_s
+        self._refused = refused_by_watch
 
     def __bool__(self) -> bool:
         return bool(self._counting)
@@ -210,6 +210,6 @@ class RunawaySources:
                 continue
             if order is _UNREAD:
                 order = self._cache.order(event.client_order_id)
-            kinds = counted(event, order, guard.book.closes, self._state)
+            kinds = counted(event, order, guard.book.closes, self._refused)
             if kinds:
                 guard.runaway.count(kinds, event.ts_event)  # type: ignore[union-attr]

@@ -31,13 +31,21 @@ CAUSE_NAMES = {
     "firm-kill": "firm-wide kill",
     "firm-unreachable": "firm switch unreachable",
 }
+#: A runaway trip is named by what it counted, an exposure trip by what it measured.
+RUNAWAY_NAMES = {"orders": "order storm", "rejects": "reject storm", "fills": "fill storm"}
+EXPOSURE_NAMES = {"position": "position cap", "gross": "gross exposure cap"}
 DAY_S = 86_400
 _TITLE_WIDTH = 120  # characters a title line holds across the figure
 
 
 def cause_name(record: RiskOff) -> str:
     """The trip's cause as the picture names it (``CAUSE_NAMES``, else its kind)."""
-    return CAUSE_NAMES.get(record.cause.kind, record.cause.kind)
+    cause = record.cause
+    if cause.kind == "runaway":
+        return RUNAWAY_NAMES.get(getattr(cause, "counted", ""), "runaway")
+    if cause.kind == "exposure":
+        return EXPOSURE_NAMES.get(getattr(cause, "measure", ""), "exposure cap")
+    return CAUSE_NAMES.get(cause.kind, cause.kind)
 
 
 def trip_title(

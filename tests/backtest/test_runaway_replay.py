@@ -64,7 +64,7 @@ class Observer(Actor):
         self.times = self.guard.runaway.times
 
     def on_start(self) -> None:
-        sources = RunawaySources(self.cache, [self.guard], lambda: False)
+        sources = RunawaySources(self.cache, [self.guard], lambda reason: False)
         self.msgbus.subscribe(topic="events.order.*", handler=sources.event)
 
 

@@ -97,8 +97,11 @@ def _ours(order):
     return "RISKWATCH" in (order.tags or ())
 
 
+BLOCK = "RiskWatch: strategy S-001 blocked after a trip of its limit"
+
+
 def _count(event, order, state=lambda: False):
-    return counted(event, order, _ours, state)
+    return counted(event, order, _ours, lambda reason: watch_refusal(reason, {BLOCK}, state))
 
 
 def test_a_direct_submission_is_one_order():
@@ -165,9 +168,12 @@ def test_the_watch_s_own_closes_count_as_nothing():
 
 
 def test_the_watch_s_own_denials_count_as_nothing():
-    event = _denied("RiskWatch RiskWatch-000: strategy S-001 blocked after a trip of its limit")
+    event = _denied(BLOCK)
     assert _count(event, _order(event)) == ()
-    assert watch_refusal(event, NEVER_ASKED)
+    assert watch_refusal(BLOCK, {BLOCK}, NEVER_ASKED)
+    # a strategy's own denial that merely mentions the watch is the strategy's
+    other = _denied("RiskWatch: not a block reason of any tripped book")
+    assert _count(other, _order(other)) == ("orders", "rejects")
 
 
 @pytest.mark.parametrize(
