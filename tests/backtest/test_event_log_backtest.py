@@ -269,7 +269,7 @@ def test_a_scoped_limit_writes_its_own_lines_and_a_rearm_keeps_the_session(tmp_p
         (True, "ops", "fixed"),
     ]
     records = records_from(events, scope=scope)
-    history = [*run.watch._guards[1].records, run.watch.scope_records[scope]]
+    history = [*run.watch.session.guards[1].records, run.watch.scope_records[scope]]
     assert [r.to_dict() for r in records] == [r.to_dict() for r in history]
     # its cascade touched only its strategy; the gate's denials are in its lines
     commands = [e for e in events if e.kind == "command"]
@@ -295,7 +295,7 @@ def test_a_full_disk_loses_the_file_not_the_cascade():
     cache = run.engine.cache
     assert run.watch.record is not None and run.watch.record.complete
     assert [str(p.strategy_id) for p in cache.positions_open()] == [HEDGER_ID]
-    assert run.watch._event_log.failures > 0
+    assert run.watch.session.event_log.failures > 0
 
 
 def test_an_event_log_that_cannot_be_opened_refuses_to_start(tmp_path):
@@ -345,7 +345,7 @@ def test_each_cancel_is_one_line_naming_its_order_and_where_it_went(tmp_path):
 
 
 def test_every_line_goes_through_the_actors_logger_too(tmp_path, monkeypatch):
-    import nautilus_riskwatch.nautilus.actor as actor_module
+    import nautilus_riskwatch.nautilus.session as session_module
     from nautilus_riskwatch.nautilus.event_log import LoggerSink
 
     heard: list[tuple[str, str]] = []
@@ -369,7 +369,7 @@ def test_every_line_goes_through_the_actors_logger_too(tmp_path, monkeypatch):
             given.append(log)
             super().__init__(Recording(log))
 
-    monkeypatch.setattr(actor_module, "LoggerSink", RecordingSink)
+    monkeypatch.setattr(session_module, "LoggerSink", RecordingSink)
     path = tmp_path / "events.jsonl"
     run = build_engine(RiskWatchConfig(**WATCH, event_log=str(path)))
     run.engine.run()

@@ -17,8 +17,8 @@ from nautilus_trader.model.objects import Price, Quantity
 from pnl import fills_of, first_breach
 from venue import Venue, is_cancel, is_watch_close
 
-import nautilus_riskwatch.nautilus.actor as actor_module
 import nautilus_riskwatch.nautilus.router as router_module
+import nautilus_riskwatch.nautilus.session as session_module
 from nautilus_riskwatch import (
     DrawdownBreached,
     ManualKill,
@@ -271,7 +271,7 @@ def test_an_event_publisher_that_raises_is_recorded_not_raised(monkeypatch):
 
 
 def test_without_a_risk_engine_the_record_names_the_degraded_mode(monkeypatch):
-    monkeypatch.setattr(actor_module, "find_risk_engine", lambda msgbus: None)
+    monkeypatch.setattr(session_module, "find_risk_engine", lambda msgbus: None)
     run = build_engine(RiskWatchConfig(**WATCH))
     run.engine.run()
     record = run.watch.record

@@ -174,5 +174,5 @@ def test_a_scoped_limit_can_be_rearmed_on_its_own_by_a_bus_command():
     run.engine.run()
     assert rearmer.result == "sent"
     # re-armed with the loss still over the limit: it trips again at once, and is blocked again
-    records = run.watch._guards[1].records
+    records = run.watch.session.guards[1].records
     assert len(records) == 1 and run.watch.scope_records[f"strategy {TRADER_ID}"] is not records[0]

@@ -52,7 +52,7 @@ def _run(config: RiskWatchConfig, *, quiet: bool = True, monkeypatch=None, **bui
 
 def _limit_feed(run):
     """The portfolio guard's one limit feed."""
-    ((_, feed),) = run.watch._guards[0]._feeds
+    ((_, feed),) = run.watch.session.guards[0]._feeds
     return feed
 
 
@@ -151,7 +151,7 @@ class Peek(Actor):
         self.subscribe_quote_ticks(eurusd_instrument().id)
 
     def on_quote_tick(self, tick) -> None:
-        guards = self.watch._guards
+        guards = self.watch.session.guards
         if guards:
             self.bounds.append((guards[0].quiet_low, guards[0].quiet_high))
 
@@ -178,5 +178,5 @@ def test_with_pnl_samples_on_the_guard_never_goes_quiet(tmp_path):
     control, peeked = _peeked(RiskWatchConfig(feeds=[FEED], max_loss=FAR))
     quiet = [b for b in peeked if b != (0, 0)]
     assert len(quiet) > 9_000
-    places = control.watch._guards[0].ledger.money_places
+    places = control.watch.session.guards[0].ledger.money_places
     assert set(quiet) == {(to_raw(Decimal("-1000000"), places), float("inf"))}

@@ -395,7 +395,7 @@ def test_a_kill_with_nothing_resting_trips_once_on_a_live_node_and_the_rearm_hol
         watch.kill("test: live kill, nothing resting", who="test")
         await _until(lambda: watch.record is not None and watch.record.stage == "done", 20)
         await asyncio.sleep(0.1)
-        seen["collapsed"] = watch._portfolio.task.done()
+        seen["collapsed"] = watch.session.portfolio.task.done()
         seen["rearm"] = watch.rearm(who="test", reason="kill handled")
         await asyncio.sleep(0.3)
         seen.update(
