@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from nautilus_trader.model.identifiers import Venue
 
@@ -49,13 +50,13 @@ class Equity:
 
 
 def account_equity(
-    cache: object,
-    portfolio: object,
+    cache: Any,
+    portfolio: Any,
     currency: str,
     rate: Callable[[str, Venue], Rate | None],
 ) -> Equity:
     """Every account's equity, converted into ``currency``; raise ``EquityUnknown``."""
-    accounts = list(cache.accounts())  # type: ignore[attr-defined]
+    accounts = list(cache.accounts())
     if not accounts:
         raise EquityUnknown("the engine has no account yet: a percent limit has no base")
     total = Fraction(0)
@@ -66,7 +67,7 @@ def account_equity(
         for code, money in _balances(account):
             amounts[code] = amounts.get(code, Decimal(0)) + money
         if not account.is_cash_account:
-            for money in (portfolio.unrealized_pnls(venue) or {}).values():  # type: ignore[attr-defined]
+            for money in (portfolio.unrealized_pnls(venue) or {}).values():
                 code = money.currency.code
                 amounts[code] = amounts.get(code, Decimal(0)) + money.as_decimal()
         for code, amount in amounts.items():
@@ -89,8 +90,7 @@ def account_equity(
     return Equity(currency, total, tuple(parts))
 
 
-def _balances(account: object) -> list[tuple[str, Decimal]]:
+def _balances(account: Any) -> list[tuple[str, Decimal]]:
     return [
-        (currency.code, money.as_decimal())
-        for currency, money in account.balances_total().items()  # type: ignore[attr-defined]
+        (currency.code, money.as_decimal()) for currency, money in account.balances_total().items()
     ]

@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from nautilus_trader.model.enums import PriceType
 from nautilus_trader.model.identifiers import InstrumentId, Venue
@@ -83,7 +84,7 @@ class RateBook:
 
     """
 
-    def __init__(self, cache: object, target: str, follow: Callable[[InstrumentId], None]) -> None:
+    def __init__(self, cache: Any, target: str, follow: Callable[[InstrumentId], None]) -> None:
         self._cache = cache
         self.target = target
         self._follow = follow
@@ -176,7 +177,7 @@ class RateBook:
         return chains
 
     def _pairs(self, venue: Venue) -> Iterable[tuple[InstrumentId, str, str]]:
-        for instrument in self._cache.instruments(venue=venue):  # type: ignore[attr-defined]
+        for instrument in self._cache.instruments(venue=venue):
             if isinstance(instrument, CurrencyPair | CryptoPerpetual):
                 base = instrument.base_currency.code
                 yield instrument.id, base, instrument.quote_currency.code
@@ -187,15 +188,13 @@ class RateBook:
             return prices
         prices = self.followed[instrument_id] = _Prices(instrument_id, base, quote_ccy)
         cache = self._cache
-        tick = cache.quote_tick(instrument_id)  # type: ignore[attr-defined]
+        tick = cache.quote_tick(instrument_id)
         if tick is not None:
             prices.quote = (tick.bid_price.as_decimal(), tick.ask_price.as_decimal(), tick.ts_init)
         for price_type in (PriceType.BID, PriceType.ASK):
             bars = [
-                cache.bar(bar_type)  # type: ignore[attr-defined]
-                for bar_type in cache.bar_types(  # type: ignore[attr-defined]
-                    instrument_id=instrument_id, price_type=price_type
-                )
+                cache.bar(bar_type)
+                for bar_type in cache.bar_types(instrument_id=instrument_id, price_type=price_type)
             ]
             bars = [bar for bar in bars if bar is not None]
             if bars:

@@ -85,11 +85,12 @@ class BarRoutes:
         for known, route in self._few:
             if known == bar_type:
                 return route
-        route = self._many.get(bar_type)  # type: ignore[assignment]
-        if route is None:
-            route = self._many[bar_type] = self._make(bar_type)
-            if len(self._few) < self.FEW:
-                self._few.append((bar_type, route))
+        found = self._many.get(bar_type)
+        if found is not None:
+            return found
+        route = self._many[bar_type] = self._make(bar_type)
+        if len(self._few) < self.FEW:
+            self._few.append((bar_type, route))
         return route
 
     def clear(self) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from nautilus_trader.model.identifiers import Venue
 
@@ -38,17 +39,17 @@ class Settlement:
     venue: Venue
 
 
-def settlement_of(instrument: object) -> Settlement:
+def settlement_of(instrument: Any) -> Settlement:
     """Read an instrument's booking; raise ``ValueError`` for one the ledger cannot book."""
     kind = type(instrument).__name__
     if kind == "BettingInstrument":
         raise ValueError(
-            f"{instrument.id} is a betting instrument: its PnL is not a price times a "  # type: ignore[attr-defined]
+            f"{instrument.id} is a betting instrument: its PnL is not a price times a "
             "quantity, and the watch cannot value it exactly"
         )
     return Settlement(
-        multiplier=instrument.multiplier.as_decimal(),  # type: ignore[attr-defined]
-        currency=instrument.get_cost_currency().code,  # type: ignore[attr-defined]
-        inverse=bool(instrument.is_inverse),  # type: ignore[attr-defined]
-        venue=instrument.id.venue,  # type: ignore[attr-defined]
+        multiplier=instrument.multiplier.as_decimal(),
+        currency=instrument.get_cost_currency().code,
+        inverse=bool(instrument.is_inverse),
+        venue=instrument.id.venue,
     )
