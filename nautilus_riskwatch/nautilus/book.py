@@ -12,6 +12,10 @@ events of these orders as usual.
 Orders are cancelled one by one, never with ``CancelAllOrders``: a venue may cancel every
 order on the instrument for it (the simulated exchange ignores the strategy), including
 another strategy's order still in flight, which no snapshot of the cache can rule out.
+
+The rules the book applies live beside it: what is protective (``protective``), where an
+order is held and where its cancel goes (``orders``), the watch's own closes and their
+escalation (``closes``), and REDUCING judged net (``reducing``).
 """
 
 from __future__ import annotations
@@ -21,57 +25,33 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from nautilus_trader.common.factories import OrderFactory
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import CancelOrder, SubmitOrder
 from nautilus_trader.model.enums import (
     ContingencyType,
-    OrderSide,
     OrderStatus,
-    OrderType,
-    PositionSide,
-    TimeInForce,
-    TriggerType,
 )
-from nautilus_trader.model.events import OrderCancelRejected, OrderFilled
+from nautilus_trader.model.events import OrderCancelRejected
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, PositionId, StrategyId
-from nautilus_trader.model.objects import Price, Quantity
 
 from nautilus_riskwatch.core.event_log import emit
 from nautilus_riskwatch.core.record import RiskOff, scope_of
-from nautilus_riskwatch.nautilus.closes import CloseIds, is_watch_close
+from nautilus_riskwatch.nautilus.closes import CloseIds, Closes, is_watch_close
 from nautilus_riskwatch.nautilus.commands import risk_off_topic
-from nautilus_riskwatch.nautilus.config import MARKET, Settings
+from nautilus_riskwatch.nautilus.config import Settings
+from nautilus_riskwatch.nautilus.engine_hooks import EXEC_ENGINE
 from nautilus_riskwatch.nautilus.event_log import command_fields
-from nautilus_riskwatch.nautilus.gate import EMULATOR, EXEC_ENGINE, OrderGate
+from nautilus_riskwatch.nautilus.gate import OrderGate
+from nautilus_riskwatch.nautilus.orders import cancel_endpoint, held_by, submitted
+from nautilus_riskwatch.nautilus.protective import is_protective, protected_qty
+from nautilus_riskwatch.nautilus.reducing import reduces
 
 if TYPE_CHECKING:
     from nautilus_trader.common.actor import Actor
     from nautilus_trader.model.orders import Order
     from nautilus_trader.model.position import Position
 
-_ZERO = Decimal(0)
-# Contingencies whose linked orders NautilusTrader cancels along with the order.
-_SIBLINGS = (ContingencyType.OUO, ContingencyType.OCO)
 _TAKES_LINKED = (ContingencyType.OUO, ContingencyType.OCO, ContingencyType.OTO)
-#: The close escalation's names of the order types (``close_escalation``).
-_ESCALATION_NAMES = {OrderType.MARKET: "market", OrderType.LIMIT: "limit_ioc"}
-
-
-def held_by(order: Order) -> str:
-    """Where NautilusTrader holds a live order: the record lists orders by it."""
-    status = order.status
-    if status == OrderStatus.EMULATED:
-        return "emulator"
-    if order.exec_algorithm_id is not None and order.is_active_local:
-        return f"exec algorithm {order.exec_algorithm_id}"
-    if status == OrderStatus.INITIALIZED:
-        return "held (contingent)" if order.parent_order_id is not None else "not yet submitted"
-    if status == OrderStatus.RELEASED:
-        return "released by the emulator"
-    if order.is_inflight:
-        return "in flight"
-    return "venue"
 
 
 class NautilusBook:
@@ -110,7 +90,6 @@ class NautilusBook:
         close_ids: CloseIds | None = None,
     ) -> None:
         self._actor = actor
-        self._close_ids = close_ids if close_ids is not None else CloseIds(actor)
         self._settings = settings
         self._risk_engine = risk_engine
         self.now_ns = now_ns
@@ -119,7 +98,6 @@ class NautilusBook:
         self._gate = gate
         if gate is not None:
             gate.know(self)
-        self._factories: dict[StrategyId, OrderFactory] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self._state_before: Any | None = None
         self._state_set: Any | None = None
@@ -129,9 +107,8 @@ class NautilusBook:
         self._reducing = False
         self._kept: set[ClientOrderId] = set()
         self._live_at_halt: list[Order] | None = None  # the live orders halt just read
-        # Our closing orders, held by us: on a live node the ExecEngine queues commands, so
-        # an order just sent is not in the cache yet, and must still count as in flight.
-        self._closes: dict[PositionId, list[Order]] = {}
+        ids = close_ids if close_ids is not None else CloseIds(actor)
+        self._closes = Closes(actor, settings, ids)  # its closes, and their escalation
         # Instruments this book holds that nothing prices yet: the owner fills it in.
         self.unmarked: Callable[[], list[str]] = list
 
@@ -149,47 +126,8 @@ class NautilusBook:
         return self.guards(strategy_id)
 
     def is_protective_order(self, order: Order) -> bool:
-        """The one rule of what is protective, by configuration and by contingent link.
-
-        Named protective (a hedge strategy, a hedge instrument, a hedge tag; never a close
-        of ours), or kept with one by a link that cannot add risk: NautilusTrader (the
-        venue, or the ``OrderManager`` for emulated orders) cancels an OUO/OCO order's
-        linked orders, and an OTO parent's waiting children, along with it, so cancelling
-        the untagged take-profit of a hedge's bracket would take the hedge's stop with it.
-        Kept with a named protective order: an OUO/OCO sibling on the same side (both
-        close the same position), an OTO child on the other side of its parent (it closes
-        what the parent opens), and an order an execution algorithm spawned from it.
-        """
-        if self._named_protective(order):
-            return True
-        cache = self._actor.cache
-        spawn = order.exec_spawn_id
-        if spawn is not None and spawn != order.client_order_id:
-            primary = cache.order(spawn)
-            if primary is not None and self._named_protective(primary):
-                return True
-        if order.contingency_type in _SIBLINGS:
-            for linked_id in order.linked_order_ids or ():
-                linked = cache.order(linked_id)
-                if linked is not None and _same_book(order, linked):
-                    if linked.side == order.side and self._named_protective(linked):
-                        return True
-        parent_id = order.parent_order_id
-        if parent_id is not None:
-            parent = cache.order(parent_id)
-            if parent is not None and _same_book(order, parent):
-                if parent.side != order.side and self._named_protective(parent):
-                    return True
-        return False
-
-    def _named_protective(self, order: Order) -> bool:
-        """Protective by configuration alone: its strategy, its instrument or a tag."""
-        s = self._settings
-        if order.strategy_id in s.hedge_strategies or order.instrument_id in s.hedge_instruments:
-            return True
-        if self._is_ours(order):
-            return False  # a close of ours is never a hedge, whatever else it carries
-        return bool(s.hedge_tags) and any(tag in s.hedge_tags for tag in (order.tags or ()))
+        """The one rule of what is protective (``protective.is_protective``)."""
+        return is_protective(order, self._actor.cache, self._settings)
 
     def keeps(self, order: Order) -> bool:
         """Whether the watch leaves ``order`` alone after its trip: never cancels it, never
@@ -227,31 +165,9 @@ class NautilusBook:
         return engine is not None and mine is not None and engine.trading_state == mine
 
     def protected_qty(self, position: Position) -> Decimal:
-        """How much of an open position is a protective hedge (the rest is flattened).
-
-        Protection follows quantity, not the opening order: on a NETTING venue a hedge
-        opened by a tagged order and then grown by untagged ones is one position, and only
-        what the protective fills hold is kept. So: the signed sum of the protective fills,
-        kept only as far as it points the way the position does and no further than its size.
-        """
-        s = self._settings
-        size = position.quantity.as_decimal()
-        if position.strategy_id in s.hedge_strategies:
-            return size
-        if position.instrument_id in s.hedge_instruments:
-            return size
+        """How much of an open position is a protective hedge (the rest is flattened)."""
         cache = self._actor.cache
-        signed = _ZERO
-        for event in position.events:
-            if not isinstance(event, OrderFilled):
-                continue
-            order = cache.order(event.client_order_id)
-            if order is not None and self.is_protective_order(order):
-                qty = event.last_qty.as_decimal()
-                signed += qty if event.order_side == OrderSide.BUY else -qty
-        if position.side == PositionSide.SHORT:
-            signed = -signed
-        return min(max(signed, _ZERO), size)
+        return protected_qty(position, cache, self._settings, self.is_protective_order)
 
     def _is_ours(self, order: Order) -> bool:
         return is_watch_close(order.tags, self._settings.close_tag)
@@ -264,68 +180,9 @@ class NautilusBook:
             return None
         if self._is_ours(order) or order.client_order_id in self._kept:
             return None
-        if self._reducing and self._reduces(order, position_id):
+        if self._reducing and reduces(self._actor.cache, order, position_id, self._closes.sent()):
             return None
         return why
-
-    def _reduces(self, order: Order, position_id: PositionId | None = None) -> bool:
-        """REDUCING, for the watch: the order only reduces its strategy's own position, net
-        of everything already working to reduce it.
-
-        Judged against the open position alone, a SELL sent while the watch's close of the
-        same long is in flight passes, and once both fill the strategy is short. So what is
-        left to reduce is the position less the leaves of every live order of the strategy
-        on the instrument that points the reducing way: the watch's closes (ours in memory
-        too: a close just sent may not be in the cache yet) and the strategy's own orders
-        in flight, resting or held.
-
-        Which position: the one the command names; with none named, the strategy's netted
-        position (NautilusTrader names a NETTING position ``<instrument>-<strategy>``). A
-        strategy whose positions are not netted (a HEDGING venue) opens a new position
-        with an order that names none: that reduces nothing.
-        """
-        cache = self._actor.cache
-        positions = cache.positions_open(
-            instrument_id=order.instrument_id, strategy_id=order.strategy_id
-        )
-        if position_id is not None:
-            positions = [p for p in positions if p.id == position_id]
-        else:
-            netted = f"{order.instrument_id}-{order.strategy_id}"
-            if any(p.id.value != netted for p in positions):
-                return False
-        net = _ZERO
-        for position in positions:
-            qty = position.quantity.as_decimal()
-            net += qty if position.side == PositionSide.LONG else -qty
-        if net == 0:
-            return False
-        reducing = OrderSide.SELL if net > 0 else OrderSide.BUY
-        if order.side != reducing:
-            return False
-        working: dict[ClientOrderId, Order] = {}
-        for closes in self._closes.values():
-            for close in closes:
-                working[close.client_order_id] = close
-        for client_order_id in cache.client_order_ids(
-            instrument_id=order.instrument_id, strategy_id=order.strategy_id
-        ) - cache.client_order_ids_closed(
-            instrument_id=order.instrument_id, strategy_id=order.strategy_id
-        ):
-            other = cache.order(client_order_id)
-            if other is not None:
-                working.setdefault(client_order_id, other)
-        working.pop(order.client_order_id, None)
-        busy = _ZERO
-        for other in working.values():
-            if (
-                other.side == reducing
-                and not other.is_closed
-                and other.strategy_id == order.strategy_id
-                and other.instrument_id == order.instrument_id
-            ):
-                busy += other.leaves_qty.as_decimal()
-        return order.quantity.as_decimal() <= abs(net) - busy
 
     # --- the Book protocol --------------------------------------------------------------
     def halt(self) -> str:
@@ -347,7 +204,7 @@ class NautilusBook:
             self._state_before = self._risk_engine.trading_state  # halting twice keeps the first
         self._state_set = state
         self._risk_engine.set_trading_state(state)
-        return state.name
+        return str(state.name)
 
     @property
     def _watch(self) -> str:
@@ -375,11 +232,9 @@ class NautilusBook:
         if engine.trading_state != mine:
             return f"unchanged: someone set {engine.trading_state.name} since the trip"
         engine.set_trading_state(before)
-        return before.name
+        return str(before.name)
 
     def resting_orders(self) -> tuple[list[str], list[str]]:
-        cancel: list[str] = []
-        kept: list[str] = []
         live, self._live_at_halt = self._live_at_halt, None  # the halt's read, if just made
         to_cancel, to_keep = self._plan(live if live is not None else self._live_orders())
         cancel = [order.client_order_id.value for order in to_cancel]
@@ -435,7 +290,7 @@ class NautilusBook:
             order = cache.order(ClientOrderId(order_id))
             if order is None or order.is_closed:
                 continue
-            self._send(self._cancel_of(order), endpoint=self._cancel_endpoint(order))
+            self._send(self._cancel_of(order), endpoint=cancel_endpoint(order))
 
     def open_orders_among(self, order_ids: Sequence[str]) -> list[str]:
         return self._among(order_ids, lambda order: not order.is_closed)
@@ -475,10 +330,10 @@ class NautilusBook:
             if position is None or position.is_closed:
                 continue
             exposed = position.quantity.as_decimal() - self.protected_qty(position)
-            remainder = exposed - self._closing_qty(position)
+            remainder = exposed - self._closes.working_qty(position)
             if remainder <= 0:
                 continue  # what is in flight already closes it
-            refused = len(self._refused_in_a_row(position.id))
+            refused = self._closes.refused_in_a_row(position.id)
             if refused >= self._settings.close_attempts:
                 continue  # every order type was refused as often as allowed: recorded
             self._send_close(position, remainder, step=refused)
@@ -490,50 +345,13 @@ class NautilusBook:
         working = []
         for position_id in position_ids:
             position = cache.position(PositionId(position_id))
-            if position is not None and self._closing_qty(position) > 0:
+            if position is not None and self._closes.working_qty(position) > 0:
                 working.append(position_id)
         return working
 
     def close_failures(self) -> dict[str, list[str]]:
         """Every close of ours the venue (or a gate) refused, per position, with its reason."""
-        failures: dict[str, list[str]] = {}
-        for position_id, closes in self._closes.items():
-            lines = [line for close in closes if (line := self._refusal(close)) is not None]
-            if lines:
-                failures[position_id.value] = lines
-        return failures
-
-    def _refused_in_a_row(self, position_id: PositionId) -> list[str]:
-        """The refusals of our closes of a position since the last one that filled."""
-        refused: list[str] = []
-        for close in self._closes.get(position_id, ()):
-            line = self._refusal(close)
-            if line is not None:
-                refused.append(line)
-            elif self._current(close).filled_qty.as_decimal() > 0:
-                refused = []
-        return refused
-
-    def _current(self, order: Order) -> Order:
-        found = self._actor.cache.order(order.client_order_id)
-        return order if found is None else found
-
-    def _refusal(self, order: Order) -> str | None:
-        """Why a close of ours ended without filling anything (``None``: it did not)."""
-        order = self._current(order)
-        status = order.status
-        if status == OrderStatus.REJECTED or status == OrderStatus.DENIED:
-            reason = getattr(order.last_event, "reason", "") or "no reason given"
-            word = "rejected" if status == OrderStatus.REJECTED else "denied"
-        elif status in (OrderStatus.CANCELED, OrderStatus.EXPIRED) and order.filled_qty == 0:
-            reason = "nothing filled before it ended (no liquidity within its price)"
-            word = status.name.lower()
-        else:
-            return None
-        kind = _ESCALATION_NAMES.get(order.order_type, order.order_type.name)
-        return (
-            f"{kind} {order.side.name} {order.quantity} ({order.client_order_id}) {word}: {reason}"
-        )
+        return self._closes.failures()
 
     def live_after(self) -> list[str]:
         """What of the book is still live by the engine's own account, after the cascade.
@@ -614,24 +432,8 @@ class NautilusBook:
                 and not self._is_ours(order)
             ):
                 orders.append(order)
-        orders.sort(key=_submitted)  # sets have no order; the cascade's must not vary by run
+        orders.sort(key=submitted)  # sets have no order; the cascade's must not vary by run
         return orders
-
-    @staticmethod
-    def _cancel_endpoint(order: Order) -> str:
-        """Where the owning strategy's ``cancel_order`` would send it.
-
-        An order held locally and not by an algorithm (emulated, or a contingent child
-        waiting in the order manager) goes to the emulator, which cancels what it holds
-        and passes on what a venue holds.
-        """
-        if order.is_emulated or order.emulation_trigger != TriggerType.NO_TRIGGER:
-            return EMULATOR
-        if order.exec_algorithm_id is not None and order.is_active_local:
-            return f"{order.exec_algorithm_id}.execute"
-        if order.status == OrderStatus.INITIALIZED:
-            return EMULATOR
-        return EXEC_ENGINE
 
     def _cancel_of(self, order: Order) -> CancelOrder:
         return CancelOrder(
@@ -644,66 +446,9 @@ class NautilusBook:
             ts_init=self.now_ns(),
         )
 
-    def _closing_qty(self, position: Position) -> Decimal:
-        """What our closing orders still in flight for ``position`` will take off.
-
-        Ours in memory, and (after a restart, when that memory is gone) those the cache
-        links to the position and that carry our close tag: a flatten repeated across
-        restarts must never double a close.
-        """
-        orders = {order.client_order_id: order for order in self._closes.get(position.id, ())}
-        for order in self._actor.cache.orders_for_position(position.id):
-            if self._is_ours(order):
-                orders.setdefault(order.client_order_id, order)
-        total = _ZERO
-        for order in orders.values():
-            if not order.is_closed:
-                total += order.leaves_qty.as_decimal()
-        return total
-
     def _send_close(self, position: Position, quantity: Decimal, step: int = 0) -> None:
-        """A reduce-only close, of the order type the escalation has reached: ``step``
-        refusals of this position's closes in a row move it one type on each (the last
-        type is repeated)."""
-        factory = self._factories.get(position.strategy_id)
-        if factory is None:
-            factory = self._factories[position.strategy_id] = OrderFactory(
-                trader_id=self._actor.trader_id,
-                strategy_id=position.strategy_id,
-                clock=self._actor.clock,
-                cache=self._actor.cache,
-                use_uuid_client_order_ids=True,
-            )
-        escalation = self._settings.close_escalation
-        kind = escalation[min(step, len(escalation) - 1)]
-        side = position.closing_order_side()
-        qty = Quantity.from_str(
-            f"{quantity.quantize(Decimal(1).scaleb(-position.size_precision)):f}"
-        )
-        price = self._through_the_touch(position.instrument_id, side) if kind != MARKET else None
-        if kind != MARKET and price is None:
-            emit("no price", position=position.id.value, kind=kind, instead=MARKET)
-        if price is None:
-            order: Order = factory.market(
-                instrument_id=position.instrument_id,
-                order_side=side,
-                quantity=qty,
-                reduce_only=True,
-                tags=[self._settings.close_tag],
-                client_order_id=self._close_ids.next(),
-            )
-        else:
-            order = factory.limit(
-                instrument_id=position.instrument_id,
-                order_side=side,
-                quantity=qty,
-                price=price,
-                time_in_force=TimeInForce.IOC,
-                reduce_only=True,
-                tags=[self._settings.close_tag],
-                client_order_id=self._close_ids.next(),
-            )
-        self._closes.setdefault(position.id, []).append(order)
+        """A reduce-only close of the type the escalation has reached (``Closes.new``)."""
+        order = self._closes.new(position, quantity, step)
         self._send(
             SubmitOrder(
                 trader_id=self._actor.trader_id,
@@ -715,41 +460,8 @@ class NautilusBook:
             )
         )
 
-    def _through_the_touch(self, instrument_id: InstrumentId, side: OrderSide) -> Price | None:
-        """A marketable limit price: ``close_through_ticks`` ticks through the touch (a
-        SELL below the bid, a BUY above the ask), never below one tick. ``None``: the
-        instrument or its touch is unknown."""
-        cache = self._actor.cache
-        instrument = cache.instrument(instrument_id)
-        if instrument is None:
-            return None
-        quote = cache.quote_tick(instrument_id)
-        if quote is not None:
-            touch = quote.bid_price if side == OrderSide.SELL else quote.ask_price
-        else:
-            trade = cache.trade_tick(instrument_id)
-            if trade is None:
-                return None
-            touch = trade.price
-        tick = instrument.price_increment.as_decimal()
-        through = tick * self._settings.close_through_ticks
-        if side == OrderSide.SELL:
-            price = max(touch.as_decimal() - through, tick)
-        else:
-            price = touch.as_decimal() + through
-        return Price.from_str(f"{price:.{instrument.price_precision}f}")
-
     def _send(self, command: object, endpoint: str = EXEC_ENGINE) -> None:
         """Log the command, then send it: a crash between the two leaves a line saying
         it may have gone out, never a command sent without a line."""
         emit("command", **command_fields(command, endpoint))
         self._actor.msgbus.send(endpoint=endpoint, msg=command)
-
-
-def _same_book(order: Order, other: Order) -> bool:
-    return order.strategy_id == other.strategy_id and order.instrument_id == other.instrument_id
-
-
-def _submitted(order: Order) -> tuple[int, str]:
-    """The order in which the orders came to be (then by id): a run's order, every run."""
-    return order.ts_init, order.client_order_id.value
