@@ -143,12 +143,12 @@ def fill_fields(fill: OrderFilled, close_tag: str, tags: Sequence[str] | None) -
     }
 
 
-def answer(event: object) -> tuple[str, dict[str, Any]]:
+def answer(event: Any) -> tuple[str, dict[str, Any]]:
     """An order denied, a cancel or an order rejected: the kind of line and its fields."""
     kind = _ANSWER_KINDS[type(event)]
     return kind, {
-        "order": event.client_order_id.value,  # type: ignore[attr-defined]
-        "strategy_id": str(event.strategy_id),  # type: ignore[attr-defined]
-        "instrument_id": str(event.instrument_id),  # type: ignore[attr-defined]
-        "reason": str(event.reason),  # type: ignore[attr-defined]
+        "order": event.client_order_id.value,
+        "strategy_id": str(event.strategy_id),
+        "instrument_id": str(event.instrument_id),
+        "reason": str(event.reason),
     }

@@ -329,10 +329,11 @@ class Guard:
             )
         self._bands[index] = band
         self.quiet_low = self.quiet_high = 0
-        if self._samples is not None or self.converting or any(b is None for b in self._bands):
+        bands = [b for b in self._bands if b is not None]
+        if self._samples is not None or self.converting or len(bands) < len(self._bands):
             return  # samples want every figure; converted figures are always put
-        lows = [b.low for b in self._bands if b.low is not None]  # type: ignore[union-attr]
-        highs = [b.high for b in self._bands if b.high is not None]  # type: ignore[union-attr]
+        lows = [b.low for b in bands if b.low is not None]
+        highs = [b.high for b in bands if b.high is not None]
         places = self.ledger.money_places
         try:
             quiet_low = to_raw(max(lows), places) if lows else float("-inf")
