@@ -513,6 +513,13 @@ class Invariants:
             for order in strategy.cache.orders(strategy_id=strategy.id):
                 if not order.is_closed and _named_by(order, args, kwargs, method.__name__):
                     self.strategy_cancels.add(_oid(order))
+            if method.__name__ == "cancel_all_orders":
+                # NautilusTrader's OrderEmulator answers a strategy's cancel-all with every
+                # emulated order on the instrument, whoever's (it ignores the command's
+                # strategy: 1.221 and 1.231): the strategy's doing, not the watch's.
+                for order in strategy.cache.orders_emulated():
+                    if _named_by(order, args, kwargs, method.__name__):
+                        self.strategy_cancels.add(_oid(order))
             return method(*args, **kwargs)
 
         return noted
