@@ -514,11 +514,12 @@ class Invariants:
                 if not order.is_closed and _named_by(order, args, kwargs, method.__name__):
                     self.strategy_cancels.add(_oid(order))
             if method.__name__ == "cancel_all_orders":
-                # NautilusTrader's OrderEmulator answers a strategy's cancel-all with every
-                # emulated order on the instrument, whoever's (it ignores the command's
-                # strategy: 1.221 and 1.231): the strategy's doing, not the watch's.
-                for order in strategy.cache.orders_emulated():
-                    if _named_by(order, args, kwargs, method.__name__):
+                # NautilusTrader answers a strategy's cancel-all with every order on the
+                # instrument, whoever's: the OrderEmulator (emulated orders) and the simulated
+                # exchange (at the venue) both ignore the command's strategy (1.221 and
+                # 1.231). The strategy's doing, not the watch's.
+                for order in strategy.cache.orders():
+                    if not order.is_closed and _named_by(order, args, kwargs, method.__name__):
                         self.strategy_cancels.add(_oid(order))
             return method(*args, **kwargs)
 

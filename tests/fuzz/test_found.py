@@ -214,15 +214,16 @@ def test_a_kept_bracket_its_own_strategy_cancels_after_the_trip():
     )
 
 
-def test_a_strategys_cancel_all_takes_another_strategys_emulated_legs():
-    """Strategy 0 (guarded) cancels all its orders on the instrument; NautilusTrader's
-    OrderEmulator cancels every emulated order there, strategy 1's (unguarded) bracket legs
-    too (it ignores the command's strategy, 1.221 and 1.231). The engine did it at the
-    strategy's word, not the watch: the checks blamed the watch."""
+@pytest.mark.parametrize("emulated", [True, False], ids=["emulated", "at-the-venue"])
+def test_a_strategys_cancel_all_takes_another_strategys_legs(emulated: bool):
+    """Strategy 0 (guarded) cancels all its orders on the instrument; NautilusTrader cancels
+    every order there, strategy 1's (unguarded) bracket legs too: the OrderEmulator and the
+    simulated exchange both ignore the command's strategy (1.221 and 1.231). The engine did
+    it at the strategy's word, not the watch: the checks blamed the watch."""
     play(
         setup(watch(max_loss="25 USD", strategies=(0,), hedge_strategy=0)),
-        ("bracket", {"strategy": 0, "spec": bracket(emulated=True)}),
-        ("bracket", {"strategy": 1, "spec": bracket(emulated=True)}),
+        ("bracket", {"strategy": 1, "spec": bracket(emulated=emulated)}),
+        ("bracket", {"strategy": 0, "spec": bracket(emulated=emulated)}),
         ("advance", {"quotes": 1}),
         ("cancel_own", {"strategy": 0, "instrument": 0}),
         ("advance", {"quotes": 1}),
