@@ -136,3 +136,22 @@ def first_loss_over(found: Sequence[Any], quotes: Sequence[Any], cap: Decimal) -
         if book_at(found, quotes, t)[1] > cap:
             return t
     return None
+
+
+def first_gross_over(found: Sequence[Any], quotes: Sequence[Any], cap: Decimal) -> int | None:
+    """The first fill or quote time at which one instrument's |net| x mark (a net long at
+    the bid, a net short at the ask; multiplier 1) exceeds ``cap``."""
+    times = sorted({fill.ts_event for fill in found} | {q.ts_event for q in quotes})
+    for t in times:
+        net, _ = book_at(found, quotes, t)
+        mark = None
+        for quote in quotes:
+            if quote.ts_event > t:
+                break
+            mark = quote
+        if mark is None or not net:
+            continue
+        price = (mark.bid_price if net > 0 else mark.ask_price).as_decimal()
+        if abs(net) * price > cap:
+            return t
+    return None
