@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import selectors
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -50,6 +51,7 @@ from nautilus_riskwatch.looptime.origin import NS_PER_SECOND, LoopOrigin
 #: Half a nanosecond, in seconds: the tolerance that makes float deadlines land on whole ns.
 _HALF_NS = 0.5e-9
 _ALERT_NAME = "riskwatch-deadline"
+_RUNS = itertools.count(1)  # numbers each run's alert name (see SimulatedTime)
 
 
 class EngineClock(Protocol):
@@ -116,7 +118,9 @@ class SimulatedTime:
     clock : EngineClock
         The owning actor's clock (a ``TestClock`` in a backtest).
     alert_name : str
-        Name of the engine time alert kept at the earliest deadline; unique per clock.
+        Stem of the engine time alert's name kept at the earliest deadline. Each run adds
+        its own number: across a stop and resume two runs share one engine clock (the old
+        one's close waits for its step to end), and a clock refuses a name it holds.
     latched : Callable[[], bool], optional
         True once the watch has tripped. Catching up on late deadlines stops there: the
         trip keeps its exact time, but the cascade runs in the engine's time, so that the
@@ -131,7 +135,7 @@ class SimulatedTime:
     ) -> None:
         self._clock = clock
         self._timestamp_ns = clock.timestamp_ns  # read on every message
-        self._alert_name = alert_name
+        self._alert_name = f"{alert_name}-{next(_RUNS)}"
         self._latched = latched
         self.origin = LoopOrigin(clock.timestamp_ns())
         self._origin_ns = self.origin.ns
@@ -263,6 +267,8 @@ class SimulatedTime:
 
     def _on_alert(self, _event: object) -> None:
         self._armed_ns = None
+        if self.loop.is_closed():
+            return  # a run stopped since the alert was set: nothing of it is left to run
         self.step()
         if self._armed_ns is None:  # step had nothing to run, so it did not re-arm
             self._rearm()

@@ -182,3 +182,36 @@ def test_the_loop_alone_jumps_to_each_timer_at_its_own_time_when_idle():
         now, seen = runner.run(main())
     assert now == 7200.0
     assert seen == [("half", 0.5), ("hour", 3600.0)]
+
+
+def test_two_runs_on_one_engine_clock_keep_their_own_alerts():
+    """A stop and resume leaves two runs on one engine clock for a moment (the old run's
+    close waits for its step to end): each keeps its own alert, and each deadline fires at
+    its own nanosecond. With one shared alert name the engine clock refused the second
+    (nautilus_trader 1.231: ``KeyError ... already contained in timer_names``)."""
+    from nautilus_trader.common.component import TestClock
+
+    clock = TestClock()
+    clock.set_time(1_000 * SECOND)
+    start = clock.timestamp_ns()
+    fired: list[tuple[str, int]] = []
+
+    def run(name: str, delay: float) -> SimulatedTime:
+        time = SimulatedTime(clock, alert_name="riskwatch-deadline-Watch-A")
+
+        async def sleeper() -> None:
+            await asyncio.sleep(delay)
+            fired.append((name, time.now_ns()))
+
+        time.loop.create_task(sleeper())
+        time.step()
+        return time
+
+    old = run("old", 2.0)
+    new = run("new", 3.0)
+    assert len(set(clock.timer_names)) == 2
+    for handler in clock.advance_time(start + 5 * SECOND):
+        handler.handle()
+    assert fired == [("old", start + 2 * SECOND), ("new", start + 3 * SECOND)]
+    old.close()
+    new.close()
