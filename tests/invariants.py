@@ -205,7 +205,8 @@ class Trip:
 
     @property
     def reducing(self) -> bool:
-        return self.record.trading_state == "REDUCING"
+        # a portfolio trip's state is "REDUCING"; a scoped one's "<scope> REDUCING (...)"
+        return "REDUCING" in self.record.trading_state.split()
 
 
 # --- engine facts, read from the cache -------------------------------------------------------

@@ -192,8 +192,11 @@ class NautilusBook:
         live = self._live_at_halt = self._live_orders()
         self._kept = {order.client_order_id for order in self._plan(live)[1]}
         if scoped is not None:
-            self._block(f"{self._watch}: {scoped} blocked after a trip of its limit")
-            return f"{scoped} blocked (others trade on)"
+            # the record says what the gate lets through: under REDUCING the scope's own
+            # reducing orders still go (``denies``), so "blocked" would misstate it
+            how = "REDUCING" if self._reducing else "blocked"
+            self._block(f"{self._watch}: {scoped} {how} after a trip of its limit")
+            return f"{scoped} {how} (others trade on)"
         if state is None:
             return "unchanged (trading_state_on_trip=ACTIVE)"
         self._block(f"{self._watch}: trading {state.name} after a trip")

@@ -230,11 +230,6 @@ def test_a_strategys_cancel_all_takes_another_strategys_legs(emulated: bool):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the record of a scoped trip says 'blocked' where the gate lets reducing orders "
-    "through (REDUCING): the checks read the record; fixed after the adapter redesign",
-)
 def test_a_kept_hedge_strategy_closes_its_own_position_under_reducing():
     """Seed 33: B keeps strategy 0 as a hedge strategy's and trips its scope with REDUCING;
     the strategy cancels its legs and closes its own position itself, which REDUCING lets
