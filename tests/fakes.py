@@ -151,10 +151,15 @@ class FakeBook:
 class FakeEngineClock:
     """Behaves like a backtest ``TestClock``: alerts fire at their exact nanosecond."""
 
-    def __init__(self, start_ns: int = 1_577_898_000_000_000_000) -> None:
+    def __init__(
+        self, start_ns: int = 1_577_898_000_000_000_000, holds_while_firing: bool = False
+    ) -> None:
         self.now = start_ns
         self.alerts: dict[str, tuple[int, Callable[[object], None]]] = {}
         self.alerts_set = 0
+        #: keep a firing alert's name until its callback returns (nautilus_trader 1.231's
+        #: backtest engine does, flushing its last events at the end of a run)
+        self.holds_while_firing = holds_while_firing
 
     def timestamp_ns(self) -> int:
         return self.now
@@ -176,7 +181,11 @@ class FakeEngineClock:
             name, (when, callback) = min(self.alerts.items(), key=lambda kv: kv[1][0])
             if when > ns:
                 break
-            del self.alerts[name]
             self.now = when
+            if self.holds_while_firing:
+                callback(object())
+                del self.alerts[name]
+                continue
+            del self.alerts[name]
             callback(object())
         self.now = ns

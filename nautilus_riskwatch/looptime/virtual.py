@@ -118,9 +118,11 @@ class SimulatedTime:
     clock : EngineClock
         The owning actor's clock (a ``TestClock`` in a backtest).
     alert_name : str
-        Stem of the engine time alert's name kept at the earliest deadline. Each run adds
-        its own number: across a stop and resume two runs share one engine clock (the old
-        one's close waits for its step to end), and a clock refuses a name it holds.
+        Stem of the engine time alert's name kept at the earliest deadline. Each run and
+        each alert add their own number, as an engine clock refuses a name it still holds:
+        across a stop and resume two runs share one clock (the old one's close waits for
+        its step to end), and nautilus_trader 1.231 still holds an alert's name while its
+        callback runs, where the next alert is set.
     latched : Callable[[], bool], optional
         True once the watch has tripped. Catching up on late deadlines stops there: the
         trip keeps its exact time, but the cascade runs in the engine's time, so that the
@@ -135,7 +137,9 @@ class SimulatedTime:
     ) -> None:
         self._clock = clock
         self._timestamp_ns = clock.timestamp_ns  # read on every message
-        self._alert_name = f"{alert_name}-{next(_RUNS)}"
+        self._alert_stem = f"{alert_name}-{next(_RUNS)}"
+        self._alerts = itertools.count(1)
+        self._alert_name = ""  # the armed alert's name, while ``_armed_ns`` is set
         self._latched = latched
         self.origin = LoopOrigin(clock.timestamp_ns())
         self._origin_ns = self.origin.ns
@@ -254,6 +258,7 @@ class SimulatedTime:
         if self._armed_ns is not None and self._armed_ns <= due_ns:
             return  # the armed alert comes first; it will re-arm when it fires
         self._disarm()
+        self._alert_name = f"{self._alert_stem}.{next(self._alerts)}"
         self._clock.set_time_alert_ns(self._alert_name, due_ns, self._on_alert)
         self._armed_ns = due_ns
 

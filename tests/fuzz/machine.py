@@ -14,6 +14,7 @@ action runs on its next quote, inside the engine's callback, as a real strategy'
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import os
@@ -459,11 +460,18 @@ class KillMachine(RuleBasedStateMachine):
         world = self.world
         if world is None:
             return
+        ended = False
         try:
             if world.cursor > 0 and not self.broken:
                 world.engine.end()  # the run's end stops the trader and the watches
+                ended = True
                 world.invariants.check()
         finally:
+            if not ended and world.cursor > 0:
+                # a broken example still stops its watches: no task is left pending on
+                # their loops (asyncio's "Task was destroyed but it is pending!")
+                with contextlib.suppress(Exception):
+                    world.engine.end()
             world.engine.dispose()
 
     # -- strategies ---------------------------------------------------------------------

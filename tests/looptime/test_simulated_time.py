@@ -215,3 +215,25 @@ def test_two_runs_on_one_engine_clock_keep_their_own_alerts():
     assert fired == [("old", start + 2 * SECOND), ("new", start + 3 * SECOND)]
     old.close()
     new.close()
+
+
+def test_the_next_alert_is_set_while_the_clock_still_holds_the_firing_one():
+    """nautilus_trader 1.231 holds an alert's name while its callback runs (the end of a
+    backtest flushes it so), and the callback sets the next alert: a chain of deadlines
+    each fires at its own nanosecond, no name is refused."""
+    clock = FakeEngineClock(holds_while_firing=True)
+    start = clock.now
+    time = SimulatedTime(clock)
+    fired: list[int] = []
+
+    async def chain() -> None:
+        for _ in range(3):
+            await asyncio.sleep(1.5)
+            fired.append(time.now_ns())
+
+    task = time.loop.create_task(chain())
+    time.step()
+    clock.advance_to(start + 10 * SECOND)
+    assert task.done() and not task.cancelled()
+    assert fired == [start + 1_500_000_000, start + 3 * SECOND, start + 4_500_000_000]
+    time.close()
