@@ -4,7 +4,9 @@
 ``stall_heartbeats`` set, a connection that sends the heartbeat script has its replies held
 back (bytes kept, not dropped) until ``release()``: the node's heartbeat is in flight for
 as long as the test wants, with no clock involved. ``delay`` adds a fixed wait to every
-chunk in both directions (a slow link, for benchmarks).
+chunk in both directions (a slow link, for benchmarks). ``cut()`` ends every connection and
+refuses new ones until ``mend()``: this node's link is down while Redis and the other
+nodes' links are up.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class StallingProxy:
         self.delay = delay
         self.stall_heartbeats = False
         self.stalled = threading.Event()  # a heartbeat's reply is being held
+        self.refusing = False  # cut: no connection gets through
+        self._writers: set[asyncio.StreamWriter] = set()
         self._release: asyncio.Event | None = None
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -40,6 +44,20 @@ class StallingProxy:
     def release(self) -> None:
         self.stall_heartbeats = False
         self._loop.call_soon_threadsafe(lambda: self._release and self._release.set())
+
+    def cut(self) -> None:
+        """End every connection now and refuse new ones (this node's link goes down)."""
+        self.refusing = True
+
+        def end_all() -> None:
+            for writer in list(self._writers):
+                writer.close()
+
+        self._loop.call_soon_threadsafe(end_all)
+
+    def mend(self) -> None:
+        """Let connections through again."""
+        self.refusing = False
 
     def close(self) -> None:
         """Stop serving, end every connection, and close the loop (nothing left behind)."""
@@ -65,12 +83,16 @@ class StallingProxy:
             loop.close()
 
     async def _serve(self, client_r, client_w) -> None:
+        if self.refusing:
+            client_w.close()
+            return
         try:
             server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
             client_w.close()
             return
         held = [False]
+        self._writers.update((client_w, server_w))
 
         async def up() -> None:  # node -> Redis
             while chunk := await client_r.read(65536):
@@ -99,4 +121,5 @@ class StallingProxy:
             pass
         finally:
             for writer in (client_w, server_w):
+                self._writers.discard(writer)
                 writer.close()

@@ -64,40 +64,71 @@ def _seqs(url):
     return asyncio.run(read())
 
 
-def test_a_ten_second_redis_outage_with_no_trip_halts_no_node(redis_server, nodes):
-    """Default policy (``trade_on``, ``on_heartbeat_lost="trip"``): every member's
-    heartbeat is far past its ttl when Redis returns, but that is the outage, not a lost
-    node: each gets one ttl of link time, beats, and nobody trips."""
-    a, b = nodes.start("A", redis_server.url), nodes.start("B", redis_server.url)
-    a.wait("running"), b.wait("running")
+def _outage_with_a_late_back(redis_server, a_proxy, b, during=None, seconds=10.0):
+    """A Redis outage in which B holds A's last heartbeat and B's link comes back first.
+
+    A's link is cut just before Redis goes (B reads A's last heartbeat meanwhile) and is
+    mended only once B has beaten again after the outage: B then judges A, whose signed
+    heartbeat is ``seconds`` old, before A can write a new one. Counted as silence, the
+    outage would make A lost on B's first heartbeat back; as link time, A has one ttl.
+    """
+    a_proxy.cut()
+    time.sleep(0.6)  # three of B's heartbeats: B has read A's last one
     redis_server.kill()
-    time.sleep(10.0)  # the outage (ttl is 0.8 s: 4 heartbeats of 0.2 s)
+    if during is not None:
+        during()
+    time.sleep(seconds)
     redis_server.start()
-    # both beat again, and then some: five ttls of link time after the return
-    _until(lambda: all(age < 0.5 for age in _seqs(redis_server.url).values()), 30, "beats")
-    time.sleep(4.0)
-    for node in (a, b):
-        node.send("report")
-        report = node.wait("report")
-        assert report["trading_state"] == "ACTIVE" and report["record"] is None
-        assert len(report["open_orders"]) >= 3  # the trader still rests its orders
+    _until(lambda: _seqs(redis_server.url).get("B", 99) < 0.5, 30, "B beats again")
+    a_proxy.mend()
+
+
+def test_a_ten_second_redis_outage_with_no_trip_halts_no_node(redis_server, nodes):
+    """Default policies (``trade_on``, ``on_heartbeat_lost="trip"``): every member's
+    heartbeat is far past its ttl when Redis returns, but that is the outage, not a lost
+    node: each gets one ttl of link time, beats, and nobody trips. The ttl is 2 s (ten
+    heartbeats) so that A, held back after B's return, comes back well within it."""
+    firm = {"heartbeat_ttl": 2.0}
+    proxy = StallingProxy(redis_server.port)
+    try:
+        a = nodes.start("A", proxy.url, firm=firm)
+        b = nodes.start("B", redis_server.url, firm=firm)
+        a.wait("running"), b.wait("running")
+        _outage_with_a_late_back(redis_server, proxy, b)
+        # both beat again, and then some: two ttls of link time after A's return
+        _until(lambda: all(age < 0.5 for age in _seqs(redis_server.url).values()), 30, "beats")
+        time.sleep(4.0)
+        for node in (a, b):
+            node.send("report")
+            report = node.wait("report")
+            assert report["trading_state"] == "ACTIVE" and report["record"] is None
+            assert len(report["open_orders"]) >= 3  # the trader still rests its orders
+    finally:
+        proxy.close()
     assert _latch(redis_server.url).state == "never"
 
 
 def test_a_trip_during_a_long_outage_keeps_its_origin_and_reason(redis_server, nodes):
-    a, b = nodes.start("A", redis_server.url), nodes.start("B", redis_server.url)
-    a.wait("running"), b.wait("running")
-    redis_server.kill()
-    a.send("kill trip while Redis is down")
-    local = a.wait("tripped")  # the local cascade does not wait on Redis
-    assert local["trading_state"] == "HALTED" and _book(local) == HEDGE_ONLY
-    time.sleep(3.0)  # longer than the ttl (0.8 s): every heartbeat on record expires
-    b.send("report")
-    assert b.wait("report")["trading_state"] == "ACTIVE"  # nothing reached B yet
-    redis_server.start()
-    report = b.wait("tripped")
+    """A trips while Redis is down; B, back first, must learn of A's trip with A's own
+    origin and reason, not trip the firm itself for A's silence."""
+    firm = {"heartbeat_ttl": 2.0}
+    proxy = StallingProxy(redis_server.port)
+    try:
+        a = nodes.start("A", proxy.url, firm=firm)
+        b = nodes.start("B", redis_server.url, firm=firm)
+        a.wait("running"), b.wait("running")
+
+        def trip_a() -> None:
+            a.send("kill trip while Redis is down")
+            local = a.wait("tripped")  # the local cascade does not wait on Redis
+            assert local["trading_state"] == "HALTED" and _book(local) == HEDGE_ONLY
+
+        _outage_with_a_late_back(redis_server, proxy, b, during=trip_a, seconds=3.0)
+        report = b.wait("tripped")
+    finally:
+        proxy.close()
     cause = report["record"]["cause"]
-    assert cause["kind"] == "firm-kill" and cause["origin"] == "A"
+    assert cause["kind"] == "firm-kill" and cause["origin"] == "A", cause
     assert cause["origin_cause"] == "manual" and "trip while Redis is down" in cause["reason"]
     assert report["trading_state"] == "HALTED" and _book(report) == HEDGE_ONLY
     latch = _latch(redis_server.url)
