@@ -19,7 +19,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "alerts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from receivers import Receiver
 

@@ -71,6 +71,7 @@ class AlertSettings:
     feed_warn_at: tuple[Decimal, ...] = ()
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+    in_backtest: bool = False  # send to the URLs in a backtest too (default: dry)
 
     @property
     def alerting(self) -> bool:
@@ -106,9 +107,32 @@ def alert_settings(config: Any) -> AlertSettings:
         warn_at=_fractions("warn_at", config.warn_at),
         warn_hysteresis=_hysteresis(config.warn_hysteresis),
         feed_warn_at=_fractions("feed_warn_at", config.feed_warn_at),
-        metrics_port=None if config.metrics_port is None else check_port(config.metrics_port),
+        metrics_port=None if config.metrics_port is None else _serving(config.metrics_port),
         metrics_host=check_host(config.metrics_host),
+        in_backtest=_flag("alerts_in_backtest", config.alerts_in_backtest),
     )
+
+
+def _serving(port: object) -> int:
+    """``metrics_port`` checked, and prometheus_client there to serve it: refused when the
+    config is built, not when the node starts."""
+    checked = check_port(port)
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        raise MetricsConfigError("metrics_port", port, _NO_PROMETHEUS) from None
+    return checked
+
+
+_NO_PROMETHEUS = (
+    "serving metrics needs prometheus_client: pip install 'nautilus-riskwatch[metrics]'"
+)
+
+
+def _flag(field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise AlertsConfigError(field, value, "expected true or false")
+    return value
 
 
 def _number(field: str, value: object) -> float:
@@ -404,10 +428,7 @@ class WatchMetrics:
             from nautilus_riskwatch.metrics.server import MetricsServer, on_loop
         except ImportError:
             raise MetricsConfigError(
-                "metrics_port",
-                settings.metrics_port,
-                "serving metrics needs prometheus_client: pip install "
-                "'nautilus-riskwatch[metrics]'",
+                "metrics_port", settings.metrics_port, _NO_PROMETHEUS
             ) from None
         self.server = MetricsServer(settings.metrics_port, settings.metrics_host)
         self.server.add(build if loop is None else on_loop(loop, build), watch, node)

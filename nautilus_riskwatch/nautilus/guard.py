@@ -19,6 +19,11 @@ keeps the intersection of its limits' bands as two integers in the ledger's mone
 (``quiet_low``, ``quiet_high``), and a mark that leaves the ledger's total strictly
 between them is not put: no ``Decimal`` is made, no predicate runs. Everything else (a
 fill, a converted figure, a figure outside the band) is put as before.
+
+Warnings (``warn_at``): each limit's figure is read from its breaker's own bands
+(``alerts.warnings.LimitFigure``), and its warning levels' band is intersected with the
+breakers', so a figure that cannot cross a level costs nothing more per quote. A crossing
+is told to ``on_warning``; none once the figure reaches the ceiling (the trip says it).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from typing import Any
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import FIXED_PRECISION
 
+from nautilus_riskwatch.alerts.levels import DEFAULT_HYSTERESIS, Crossing
+from nautilus_riskwatch.alerts.warnings import LimitFigure
 from nautilus_riskwatch.core import (
     CascadePolicy,
     Feed,
@@ -105,6 +112,10 @@ class Guard:
         Seconds between PnL samples in the event log (``None``: no samples).
     described : Mapping[str, Any]
         More facts for the ``armed`` line (the feeds, the trading state on a trip, ...).
+    warn_at : Sequence[Decimal]
+        Fractions of each limit's ceiling at which ``on_warning`` is told (``()``: none).
+    warn_hysteresis : Decimal
+        The share of the ceiling a figure must fall back below a level to warn again.
 
     """
 
@@ -122,6 +133,8 @@ class Guard:
         strategy_ids: Iterable[str] | None = None,
         sample_every: float | None = None,
         described: Mapping[str, Any] | None = None,
+        warn_at: Sequence[Decimal] = (),
+        warn_hysteresis: Decimal = DEFAULT_HYSTERESIS,
     ) -> None:
         self.book = book
         self.ledger = PnlLedger(FIXED_PRECISION)  # the engine's raw values are its own
@@ -136,6 +149,15 @@ class Guard:
         ]
         self.switch: KillSwitch | None = None
         self.on_trip: Callable[[RiskOff], None] | None = None  # told of each latched trip
+        #: Told of each warning level a limit's figure crossed upward (``warn_at``).
+        self.on_warning: Callable[[LimitSpec, Crossing], None] | None = None
+        self._warn_at = tuple(warn_at)
+        self._warn_hysteresis = warn_hysteresis
+        #: Each limit's figure as its breaker judges it (the metrics read it), in the
+        #: order of ``limits``; made afresh, with its warning levels, at each arm.
+        self.figures: list[LimitFigure] = [
+            LimitFigure(spec.kind, spec.ceiling) for spec, _ in self._feeds
+        ]
         self.task: asyncio.Task[RiskOff | None] | None = None
         self.context = attribute(event_log, session_id, self.scope, strategy_ids)
         self._described = dict(described or {})
@@ -168,6 +190,11 @@ class Guard:
     @property
     def counts_pnl(self) -> bool:
         return bool(self._feeds)
+
+    @property
+    def limits(self) -> list[LimitSpec]:
+        """The guard's loss limits, in the order of ``figures``."""
+        return [spec for spec, _ in self._feeds]
 
     @property
     def converting(self) -> bool:
@@ -214,6 +241,7 @@ class Guard:
         self._ceilings = {
             spec: self._percent_ceiling(spec) for spec, _ in self._feeds if spec.percent is not None
         }
+        self.figures = [self._figure(spec) for spec, _ in self._feeds]
         self.put_figures()  # the figures in force now: each limit measures from here
         self.switch = KillSwitch(
             self.book,
@@ -296,6 +324,31 @@ class Guard:
             feed.put(loss if spec.kind == "max_loss" else pnl)
         if self._samples is not None:
             self._samples.put(pnl)
+        if self._warn_at:
+            self._see(pnl)
+
+    def _see(self, pnl: Decimal) -> None:
+        """Each limit's warning levels at ``pnl``: crossings told, the quiet band moved
+        with the levels. After the feeds are put: a warning never goes before a trip's
+        figure is handed to its breaker."""
+        moved = False
+        for (spec, _), figure in zip(self._feeds, self.figures, strict=True):
+            crossed = figure.see(pnl)
+            moved = moved or figure.moved
+            on_warning = self.on_warning
+            if on_warning is not None:
+                for crossing in crossed:
+                    on_warning(spec, crossing)
+        if moved:
+            self._requiet()
+
+    def _figure(self, spec: LimitSpec) -> LimitFigure:
+        """The limit's figure for this arming, with its warning levels if its ceiling is
+        known (a percent limit whose equity could not be measured trips at once instead)."""
+        ceiling = self._ceilings.get(spec, spec.ceiling)
+        if isinstance(ceiling, Exception) or not ceiling > 0:
+            return LimitFigure(spec.kind, spec.ceiling)
+        return LimitFigure(spec.kind, ceiling, self._warn_at, self._warn_hysteresis)
 
     def _figures(self) -> tuple[Decimal, Decimal]:
         """The PnL and the loss now, as the limits judge them."""
@@ -328,9 +381,21 @@ class Guard:
                 None if low is None else low.copy_negate(),
             )
         self._bands[index] = band
+        spec = self._feeds[index][0]
+        ceiling = self._ceilings.get(spec, spec.ceiling)
+        if not isinstance(ceiling, Exception):
+            self.figures[index].told(band, ceiling)
+        self._requiet()
+
+    def _requiet(self) -> None:
+        """The quiet band: the intersection of every limit's band and, with ``warn_at``,
+        of its warning levels' band (in the ledger's money units)."""
         self.quiet_low = self.quiet_high = 0
-        bands = [b for b in self._bands if b is not None]
-        if self._samples is not None or self.converting or len(bands) < len(self._bands):
+        every = list(self._bands)
+        if self._warn_at:
+            every += [figure.band() for figure in self.figures]
+        bands = [b for b in every if b is not None]
+        if self._samples is not None or self.converting or len(bands) < len(every):
             return  # samples want every figure; converted figures are always put
         lows = [b.low for b in bands if b.low is not None]
         highs = [b.high for b in bands if b.high is not None]

@@ -77,6 +77,9 @@ class PriceRouter:
         self._bar_feeds: dict[object, Feed[object]] = {}
         self._bar_routes = BarRoutes(self._new_bar_route)
         self.unmarked: set[InstrumentId] = set()  # held, but no price from any source yet
+        #: Each watched feed of the run and its ``Feed`` (the newest arrival): the metrics'
+        #: feed ages and the silence warnings read them.
+        self.watched: list[tuple[FeedSpec, Feed[object]]] = []
         self.decimals = Decimals()
 
     @property
@@ -92,8 +95,10 @@ class PriceRouter:
             route.clear()
         self._bar_routes.clear()  # the bar feeds are set anew below
         children: list[Child] = []
+        self.watched = []
         for spec in feeds:
             feed: Feed[object] = Feed(spec.name, loop_time)
+            self.watched.append((spec, feed))
             if spec.kind == "quote":
                 self.route(spec.instrument_id).quote_feed = feed
                 self.subscribe("quote", spec.instrument_id)

@@ -10,6 +10,7 @@ figure exactly as the breaker's band gave it.
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -168,6 +169,7 @@ class _Config:
     feed_warn_at: tuple = ()
     metrics_port: object = None
     metrics_host: object = "127.0.0.1"
+    alerts_in_backtest: object = False
 
 
 def test_the_settings_are_checked_once_each_refusal_naming_its_field():
@@ -189,12 +191,20 @@ def test_the_settings_are_checked_once_each_refusal_naming_its_field():
         "warn_hysteresis": {"warn_hysteresis": "1"},
         "metrics_port": {"metrics_port": 65536},
         "metrics_host": {"metrics_host": ""},
+        "alerts_in_backtest": {"alerts_in_backtest": "yes"},
     }
     for field, values in refused.items():
         with pytest.raises((AlertsConfigError, MetricsConfigError)) as error:
             alert_settings(_Config(**values))
         assert error.value.field == field, (field, error.value)
         assert "SECRET" not in str(error.value)
+
+
+def test_metrics_without_prometheus_client_are_refused_naming_metrics_port(monkeypatch):
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # not installed
+    assert alert_settings(_Config()).metrics_port is None  # no metrics: nothing needed
+    with pytest.raises(MetricsConfigError, match=r"metrics_port=9100: .*\[metrics\]"):
+        alert_settings(_Config(metrics_port=9100))
 
 
 class _Switch:
