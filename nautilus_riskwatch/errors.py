@@ -16,3 +16,12 @@ from __future__ import annotations
 
 class RiskWatchError(Exception):
     """Something the watch refused or could not do, and why; never a trip."""
+
+
+class RiskWatchConfigError(RiskWatchError, ValueError):
+    """A config value the watch refuses, with the field and the value named."""
+
+    def __init__(self, field: str, value: object, why: str) -> None:
+        super().__init__(f"riskwatch config: {field}={value!r}: {why}")
+        self.field = field
+        self.value = value

@@ -5,6 +5,7 @@ which loads them from here on first use; each is re-exported here by name (``X a
 """
 
 from nautilus_riskwatch.core.ledger import PnlLedger as PnlLedger
+from nautilus_riskwatch.errors import RiskWatchConfigError as RiskWatchConfigError
 from nautilus_riskwatch.nautilus.actor import RiskWatch as RiskWatch
 from nautilus_riskwatch.nautilus.book import NautilusBook as NautilusBook
 from nautilus_riskwatch.nautilus.commands import KillCommand as KillCommand
@@ -16,5 +17,4 @@ from nautilus_riskwatch.nautilus.commands import risk_off_topic as risk_off_topi
 from nautilus_riskwatch.nautilus.config import FirmConfig as FirmConfig
 from nautilus_riskwatch.nautilus.config import LossLimit as LossLimit
 from nautilus_riskwatch.nautilus.config import RiskWatchConfig as RiskWatchConfig
-from nautilus_riskwatch.nautilus.config import RiskWatchConfigError as RiskWatchConfigError
 from nautilus_riskwatch.nautilus.config import WatchedFeed as WatchedFeed

@@ -33,12 +33,13 @@ from nautilus_riskwatch.nautilus.commands import (
     command_endpoint,
     risk_off_topic,
 )
-from nautilus_riskwatch.nautilus.config import RiskWatchConfig, Settings, settings_from
+from nautilus_riskwatch.nautilus.config import RiskWatchConfig
 from nautilus_riskwatch.nautilus.engine_hooks import HookStatus
 from nautilus_riskwatch.nautilus.event_log import ANSWERS
 from nautilus_riskwatch.nautilus.fills import Fills
 from nautilus_riskwatch.nautilus.router import PriceRouter
 from nautilus_riskwatch.nautilus.session import Session
+from nautilus_riskwatch.nautilus.settings import Settings, settings_from
 
 ORDER_EVENTS = "events.order.*"
 POSITION_EVENTS = "events.position.*"

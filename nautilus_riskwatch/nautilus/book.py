@@ -38,13 +38,13 @@ from nautilus_riskwatch.core.event_log import emit
 from nautilus_riskwatch.core.record import RiskOff, scope_of
 from nautilus_riskwatch.nautilus.closes import CloseIds, Closes, is_watch_close
 from nautilus_riskwatch.nautilus.commands import risk_off_topic
-from nautilus_riskwatch.nautilus.config import Settings
 from nautilus_riskwatch.nautilus.engine_hooks import EXEC_ENGINE
 from nautilus_riskwatch.nautilus.event_log import command_fields
 from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.orders import cancel_endpoint, held_by, submitted
 from nautilus_riskwatch.nautilus.protective import is_protective, protected_qty
 from nautilus_riskwatch.nautilus.reducing import reduces
+from nautilus_riskwatch.nautilus.settings import Settings
 
 if TYPE_CHECKING:
     from nautilus_trader.common.actor import Actor

@@ -17,8 +17,9 @@ from typing import Any
 
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 
-from nautilus_riskwatch.nautilus.config import RiskWatchConfigError, Settings
+from nautilus_riskwatch.errors import RiskWatchConfigError
 from nautilus_riskwatch.nautilus.engine_hooks import registered_strategies
+from nautilus_riskwatch.nautilus.settings import Settings
 from nautilus_riskwatch.nautilus.settlement import Settlement, settlement_of
 
 

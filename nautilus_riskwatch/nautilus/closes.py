@@ -31,18 +31,18 @@ from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId, Posit
 from nautilus_trader.model.objects import Price, Quantity
 
 from nautilus_riskwatch.core.event_log import emit
-from nautilus_riskwatch.nautilus.config import MARKET
+from nautilus_riskwatch.nautilus.settings import CloseType
 
 if TYPE_CHECKING:
     from nautilus_trader.common.actor import Actor
     from nautilus_trader.model.orders import Order
     from nautilus_trader.model.position import Position
 
-    from nautilus_riskwatch.nautilus.config import Settings
+    from nautilus_riskwatch.nautilus.settings import Settings
 
 _ZERO = Decimal(0)
 #: The close escalation's names of the order types (``close_escalation``).
-_ESCALATION_NAMES = {OrderType.MARKET: "market", OrderType.LIMIT: "limit_ioc"}
+_ESCALATION_NAMES = {OrderType.MARKET: CloseType.MARKET, OrderType.LIMIT: CloseType.LIMIT_IOC}
 
 
 def is_watch_close(tags: Iterable[str] | None, close_tag: str) -> bool:
@@ -164,9 +164,10 @@ class Closes:
         qty = Quantity.from_str(
             f"{quantity.quantize(Decimal(1).scaleb(-position.size_precision)):f}"
         )
-        price = self._through_the_touch(position.instrument_id, side) if kind != MARKET else None
-        if kind != MARKET and price is None:
-            emit("no price", position=position.id.value, kind=kind, instead=MARKET)
+        market = kind is CloseType.MARKET
+        price = None if market else self._through_the_touch(position.instrument_id, side)
+        if not market and price is None:
+            emit("no price", position=position.id.value, kind=kind, instead=CloseType.MARKET)
         if price is None:
             order: Order = factory.market(
                 instrument_id=position.instrument_id,

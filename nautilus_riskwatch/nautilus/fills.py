@@ -23,13 +23,14 @@ from nautilus_riskwatch.nautilus.event_log import answer, fill_fields
 from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.rates import RateBook
 from nautilus_riskwatch.nautilus.router import PriceRouter
+from nautilus_riskwatch.nautilus.settings import DataKind
 from nautilus_riskwatch.nautilus.settlement import Settlement
 
 if TYPE_CHECKING:
     from nautilus_trader.common.actor import Actor
 
-    from nautilus_riskwatch.nautilus.config import Settings
     from nautilus_riskwatch.nautilus.guard import Guard
+    from nautilus_riskwatch.nautilus.settings import Settings
 
 
 class Fills:
@@ -151,7 +152,7 @@ class Fills:
             kinds = self._settings.marks_for(instrument_id)
             marks = route.marks = Marks(kinds)
             for kind in kinds:
-                if kind != "bar":
+                if kind is not DataKind.BAR:
                     self._router.subscribe(kind, instrument_id)
         cache = self._actor.cache
         quote = cache.quote_tick(instrument_id)

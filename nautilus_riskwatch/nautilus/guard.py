@@ -59,8 +59,8 @@ from nautilus_riskwatch.core.limits import Quiet, daily_breaker, daily_resets, t
 from nautilus_riskwatch.core.supervisor import Child
 from nautilus_riskwatch.looptime import LoopOrigin
 from nautilus_riskwatch.nautilus.book import NautilusBook
-from nautilus_riskwatch.nautilus.config import LimitSpec
 from nautilus_riskwatch.nautilus.equity import Equity
+from nautilus_riskwatch.nautilus.settings import LimitKind, LimitSpec, MissingRate
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Valuing:
     quantum: Decimal
     rate: Callable[[str], Rate | None]
     equity: Callable[[], Equity]
-    on_missing_rate: str
+    on_missing_rate: MissingRate
     warn: Callable[[str], None]
 
 
@@ -321,7 +321,7 @@ class Guard:
         """Hand the guard's current loss and PnL to its limits' feeds."""
         pnl, loss = self._figures()
         for spec, feed in self._feeds:
-            feed.put(loss if spec.kind == "max_loss" else pnl)
+            feed.put(loss if spec.kind is LimitKind.MAX_LOSS else pnl)
         if self._samples is not None:
             self._samples.put(pnl)
         if self._warn_at:
@@ -372,9 +372,9 @@ class Guard:
         """The PnL a daily limit takes as its baseline when the day rolls."""
         return self._figures()[0]
 
-    def _told(self, index: int, kind: str, band: Quiet | None) -> None:
+    def _told(self, index: int, kind: LimitKind, band: Quiet | None) -> None:
         """A limit says its quiet band (a max_loss limit's is in losses: turned to PnL)."""
-        if band is not None and kind == "max_loss":
+        if band is not None and kind is LimitKind.MAX_LOSS:
             low, high = band.low, band.high
             band = Quiet(
                 None if high is None else high.copy_negate(),
@@ -418,7 +418,7 @@ class Guard:
             self._unrated.add(part.currency)
             held = f"{part.figure} {part.currency}"
             unrated = f"{self.scope}: holding {held} with no {part.currency}->{valuing.currency}"
-            if valuing.on_missing_rate == "trip":
+            if valuing.on_missing_rate is MissingRate.TRIP:
                 valuing.warn(f"{unrated} exchange rate: tripping (on_missing_rate='trip')")
                 self._no_rate.put(NoExchangeRate(part.currency, valuing.currency, held))
             else:
@@ -490,9 +490,9 @@ class Guard:
         child, where the supervisor makes it a trip."""
         ceiling = self._ceiling(spec)
         quiet = partial(self._told, index, spec.kind)
-        if spec.kind == "max_loss":
+        if spec.kind is LimitKind.MAX_LOSS:
             await breaker(feed.read_one, ceiling, spec.currency, quiet=quiet)
-        elif spec.kind == "trailing":
+        elif spec.kind is LimitKind.TRAILING:
             await trailing_breaker(feed.read_one, ceiling, spec.currency, start=start, quiet=quiet)
         else:
             await daily_breaker(

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.model.enums import PriceType
 
-MARK_SOURCES = ("quote", "trade", "bar")
+from nautilus_riskwatch.nautilus.settings import DataKind
 
 # Rank within bars, for the (bid, ask) side, by the bar's price type: own side, LAST, MID,
 # then the other side. Any other price type (MARK) is not a market price: not used.
@@ -74,9 +74,9 @@ class Marks:
 
     def __init__(self, preference: Sequence[str]) -> None:
         order = {kind: i * 10 for i, kind in enumerate(preference)}
-        self._quote = order.get("quote")
-        self._trade = order.get("trade")
-        self._bar = order.get("bar")
+        self._quote = order.get(DataKind.QUOTE)
+        self._trade = order.get(DataKind.TRADE)
+        self._bar = order.get(DataKind.BAR)
         self.bid: int | None = None
         self.ask: int | None = None
         self._bid_rank = self._ask_rank = _NOTHING

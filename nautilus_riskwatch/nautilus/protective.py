@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from nautilus_trader.model.orders import Order
     from nautilus_trader.model.position import Position
 
-    from nautilus_riskwatch.nautilus.config import Settings
+    from nautilus_riskwatch.nautilus.settings import Settings
 
 _ZERO = Decimal(0)
 # Contingencies whose linked orders NautilusTrader cancels along with the order.

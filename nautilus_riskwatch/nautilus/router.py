@@ -31,12 +31,13 @@ from nautilus_riskwatch.nautilus.engine_hooks import subscribed_topic
 from nautilus_riskwatch.nautilus.marks import Marks
 from nautilus_riskwatch.nautilus.rates import RateBook
 from nautilus_riskwatch.nautilus.routes import BarRoute, BarRoutes, Route
+from nautilus_riskwatch.nautilus.settings import DataKind
 
 if TYPE_CHECKING:
     from nautilus_trader.common.actor import Actor
 
-    from nautilus_riskwatch.nautilus.config import FeedSpec
     from nautilus_riskwatch.nautilus.guard import Guard
+    from nautilus_riskwatch.nautilus.settings import FeedSpec
 
 
 class Decimals:
@@ -72,8 +73,8 @@ class PriceRouter:
         self._rates: RateBook | None = None
         self._guards: Sequence[Guard] = ()
         self._routes: dict[InstrumentId, Route] = {}  # each instrument's feeds, marks, guards
-        self._routed: dict[tuple[str, InstrumentId], tuple[str, Callable[[Any], None]]] = {}
-        self._subscribed: set[tuple[str, InstrumentId]] = set()
+        self._routed: dict[tuple[DataKind, InstrumentId], tuple[str, Callable[[Any], None]]] = {}
+        self._subscribed: set[tuple[DataKind, InstrumentId]] = set()
         self._bar_feeds: dict[object, Feed[object]] = {}
         self._bar_routes = BarRoutes(self._new_bar_route)
         self.unmarked: set[InstrumentId] = set()  # held, but no price from any source yet
@@ -83,7 +84,7 @@ class PriceRouter:
         self.decimals = Decimals()
 
     @property
-    def routed(self) -> dict[tuple[str, InstrumentId], tuple[str, Callable[[Any], None]]]:
+    def routed(self) -> dict[tuple[DataKind, InstrumentId], tuple[str, Callable[[Any], None]]]:
         """Each (kind, instrument) subscribed to: its bus topic and the route's handler."""
         return dict(self._routed)
 
@@ -99,12 +100,12 @@ class PriceRouter:
         for spec in feeds:
             feed: Feed[object] = Feed(spec.name, loop_time)
             self.watched.append((spec, feed))
-            if spec.kind == "quote":
+            if spec.kind is DataKind.QUOTE:
                 self.route(spec.instrument_id).quote_feed = feed
-                self.subscribe("quote", spec.instrument_id)
-            elif spec.kind == "trade":
+                self.subscribe(DataKind.QUOTE, spec.instrument_id)
+            elif spec.kind is DataKind.TRADE:
                 self.route(spec.instrument_id).trade_feed = feed
-                self.subscribe("trade", spec.instrument_id)
+                self.subscribe(DataKind.TRADE, spec.instrument_id)
             else:
                 self._bar_feeds[spec.bar_type] = feed
                 self._actor.subscribe_bars(spec.bar_type)
@@ -143,7 +144,7 @@ class PriceRouter:
             route = self._routes[instrument_id] = Route(instrument_id)
         return route
 
-    def subscribe(self, kind: str, instrument_id: InstrumentId) -> None:
+    def subscribe(self, kind: DataKind, instrument_id: InstrumentId) -> None:
         """Ask for the data the NautilusTrader way, and route its topic to the watch (once
         for the actor's life, as every bus subscription of the watch)."""
         if (kind, instrument_id) in self._subscribed:
@@ -152,7 +153,7 @@ class PriceRouter:
         actor, msgbus = self._actor, self._actor.msgbus
         own: Callable[[Any], None]
         handle: Callable[[Route, Any], None]
-        if kind == "quote":
+        if kind is DataKind.QUOTE:
             actor.subscribe_quote_ticks(instrument_id)
             own, handle, topic_kind = actor.handle_quote_tick, self._quote, "quotes"
         else:
@@ -170,7 +171,7 @@ class PriceRouter:
     def follow_rate(self, instrument_id: InstrumentId) -> None:
         """A pair some exchange rate is made of: its quotes go to the rates first."""
         self.route(instrument_id).rated = True
-        self.subscribe("quote", instrument_id)
+        self.subscribe(DataKind.QUOTE, instrument_id)
 
     def unmarked_in(self, guard: Guard) -> list[str]:
         """Instruments the guard holds that nothing has priced yet (for its record)."""

@@ -30,6 +30,7 @@ from nautilus_riskwatch.core import CascadePolicy, Feed, Trip, trip_on
 from nautilus_riskwatch.core.event_log import EventLog, JsonLinesFile
 from nautilus_riskwatch.core.record import PORTFOLIO
 from nautilus_riskwatch.core.supervisor import Child
+from nautilus_riskwatch.errors import RiskWatchConfigError
 from nautilus_riskwatch.looptime import (
     LiveTime,
     LoopTime,
@@ -45,7 +46,6 @@ from nautilus_riskwatch.nautilus.checks import (
 )
 from nautilus_riskwatch.nautilus.closes import CloseIds
 from nautilus_riskwatch.nautilus.commands import RearmRefused
-from nautilus_riskwatch.nautilus.config import LimitSpec, RiskWatchConfigError, Settings
 from nautilus_riskwatch.nautilus.engine_hooks import HookStatus, find_risk_engine, probe
 from nautilus_riskwatch.nautilus.equity import account_equity
 from nautilus_riskwatch.nautilus.event_log import LoggerSink, new_session_id
@@ -53,6 +53,7 @@ from nautilus_riskwatch.nautilus.firm import FirmBridge
 from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.guard import Guard, Valuing
 from nautilus_riskwatch.nautilus.rates import RateBook
+from nautilus_riskwatch.nautilus.settings import LimitSpec, Settings
 
 if TYPE_CHECKING:
     from nautilus_trader.common.actor import Actor

@@ -12,7 +12,7 @@ from nautilus_riskwatch import RiskWatchConfig, RiskWatchConfigError
 from nautilus_riskwatch.demo import build_engine
 from nautilus_riskwatch.firm.link import FirmLink
 from nautilus_riskwatch.firm.member import FirmMember, FirmSettings, MemberHooks
-from nautilus_riskwatch.nautilus.config import settings_from
+from nautilus_riskwatch.nautilus.settings import settings_from
 from nautilus_riskwatch.testing import LocalRedis
 
 FEED = [{"instrument_id": "EUR/USD.SIM", "stale_after": 90.0}]

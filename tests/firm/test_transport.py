@@ -21,7 +21,7 @@ from nautilus_riskwatch import RiskWatchConfig, RiskWatchConfigError
 from nautilus_riskwatch.firm.cli import main as cli_main
 from nautilus_riskwatch.firm.link import FirmLink, read_latch_now
 from nautilus_riskwatch.firm.transport import check_transport
-from nautilus_riskwatch.nautilus.config import settings_from
+from nautilus_riskwatch.nautilus.settings import settings_from
 from nautilus_riskwatch.testing import LocalRedis
 
 FEED = [{"instrument_id": "EUR/USD.SIM", "stale_after": 90.0}]

@@ -15,7 +15,13 @@ from nautilus_trader.model.enums import TradingState
 
 from nautilus_riskwatch import RiskWatch, RiskWatchConfig, RiskWatchConfigError
 from nautilus_riskwatch.demo import build_engine
-from nautilus_riskwatch.nautilus.config import settings_from
+from nautilus_riskwatch.nautilus.settings import (
+    CloseType,
+    DataKind,
+    MissingRate,
+    TripState,
+    settings_from,
+)
 
 FEED = {"instrument_id": "EUR/USD.SIM", "kind": "quote", "stale_after": 5.0}
 OK = {"feeds": [FEED], "max_loss": "5000 USD"}
@@ -195,6 +201,27 @@ def test_a_good_importable_config_gives_typed_settings():
     assert settings.trading_state == TradingState.REDUCING
     assert [f.name for f in settings.feeds] == ["EUR/USD.SIM quotes"]
     assert settings.confirm_attempts == 5
+    assert actor.settings is settings  # parsed once, when the config was built
+
+
+def test_the_config_is_parsed_once_and_the_parse_leaves_the_struct_as_it_was():
+    config = RiskWatchConfig(**OK)
+    settings = settings_from(config)
+    assert settings_from(config) is settings and RiskWatch(config).settings is settings
+    assert config == RiskWatchConfig(**OK)  # the parse is kept beside the fields, not in them
+    assert set(msgspec.json.decode(config.json())) == set(RiskWatchConfig.__struct_fields__)
+    replaced = msgspec.structs.replace(config, max_loss="100 USD")  # parsed afresh
+    assert settings_from(replaced).ceiling == Decimal("100")
+    with pytest.raises(RiskWatchConfigError, match="max_loss"):
+        msgspec.structs.replace(config, max_loss="100")
+
+
+def test_the_struct_defaults_are_every_word_the_settings_know():
+    config, settings = RiskWatchConfig(**OK), settings_from(RiskWatchConfig(**OK))
+    assert config.mark_with == tuple(DataKind) == settings.mark_with
+    assert config.close_escalation == tuple(CloseType) == settings.close_escalation
+    assert settings.on_missing_rate is MissingRate(config.on_missing_rate)
+    assert TripState(config.trading_state_on_trip).trading_state == settings.trading_state
 
 
 def test_blanks_around_times_and_zones_are_dropped_and_the_run_goes_on():
