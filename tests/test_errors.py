@@ -39,7 +39,7 @@ def _package_exceptions() -> dict[str, type[BaseException]]:
 
 def test_every_error_of_the_package_is_a_riskwatch_error_or_a_trip():
     found = _package_exceptions()
-    assert "nautilus_riskwatch.nautilus.config.RiskWatchConfigError" in found  # the walk works
+    assert "nautilus_riskwatch.errors.RiskWatchConfigError" in found  # the walk works
     strays = sorted(
         name
         for name, cls in found.items()
