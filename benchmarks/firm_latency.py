@@ -11,9 +11,15 @@ of that epoch and wait until all three are ACTIVE again.
     python benchmarks/firm_latency.py --trials 100
     python benchmarks/firm_latency.py --trials 100 --load 2   # two busy-looping processes
 
+    python benchmarks/firm_latency.py --trials 100 --reply-delay 50  # A's replies late
+
 ``--load N`` runs N processes that spin on the CPU for the whole run (the machine under
 load, as a node's host may be); the nodes' heartbeat is 0.2 s, so a trip whose wake-up
-were lost would show as a sample near 200 ms.
+were lost would show as a sample near 200 ms. ``--reply-delay MS`` puts node A behind a
+proxy on loopback that holds every reply from Redis back by MS (requests go through at
+once): A's firm tasks spend most of their time awaiting a reply, the case in which a trip
+once waited for the next heartbeat (issue 21, point 1), and a trip that has to wait for
+any reply before its own request goes out shows as MS per reply.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import subprocess
 
 from keys import rearm_signature
 from nodes import Nodes
+from proxy import StallingProxy
 
 from nautilus_riskwatch.firm.link import FirmLink
 from nautilus_riskwatch.testing import LocalRedis
@@ -57,34 +64,44 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--load", type=int, default=0, help="CPU-spinning processes")
+    parser.add_argument("--verbose", action="store_true", help="every sample, on stderr")
+    parser.add_argument(
+        "--reply-delay", type=float, default=0.0, metavar="MS", help="node A's replies late by MS"
+    )
     args = parser.parse_args()
     latencies: list[float] = []
     burners = [
         subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)
     ]
     try:
-        _trials(args.trials, latencies)
+        _trials(args.trials, latencies, args.reply_delay / 1000, verbose=args.verbose)
     finally:
         for burner in burners:
             burner.kill()
             burner.wait()
     print(
         f"firm kill, trip on A -> first cancel on B and C: {len(latencies)} samples "
-        f"({args.trials} trips, 3 nodes, {args.load} CPU-spinning processes)\n"
+        f"({args.trials} trips, 3 nodes, {args.load} CPU-spinning processes, "
+        f"A's replies {args.reply_delay:g} ms late)\n"
         f"  p50 {_percentile(latencies, 0.5):.2f} ms, p90 {_percentile(latencies, 0.9):.2f} ms, "
         f"p99 {_percentile(latencies, 0.99):.2f} ms, min {min(latencies):.2f} ms, "
         f"max {max(latencies):.2f} ms; over 100 ms: {sum(x > 100 for x in latencies)}"
     )
 
 
-def _trials(trials: int, latencies: list[float]) -> None:
+def _trials(
+    trials: int, latencies: list[float], reply_delay: float, *, verbose: bool = False
+) -> None:
     with LocalRedis() as redis:
         group = Nodes()
+        proxy = StallingProxy(redis.port, reply_delay=reply_delay) if reply_delay else None
         try:
             # 60x: the recorded day lasts ~8 min of replay, enough for the resting orders
             # the trader places every 5 quotes to be there at each trial
             options = {"speed": 60.0, "reorder_every": 5}
-            a, b, c = (group.start(name, redis.url, **options) for name in "ABC")
+            a_url = proxy.url if proxy is not None else redis.url
+            a = group.start("A", a_url, **options)
+            b, c = (group.start(name, redis.url, **options) for name in "BC")
             for node in (a, b, c):
                 node.wait("running")
             for trial in range(1, trials + 1):
@@ -103,6 +120,8 @@ def _trials(trials: int, latencies: list[float]) -> None:
                 for name in "BC":
                     after = [t for t in tripped[name]["cancels_ns"] if t >= t0]
                     latencies.append((min(after) - t0) / 1e6)
+                    if verbose:
+                        print(f"trial {trial} {name}: {latencies[-1]:.2f} ms", file=sys.stderr)
                 epoch = int(tripped["B"]["record"]["cause"]["epoch"])
                 _rearm(redis.url, epoch)
                 for node in (a, b, c):
@@ -111,6 +130,8 @@ def _trials(trials: int, latencies: list[float]) -> None:
                 node.stop()
         finally:
             group.close()
+            if proxy is not None:
+                proxy.close()
 
 
 if __name__ == "__main__":

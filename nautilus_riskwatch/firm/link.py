@@ -1,9 +1,12 @@
 """``FirmLink``: the firm's keys in Redis, read and changed only through the scripts.
 
 One small class per idea: ``FirmKeys`` names the keys, ``FirmLink`` (``redis.asyncio``)
-runs the scripts and reads the state, ``read_latch_now`` is the one synchronous read (a
-node's start check, bounded). Nothing here retries: callers decide (the node's member
-retries with backoff and never lets Redis hold up a local trip; the CLI fails loudly).
+runs the scripts and reads the state (trips and restores on a client of their own, which
+``warm`` connects and loads the scripts on ahead of time, so that telling a trip is one
+request on an open connection: no handshake or ``NOSCRIPT`` round trip before it),
+``read_latch_now`` is the one synchronous read (a node's start check, bounded). Nothing
+here retries: callers decide (the node's member retries with backoff and never lets Redis
+hold up a local trip; the CLI fails loudly).
 Passwords never reach a log or a record: every URL shown goes through ``redact``.
 """
 
@@ -159,9 +162,11 @@ class FirmLink:
         self.timeout = timeout
         self.transport = transport or Transport()
         self.redis = connect(url, timeout, password, self.transport)
-        self._trip = self.redis.register_script(scripts.TRIP)
+        #: trips and restores only: never behind a heartbeat or a read (see ``warm``)
+        self.tell = connect(url, timeout, password, self.transport)
+        self._trip = self.tell.register_script(scripts.TRIP)
+        self._restore = self.tell.register_script(scripts.RESTORE)
         self._rearm = self.redis.register_script(scripts.REARM)
-        self._restore = self.redis.register_script(scripts.RESTORE)
         self._heartbeat = self.redis.register_script(scripts.HEARTBEAT)
 
     @property
@@ -172,8 +177,19 @@ class FirmLink:
         return f"FirmLink({self.transport.describe(self.url)!r}, firm={self.firm!r})"
 
     async def close(self) -> None:
-        close = getattr(self.redis, "aclose", None) or self.redis.close
-        await close()
+        for client in (self.tell, self.redis):
+            close = getattr(client, "aclose", None) or client.close
+            await close()
+
+    async def warm(self) -> None:
+        """Open the tell connection and load the trip and restore scripts on it now.
+
+        A trip told on a cold client would first wait for a connection's handshake
+        (``CLIENT SETINFO``, ``SELECT``, ``AUTH``: one reply each) and, on a server that
+        has not seen the script (a restarted Redis), for ``NOSCRIPT`` and ``SCRIPT LOAD``:
+        several round trips before the request that sets the latch goes out."""
+        for script in (scripts.TRIP, scripts.RESTORE):
+            await self.tell.script_load(script)
 
     async def latch(self) -> Latch:
         """The latch; a key of the wrong type reads as a corrupt latch (never an error)."""

@@ -3,7 +3,9 @@
 It does three things, none of which may ever hold up the node:
 
 - **tell**: a local trip (any cause but the firm's own) is queued and set on the firm
-  latch by its own task the moment it is queued (never behind a heartbeat in flight);
+  latch by its own task the moment it is queued, on a connection of its own that is kept
+  open with the scripts loaded (``FirmLink.warm``: at start and whenever the link comes
+  back), so the trip is one request, never behind a heartbeat in flight or a handshake;
   while Redis does not answer it is retried with backoff, so a trip during an outage
   reaches the others when Redis returns, with its own origin and reason;
 - **listen**: a pub/sub subscription wakes it the instant the latch changes, and every
@@ -137,6 +139,7 @@ class FirmMember:
         self._seq = 0
         self._unproven: tuple[str, ...] = ()
         self._stopping = False
+        self._tell_cold = True  # the tell connection must be (re)opened and its scripts loaded
 
     # --- from the actor (loop thread, never blocks) ----------------------------------
     def start(self, latch_at_start: Latch | None) -> None:
@@ -292,8 +295,22 @@ class FirmMember:
 
     # --- tasks ---------------------------------------------------------------------------
     async def _tell(self) -> None:
-        """Put what is queued on the latch, the moment it is queued."""
+        """Put what is queued on the latch, the moment it is queued; between trips, keep the
+        tell connection warm (open, scripts loaded), so a trip is one request."""
         while True:
+            if self._tell_cold and not self._pending:
+                try:
+                    assert self.link is not None
+                    await self.link.warm()
+                    self._went_up()
+                    self._tell_cold = False
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    self._went_down(error)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._backoff())
+                    continue
             await self._wake.wait()
             self._wake.clear()  # before the round trip: a trip queued during it wakes us
             try:
@@ -303,6 +320,7 @@ class FirmMember:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                self._tell_cold = True
                 self._went_down(error)
                 await asyncio.sleep(self._backoff())
                 self._wake.set()
@@ -417,6 +435,9 @@ class FirmMember:
             self.hooks.log("info", f"firm link up ({redact(self.settings.url)})")
             # expiry counts only link time: every member gets one ttl from now
             self.roll.grace(time.monotonic())
+            # the tell connection may be a dead one from before: open it and load again
+            self._tell_cold = True
+            self._wake.set()
         self.link_up = True
         self.down_since = None
         self._failures = 0

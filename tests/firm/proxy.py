@@ -3,10 +3,14 @@
 ``StallingProxy(redis_port)`` listens on a free port and forwards both ways. With
 ``stall_heartbeats`` set, a connection that sends the heartbeat script has its replies held
 back (bytes kept, not dropped) until ``release()``: the node's heartbeat is in flight for
-as long as the test wants, with no clock involved. ``delay`` adds a fixed wait to every
-chunk in both directions (a slow link, for benchmarks). ``cut()`` ends every connection and
-refuses new ones until ``mend()``: this node's link is down while Redis and the other
-nodes' links are up.
+as long as the test wants, with no clock involved; with ``hold_replies`` set, every reply
+on every connection is held so (requests still go through). ``warmed`` is set once a
+connection has had the answers to two ``SCRIPT LOAD`` requests (the node's tell connection
+is ready: ``FirmLink.warm``). ``delay`` adds a fixed wait to every
+chunk in both directions (a slow link); ``reply_delay`` only to what Redis sends back
+(replies late, requests on time: the benchmark's "A's replies 50 ms late"). ``cut()``
+ends every connection and refuses new ones until ``mend()``: this node's link is down
+while Redis and the other nodes' links are up.
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ HEARTBEAT_SHA = hashlib.sha1(scripts.HEARTBEAT.encode()).hexdigest().encode()
 
 
 class StallingProxy:
-    def __init__(self, target_port: int, *, delay: float = 0.0) -> None:
+    def __init__(self, target_port: int, *, delay: float = 0.0, reply_delay: float = 0.0) -> None:
         self.target_port = target_port
         self.port = free_port()
         self.delay = delay
+        self.reply_delay = reply_delay
         self.stall_heartbeats = False
         self.stalled = threading.Event()  # a heartbeat's reply is being held
+        self.hold_replies = False  # every reply held until release()
+        self.warmed = threading.Event()  # a connection's two SCRIPT LOADs were answered
         self.refusing = False  # cut: no connection gets through
         self._writers: set[asyncio.StreamWriter] = set()
         self._release: asyncio.Event | None = None
@@ -42,7 +49,7 @@ class StallingProxy:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def release(self) -> None:
-        self.stall_heartbeats = False
+        self.stall_heartbeats = self.hold_replies = False
         self._loop.call_soon_threadsafe(lambda: self._release and self._release.set())
 
     def cut(self) -> None:
@@ -92,12 +99,14 @@ class StallingProxy:
             client_w.close()
             return
         held = [False]
+        loads, answered = [0], [0]  # SCRIPT LOAD requests sent, replies after the first
         self._writers.update((client_w, server_w))
 
         async def up() -> None:  # node -> Redis
             while chunk := await client_r.read(65536):
                 if self.stall_heartbeats and HEARTBEAT_SHA in chunk:
                     held[0] = True
+                loads[0] += chunk.count(b"SCRIPT")
                 if self.delay:
                     await asyncio.sleep(self.delay)
                 server_w.write(chunk)
@@ -105,15 +114,19 @@ class StallingProxy:
 
         async def down() -> None:  # Redis -> node
             while chunk := await server_r.read(65536):
-                if held[0]:
+                if held[0] or self.hold_replies:
                     self.stalled.set()
                     assert self._release is not None
                     await self._release.wait()
                     held[0] = False
-                if self.delay:
-                    await asyncio.sleep(self.delay)
+                if self.delay or self.reply_delay:
+                    await asyncio.sleep(self.delay + self.reply_delay)
                 client_w.write(chunk)
                 await client_w.drain()
+                if loads[0]:
+                    answered[0] += 1
+                    if answered[0] >= 2:
+                        self.warmed.set()
 
         try:
             await asyncio.gather(up(), down())

@@ -26,9 +26,11 @@ def _until(predicate, timeout: float, what: str):
 
 
 def test_a_trip_made_while_the_heartbeat_is_in_flight_is_told_at_once(redis_server, nodes):
-    """A's heartbeat reply is held by the proxy (its firm task is awaiting Redis); a trip
-    on A must reach the latch, and B, while that reply is still held: one round trip on
-    its own connection, not after the heartbeat returns."""
+    """A's heartbeat reply is held by the proxy (its firm task is awaiting Redis), then
+    every reply to A is: a trip on A must still reach the latch, and B. So it went out as
+    one request on an open connection, not after the heartbeat returns, nor after any
+    reply (a connection's handshake, a ``NOSCRIPT`` and ``SCRIPT LOAD``) that a cold
+    connection would have waited for."""
     proxy = StallingProxy(redis_server.port)
     try:
         # a long command timeout and ttl: the held heartbeat neither fails nor makes A
@@ -37,13 +39,15 @@ def test_a_trip_made_while_the_heartbeat_is_in_flight_is_told_at_once(redis_serv
         a = nodes.start("A", proxy.url, firm=firm)
         b = nodes.start("B", redis_server.url)
         a.wait("running"), b.wait("running")
+        assert proxy.warmed.wait(30), "A's tell connection never loaded its scripts"
         proxy.stall_heartbeats = True
         assert proxy.stalled.wait(30), "A's heartbeat was never held"
+        proxy.hold_replies = True  # from now on A hears nothing back from Redis
         a.send("kill while the heartbeat is in flight")
         latch = _until(
             lambda: (latch := _latch(redis_server.url)).tripped and latch, 20, "A's trip"
         )
-        assert proxy.stall_heartbeats  # A's heartbeat reply is still held
+        assert proxy.hold_replies  # A's heartbeat reply, and every other, is still held
         report = b.wait("tripped")
     finally:
         proxy.close()
