@@ -159,6 +159,11 @@ class NautilusBook:
         """True for a close this watch made: it only reduces, so no watch's gate denies it."""
         return self._is_ours(order)
 
+    @property
+    def blocking(self) -> str | None:
+        """The reason this book's denials give while it blocks (``None``: it does not)."""
+        return self._blocking
+
     def holds_trading_state(self) -> bool:
         """True while the RiskEngine is in the state this book's trip set."""
         engine, mine = self._risk_engine, self._state_set

@@ -1,10 +1,12 @@
 """``Fills``: order events to the guards' ledgers.
 
-A fill is booked in every guard that counts it (its strategy and instrument covered), at
+A fill is booked in every guard that keeps a ledger (``Guard.books``: loss limits, or a
+position or gross cap) and covers it (its strategy and instrument), at
 the instrument's settlement (how its PnL is booked: currency, multiplier, inverse), and the
 position is valued at once at the newest marks, not at the fill price: the first guarded
 fill on an instrument sets up its marks and subscribes the watch to its prices (through
-the ``PriceRouter``). The fill goes into each guard's event log with its PnL after it; after
+the ``PriceRouter``). A capped instrument's net quantity goes to the guard's position
+caps after each fill. The fill goes into each guard's event log with its PnL after it; after
 a trip, an order rejected goes into the tripped guard's log, and an order denied is counted
 in its record (the first few of each strategy written to the log too: ``core.denials``).
 """
@@ -56,7 +58,7 @@ class Fills:
         guards = [
             guard
             for guard in self._guards
-            if guard.counts_pnl and guard.covers(fill.strategy_id, instrument_id)
+            if guard.books and guard.covers(fill.strategy_id, instrument_id)
         ]
         if not guards:
             return
@@ -90,6 +92,9 @@ class Fills:
                 guard.ledger.mark_raw(instrument_id, *raw)
             if guard not in marking:
                 marking.append(guard)
+            runaway = guard.runaway
+            if runaway is not None and runaway.caps(instrument_id):  # judged fill by fill
+                runaway.net(instrument_id, guard.ledger.net_qty(instrument_id))
             guard.put_figures()
             self._note_fill(guard, fill)
         held = [guard.ledger.sides(instrument_id) for guard in marking]

@@ -32,6 +32,7 @@ from nautilus_trader.model.enums import OrderStatus
 from nautilus_trader.model.events import OrderDenied
 
 from nautilus_riskwatch.nautilus.engine_hooks import EXEC_ENGINE, endpoint_table, is_exec_algorithm
+from nautilus_riskwatch.nautilus.runaway import watch_refusal
 
 RISK_ENGINE = "RiskEngine.execute"
 EMULATOR = "OrderEmulator.execute"
@@ -61,6 +62,11 @@ class Blocker(Protocol):
 
     def holds_trading_state(self) -> bool:
         """The RiskEngine is in the trading state this book's trip set."""
+        ...
+
+    @property
+    def blocking(self) -> str | None:
+        """The reason the book's denials give while it blocks (``None``: it does not)."""
         ...
 
 
@@ -120,6 +126,16 @@ class OrderGate:
 
         Held weakly: a watch that rebuilds its books on a restart leaves no stale ones."""
         self._closers.add(book)
+
+    def refused(self, reason: str) -> bool:
+        """Whether a refusal with ``reason`` is a watch's own after a trip: the denial of a
+        tripped book on this bus, or the RiskEngine's trading-state refusal while a tripped
+        book's state holds (``runaway.watch_refusal``). A runaway guard counts neither."""
+        blockers = self._blockers
+        if not blockers:
+            return False
+        blocks = {b.blocking for b in blockers if b.blocking is not None}
+        return watch_refusal(reason, blocks, lambda: any(b.holds_trading_state() for b in blockers))
 
     def kept_by_another(self, order: Any, book: Blocker) -> bool:
         """Whether a book other than ``book`` keeps ``order``: a tripped one keeps it, or

@@ -24,6 +24,11 @@ Warnings (``warn_at``): each limit's figure is read from its breaker's own bands
 (``alerts.warnings.LimitFigure``), and its warning levels' band is intersected with the
 breakers', so a figure that cannot cross a level costs nothing more per quote. A crossing
 is told to ``on_warning``; none once the figure reaches the ceiling (the trip says it).
+Runaway guards (``runaway_guards.RunawayFeeds``): their children join the guard's group,
+so an order, reject or fill storm or a position or gross cap trips the same cascade as a
+loss limit. A guard with a position or gross cap keeps a ledger even without a loss limit
+(``books``); with a gross cap, every fill and every mark of a held instrument puts the
+gross figure (no quiet band: the loss limits' band says nothing of the gross).
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ from nautilus_riskwatch.core.supervisor import Child
 from nautilus_riskwatch.looptime import LoopOrigin
 from nautilus_riskwatch.nautilus.book import NautilusBook
 from nautilus_riskwatch.nautilus.equity import Equity
+from nautilus_riskwatch.nautilus.runaway_guards import GrossCap, RunawayFeeds
 from nautilus_riskwatch.nautilus.settings import LimitKind, LimitSpec, MissingRate
 
 
@@ -116,6 +122,8 @@ class Guard:
         Fractions of each limit's ceiling at which ``on_warning`` is told (``()``: none).
     warn_hysteresis : Decimal
         The share of the ceiling a figure must fall back below a level to warn again.
+    runaway : RunawayFeeds, optional
+        Its runaway guards (order, reject and fill rates, position and gross caps).
 
     """
 
@@ -135,8 +143,10 @@ class Guard:
         described: Mapping[str, Any] | None = None,
         warn_at: Sequence[Decimal] = (),
         warn_hysteresis: Decimal = DEFAULT_HYSTERESIS,
+        runaway: RunawayFeeds | None = None,
     ) -> None:
         self.book = book
+        self.runaway = runaway if runaway else None
         self.ledger = PnlLedger(FIXED_PRECISION)  # the engine's raw values are its own
         self.records: list[RiskOff] = []
         self._policy = policy
@@ -170,11 +180,18 @@ class Guard:
         self._converter = (
             None if valuing is None else Converter(valuing.currency, valuing.quantum, valuing.rate)
         )
+        weighs = runaway is not None and runaway.weighs_gross
+        #: The gross exposure's own converter (a converter remembers its figures by currency).
+        self._gross_converter = (
+            None
+            if valuing is None or not weighs
+            else Converter(valuing.currency, valuing.quantum, valuing.rate)
+        )
         self.valuation: Valuation | None = None  # the last converted figure's story
         self._high = Decimal(0)  # the last PnL, rounded away from the trip
         self._no_rate: Feed[Trip] = Feed(f"exchange rates ({book.scope})", loop_time)
         self._unrated: set[str] = set()  # held currencies told about while they had no rate
-        self._ceilings: dict[LimitSpec, Decimal | Exception] = {}
+        self._ceilings: dict[LimitSpec | GrossCap, Decimal | Exception] = {}
         self.bases: dict[str, str] = {}  # percent limit -> its base and amount (the record)
         self._bands: list[Quiet | None] = [None] * len(self._feeds)  # each limit's
         #: A mark that leaves the plain ledger's total strictly between these (money units)
@@ -189,12 +206,19 @@ class Guard:
 
     @property
     def counts_pnl(self) -> bool:
+        """Whether the guard has loss limits (its PnL is what they judge)."""
         return bool(self._feeds)
 
     @property
     def limits(self) -> list[LimitSpec]:
         """The guard's loss limits, in the order of ``figures``."""
         return [spec for spec, _ in self._feeds]
+
+    @property
+    def books(self) -> bool:
+        """Whether the guard keeps a ledger: loss limits, or a position or gross cap."""
+        runaway = self.runaway
+        return bool(self._feeds) or (runaway is not None and runaway.books)
 
     @property
     def converting(self) -> bool:
@@ -241,6 +265,9 @@ class Guard:
         self._ceilings = {
             spec: self._percent_ceiling(spec) for spec, _ in self._feeds if spec.percent is not None
         }
+        gross = None if self.runaway is None else self.runaway.spec.gross
+        if gross is not None and gross.percent is not None:
+            self._ceilings[gross] = self._percent_ceiling(gross)
         self.figures = [self._figure(spec) for spec, _ in self._feeds]
         self.put_figures()  # the figures in force now: each limit measures from here
         self.switch = KillSwitch(
@@ -262,6 +289,7 @@ class Guard:
             limit_bases=dict(self.bases),
             **(self.pnl_fields() if self._feeds else {"pnl": None}),
             **self._described,
+            **({} if self.runaway is None else self.runaway.spec.describe()),
         )
         self.task = loop.create_task(
             run_watch([*self._extra, *self._children()], self.switch),
@@ -324,8 +352,26 @@ class Guard:
             feed.put(loss if spec.kind is LimitKind.MAX_LOSS else pnl)
         if self._samples is not None:
             self._samples.put(pnl)
+        runaway = self.runaway
+        if runaway is not None and runaway.weighs_gross:
+            runaway.gross(self.gross())
         if self._warn_at:
             self._see(pnl)
+
+    def gross(self) -> Decimal:
+        """The gross exposure now, in the ceiling currency: the ledger's exact figure while
+        it is all in that currency, else valued at the rates, rounded up (toward the trip)."""
+        figures = self.ledger.gross_by_currency()
+        converter = self._gross_converter
+        if converter is None:
+            raise ValueError("a gross cap needs the ceiling currency and its rates")
+        if not figures:
+            return Decimal(0)
+        figure = figures.get(converter.currency) if len(figures) == 1 else None
+        if isinstance(figure, Decimal):
+            return figure  # exact: one currency, linear instruments
+        # a plain Decimal: the record's valuation stays the PnL's (``_at_latch``)
+        return converter.value(figures).high
 
     def _see(self, pnl: Decimal) -> None:
         """Each limit's warning levels at ``pnl``: crossings told, the quiet band moved
@@ -397,6 +443,8 @@ class Guard:
         bands = [b for b in every if b is not None]
         if self._samples is not None or self.converting or len(bands) < len(every):
             return  # samples want every figure; converted figures are always put
+        if self.runaway is not None and self.runaway.weighs_gross:
+            return  # the gross exposure moves with marks the PnL's band would skip
         lows = [b.low for b in bands if b.low is not None]
         highs = [b.high for b in bands if b.high is not None]
         places = self.ledger.money_places
@@ -428,7 +476,7 @@ class Guard:
                     "on_missing_rate='hold') until a rate arrives"
                 )
 
-    def _percent_ceiling(self, spec: LimitSpec) -> Decimal | Exception:
+    def _percent_ceiling(self, spec: LimitSpec | GrossCap) -> Decimal | Exception:
         """``spec.percent`` % of the equity now, rounded down (toward the trip); the error
         if the equity cannot be measured (raised by the limit's child: a trip)."""
         valuing = self._valuing
@@ -450,9 +498,12 @@ class Guard:
         )
         return ceiling
 
-    def _ceiling(self, spec: LimitSpec) -> Decimal:
+    def _ceiling(self, spec: LimitSpec | GrossCap) -> Decimal:
         """The limit's ceiling now: its amount, or its share of the equity at arming."""
         if spec.percent is None:
+            if isinstance(spec, GrossCap):
+                assert spec.amount is not None
+                return spec.amount
             return spec.ceiling
         ceiling = self._ceilings[spec]
         if isinstance(ceiling, Exception):
@@ -481,6 +532,11 @@ class Guard:
             partial(self._limit, i, spec, feed, self._high)
             for i, (spec, feed) in enumerate(self._feeds)
         )
+        runaway = self.runaway
+        if runaway is not None:
+            gross = runaway.spec.gross
+            cap = None if gross is None else partial(self._ceiling, gross)
+            children.extend(runaway.children(cap))
         return children
 
     async def _limit(

@@ -5,7 +5,7 @@ Each guard is a child of the scope's one supervisor, reading its own ``Feed`` wi
 judge in ``put`` (``core/rates.py``, ``core/exposure.py``): a child that raises collapses
 the group and runs the one cascade, as a loss limit's does. The rates and the position
 caps are fed only by order events (nothing per quote); the gross exposure rides on the
-guard's marks (``Guard``), only for held instruments.
+guard's figures (``Guard.put_figures``: at a fill, and at a mark of a held instrument).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from nautilus_trader.model.identifiers import InstrumentId
 
-from nautilus_riskwatch.core.exposure import position_breaker
+from nautilus_riskwatch.core.exposure import gross_breaker, position_breaker
 from nautilus_riskwatch.core.feeds import Feed
 from nautilus_riskwatch.core.rates import BadRate, EventRate, parse_rate, rate_breaker
 from nautilus_riskwatch.core.supervisor import Child
@@ -26,6 +26,7 @@ from nautilus_riskwatch.nautilus.runaway import FILLS, ORDERS, REJECTS, counted
 
 __all__ = [
     "RATE_FIELDS",
+    "GrossCap",
     "RunawayFeeds",
     "RunawaySources",
     "RunawaySpec",
@@ -39,14 +40,35 @@ RATE_FIELDS = {"max_order_rate": ORDERS, "max_reject_rate": REJECTS, "max_fill_r
 
 
 @dataclass(frozen=True)
+class GrossCap:
+    """``max_gross_exposure``, checked: an amount in ``currency`` (the ceiling currency), or
+    ``percent`` of the accounts' equity when the guard arms (as a percent loss limit)."""
+
+    amount: Decimal | None
+    currency: str
+    percent: Decimal | None = None
+
+    @property
+    def name(self) -> str:
+        return "max_gross_exposure"
+
+    def describe(self) -> str:
+        if self.percent is not None:
+            return f"{self.percent}% of the equity"
+        return f"{self.amount} {self.currency}"
+
+
+@dataclass(frozen=True)
 class RunawaySpec:
-    """One scope's runaway guards, checked: a rate per kind counted, caps per instrument."""
+    """One scope's runaway guards, checked: a rate per kind counted, caps per instrument,
+    a cap on the gross exposure."""
 
     rates: Mapping[str, EventRate] = field(default_factory=dict)  # "orders" -> rate
     positions: Mapping[InstrumentId, Decimal] = field(default_factory=dict)
+    gross: GrossCap | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.rates or self.positions)
+        return bool(self.rates or self.positions or self.gross is not None)
 
     def describe(self) -> dict[str, object]:
         """For the ``armed`` line and the start's log line."""
@@ -56,6 +78,8 @@ class RunawaySpec:
         }
         if self.positions:
             described["max_position"] = {str(i): str(cap) for i, cap in self.positions.items()}
+        if self.gross is not None:
+            described["max_gross_exposure"] = self.gross.describe()
         return described
 
 
@@ -121,6 +145,7 @@ class RunawayFeeds:
         self._caps = {str(i): cap for i, cap in spec.positions.items()}
         self._counts: dict[str, Feed[int]] = {}
         self._nets: Feed[tuple[str, Decimal]] | None = None
+        self._gross: Feed[Decimal] | None = None
 
     @property
     def counts(self) -> bool:
@@ -130,6 +155,16 @@ class RunawayFeeds:
     def caps(self, instrument_id: InstrumentId) -> bool:
         """Whether the instrument's position is capped."""
         return instrument_id in self.spec.positions
+
+    @property
+    def books(self) -> bool:
+        """Whether a guard must keep a ledger for these (a position or a gross cap)."""
+        return bool(self.spec.positions) or self.spec.gross is not None
+
+    @property
+    def weighs_gross(self) -> bool:
+        """Whether the gross exposure is capped (then the guard puts it with its figures)."""
+        return self.spec.gross is not None
 
     def count(self, kinds: tuple[str, ...], ts_ns: int) -> None:
         """Events of ``kinds`` (from ``runaway.counted``) at engine time ``ts_ns``."""
@@ -143,9 +178,16 @@ class RunawayFeeds:
         if self._nets is not None:
             self._nets.put((str(instrument_id), net))
 
-    def children(self) -> list[Child]:
+    def gross(self, figure: Decimal) -> None:
+        """The scope's gross exposure now, in the ceiling currency (rounded up if converted)."""
+        if self._gross is not None:
+            self._gross.put(figure)
+
+    def children(self, gross_cap: Callable[[], Decimal] | None = None) -> list[Child]:
         """The supervisor children, on fresh feeds at every arm: a re-arm counts from empty,
-        and nothing put between a trip and its re-arm is judged again."""
+        and nothing put between a trip and its re-arm is judged again. ``gross_cap()`` gives
+        the gross cap in force (a percent one's share of the equity at this arm; it raises,
+        in the child, if that cannot be measured: a trip)."""
         loop_time, scope = self._loop_time, self._scope
         self._counts = {kind: Feed(f"{kind} ({scope})", loop_time) for kind in self.spec.rates}
         children: list[Child] = [
@@ -156,16 +198,33 @@ class RunawayFeeds:
         if self._caps:
             self._nets = Feed(f"positions ({scope})", loop_time)
             children.append(partial(position_breaker, self._nets.read_one, self._caps))
+        self._gross = None
+        gross = self.spec.gross
+        if gross is not None:
+            if gross_cap is None:
+                raise ValueError("a gross cap needs its amount in force (gross_cap)")
+            feed = self._gross = Feed(f"gross exposure ({scope})", loop_time)
+            children.append(partial(_gross_child, feed.read_one, gross_cap, gross.currency))
         return children
 
 
-def spec_from(prefix: str, entry: object) -> RunawaySpec:
+async def _gross_child(
+    read_gross: Callable[..., Any], cap: Callable[[], Decimal], currency: str
+) -> None:
+    """The gross breaker, its cap taken when the child starts (in the child: a percent cap
+    that cannot be measured is a trip, as a percent loss limit's)."""
+    await gross_breaker(read_gross, cap(), currency)
+
+
+def spec_from(prefix: str, entry: object, gross: GrossCap | None = None) -> RunawaySpec:
     """A scope's runaway guards from a config entry (the top level or a scoped limit),
     whose fields ``max_order_rate``, ``max_reject_rate``, ``max_fill_rate`` and
-    ``max_position`` are read; each refusal names its field after ``prefix``."""
+    ``max_position`` are read; each refusal names its field after ``prefix``. ``gross`` is
+    its ``max_gross_exposure``, read as the loss limits' money is (by the settings)."""
     return RunawaySpec(
         rates=rates(prefix, {name: getattr(entry, name, None) for name in RATE_FIELDS}),
         positions=position_caps(f"{prefix}max_position", getattr(entry, "max_position", None)),
+        gross=gross,
     )
 
 
