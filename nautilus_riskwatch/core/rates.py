@@ -37,7 +37,13 @@ _RATE = re.compile(r"([0-9]+)/([0-9]{2,}):([0-5][0-9]):([0-5][0-9])(?:\.([0-9]{1
 
 
 class BadRate(RiskWatchError, ValueError):
-    """A rate the watch refuses (the message names the field, for a config)."""
+    """A rate the watch refuses (the message names the field, for a config; ``field`` and
+    ``value`` say which, when a config's field was read)."""
+
+    def __init__(self, why: str, field: str | None = None, value: object = None) -> None:
+        super().__init__(why)
+        self.field = field
+        self.value = value
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,17 +68,19 @@ def parse_rate(text: object, field: str = "rate") -> EventRate:
     """
     form = f"{field} must be 'N/HH:MM:SS' (as RiskEngineConfig.max_order_submit_rate)"
     if not isinstance(text, str):
-        raise BadRate(f"{form}, got {type(text).__name__} {text!r}")
+        raise BadRate(f"{form}, got {type(text).__name__} {text!r}", field, text)
     matched = _RATE.fullmatch(text)
     if matched is None:
-        raise BadRate(f"{form}, got {text!r}")
+        raise BadRate(f"{form}, got {text!r}", field, text)
     count, hours, minutes, seconds, fraction = matched.groups()
     if int(count) < 1:
-        raise BadRate(f"{field}: N must be at least 1 in {text!r} (0 would trip at once)")
+        raise BadRate(
+            f"{field}: N must be at least 1 in {text!r} (0 would trip at once)", field, text
+        )
     whole = (int(hours) * 60 + int(minutes)) * 60 + int(seconds)
     window_ns = whole * NS_PER_SECOND + int((fraction or "").ljust(9, "0"))
     if window_ns < 1:
-        raise BadRate(f"{field}: the window must be longer than zero in {text!r}")
+        raise BadRate(f"{field}: the window must be longer than zero in {text!r}", field, text)
     return EventRate(int(count), window_ns)
 
 

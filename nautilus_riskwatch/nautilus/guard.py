@@ -173,7 +173,7 @@ class Guard:
         self._described = dict(described or {})
         self._sample_every = sample_every
         self._samples: Feed[Decimal] | None = None
-        if sample_every is not None and self._feeds:
+        if sample_every is not None and self.books:  # a ledger's PnL, for the picture
             self._samples = Feed(f"PnL samples ({self.scope})", loop_time)
         self.sampler: asyncio.Task[None] | None = None
         self._valuing = valuing
@@ -216,9 +216,12 @@ class Guard:
 
     @property
     def books(self) -> bool:
-        """Whether the guard keeps a ledger: loss limits, or a position or gross cap."""
+        """Whether the guard keeps a ledger: loss limits, a position or gross cap, or runaway
+        guards with an event-log file (their trip picture draws the PnL from it)."""
         runaway = self.runaway
-        return bool(self._feeds) or (runaway is not None and runaway.books)
+        if self._feeds:
+            return True
+        return runaway is not None and (runaway.books or self._sample_every is not None)
 
     @property
     def converting(self) -> bool:

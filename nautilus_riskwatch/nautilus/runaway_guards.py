@@ -11,25 +11,28 @@ guard's figures (``Guard.put_figures``: at a fill, and at a mark of a held instr
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any, Protocol
 
-from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 
 from nautilus_riskwatch.core.exposure import gross_breaker, position_breaker
 from nautilus_riskwatch.core.feeds import Feed
 from nautilus_riskwatch.core.rates import BadRate, EventRate, parse_rate, rate_breaker
+from nautilus_riskwatch.core.record import scope_of
 from nautilus_riskwatch.core.supervisor import Child
 from nautilus_riskwatch.nautilus.runaway import FILLS, ORDERS, REJECTS, counted
 
 __all__ = [
     "RATE_FIELDS",
+    "RUNAWAY_FIELDS",
     "GrossCap",
     "RunawayFeeds",
     "RunawaySources",
     "RunawaySpec",
+    "ScopedRunaway",
     "position_caps",
     "rates",
     "spec_from",
@@ -37,6 +40,8 @@ __all__ = [
 
 #: The config's rate fields, and what each counts.
 RATE_FIELDS = {"max_order_rate": ORDERS, "max_reject_rate": REJECTS, "max_fill_rate": FILLS}
+#: Every runaway guard's field, at the top level and in a scoped limit entry.
+RUNAWAY_FIELDS = (*RATE_FIELDS, "max_position", "max_gross_exposure")
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,28 @@ class RunawaySpec:
         return described
 
 
+@dataclass(frozen=True)
+class ScopedRunaway:
+    """A scope's runaway guards: the top level's (the portfolio) or a limit entry's (one
+    strategy or one instrument; ``index`` its place in ``limits``)."""
+
+    spec: RunawaySpec
+    strategy_id: StrategyId | None = None
+    instrument_id: InstrumentId | None = None
+    index: int = -1
+
+    @property
+    def scope(self) -> str:
+        return scope_of(self.strategy_id, self.instrument_id)
+
+    def in_currency(self, currency: str) -> ScopedRunaway:
+        """With a percent gross cap in the ceiling currency (found with the limits')."""
+        gross = self.spec.gross
+        if gross is None or gross.currency:
+            return self
+        return replace(self, spec=replace(self.spec, gross=replace(gross, currency=currency)))
+
+
 def rates(prefix: str, values: Mapping[str, object]) -> dict[str, EventRate]:
     """The rates given among ``values`` (field name -> raw value, ``None``: not given),
     each refused with its field named (``prefix`` before it, e.g. ``"limits[0]."``)."""
@@ -105,7 +132,9 @@ def position_caps(field_name: str, value: object) -> dict[InstrumentId, Decimal]
     if not isinstance(value, Mapping) or not value:
         raise BadRate(
             f"{field_name} must be a non-empty dict of instrument id to the most absolute "
-            f"net quantity, got {type(value).__name__} {value!r}"
+            f"net quantity, got {type(value).__name__} {value!r}",
+            field_name,
+            value,
         )
     caps = {}
     for key, raw in value.items():
@@ -113,8 +142,13 @@ def position_caps(field_name: str, value: object) -> dict[InstrumentId, Decimal]
         try:
             instrument = InstrumentId.from_str(str(key))
         except Exception:
-            raise BadRate(f"{where}: not an instrument id ('SYMBOL.VENUE')") from None
-        caps[instrument] = _quantity(where, raw)
+            raise BadRate(
+                f"{where}: not an instrument id ('SYMBOL.VENUE')", field_name, value
+            ) from None
+        try:
+            caps[instrument] = _quantity(where, raw)
+        except BadRate as error:
+            raise BadRate(str(error), field_name, value) from None
     return caps
 
 
