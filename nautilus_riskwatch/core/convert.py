@@ -66,12 +66,12 @@ class Part:
     held: bool = False  # no rate now: the last converted figure (or zero) is counted
 
     def describe(self) -> str:
-        figure = _show(self.figure)
-        if self.rate is None and not self.held:
-            return f"{figure} {self.currency}"
+        figure, rate = _show(self.figure), self.rate
         if self.held:
             return f"{figure} {self.currency}: NO RATE, counted as {self.low}..{self.high} (held)"
-        return f"{figure} {self.currency} -> {self.low}..{self.high} at {self.rate.describe()}"  # type: ignore[union-attr]
+        if rate is None:
+            return f"{figure} {self.currency}"
+        return f"{figure} {self.currency} -> {self.low}..{self.high} at {rate.describe()}"
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.common.actor import Actor
 
 from nautilus_riskwatch import RiskWatchConfig, WatchFailure
+from nautilus_riskwatch.core.ledger import PnlLedger
 from nautilus_riskwatch.demo import build_engine, eurusd_instrument, eurusd_quotes
 from nautilus_riskwatch.demo.engine import HEDGER_ID
 from nautilus_riskwatch.demo.node import backtest_run_config, write_catalog
-from nautilus_riskwatch.nautilus.ledger import PnlLedger
 
 build_engine = checked(build_engine)  # each run checks the invariants (conftest.py)
 

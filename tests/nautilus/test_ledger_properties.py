@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nautilus_riskwatch.nautilus.ledger import PnlLedger
+from nautilus_riskwatch.core.ledger import PnlLedger
 
 # Instrument id -> multiplier.
 INSTRUMENTS: dict[str, Decimal] = {
