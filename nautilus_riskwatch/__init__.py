@@ -3,45 +3,48 @@
 Per-feed staleness watchdogs and an exact ``Decimal`` drawdown breaker, supervised by one
 ``asyncio.TaskGroup``; on the first trip a shielded risk-off cascade cancels, confirms,
 flattens everything but the protective hedges, and records what it did.
+
+The names here are what a NautilusTrader user needs: the actor and its config
+(``RiskWatch``, ``RiskWatchConfig``, ``WatchedFeed``, ``LossLimit``, ``FirmConfig``), the
+operator's commands and where they go (``KillCommand``, ``RearmCommand``,
+``command_endpoint``, ``risk_off_topic``, ``next_record``), the record (``RiskOff``) and
+what tripped it (``Trip`` and its kinds), the event log read back (``read_event_log``,
+``records_from``), and what the watch refuses (``RiskWatchError``, ``RiskWatchConfigError``,
+``RearmRefused``). The parts the watch is built of (``KillSwitch``, ``run_watch``,
+``watchdog``, the breakers, ``Feed``, ``Book``, ``PnlLedger``) are
+``nautilus_riskwatch.core``'s.
 """
 
 from typing import TYPE_CHECKING, Any
 
 from nautilus_riskwatch.core import (
-    Book,
-    CascadePolicy,
     DailyLossBreached,
     DrawdownBreached,
-    Feed,
+    ExposureBreached,
     FirmKill,
     FirmUnreachable,
-    KillSwitch,
     ManualKill,
     NoExchangeRate,
     RiskOff,
+    RunawayDetected,
     StalenessError,
     TrailingDrawdownBreached,
     Trip,
     WatchFailure,
-    breaker,
     read_event_log,
     records_from,
-    run_watch,
-    watchdog,
 )
-from nautilus_riskwatch.errors import RiskWatchError
+from nautilus_riskwatch.errors import RiskWatchConfigError, RiskWatchError
 
 if TYPE_CHECKING:
     from nautilus_riskwatch.nautilus import (
         FirmConfig,
         KillCommand,
         LossLimit,
-        PnlLedger,
         RearmCommand,
         RearmRefused,
         RiskWatch,
         RiskWatchConfig,
-        RiskWatchConfigError,
         WatchedFeed,
         command_endpoint,
         next_record,
@@ -56,12 +59,10 @@ _ADAPTER = frozenset(
         "FirmConfig",
         "KillCommand",
         "LossLimit",
-        "PnlLedger",
         "RearmCommand",
         "RearmRefused",
         "RiskWatch",
         "RiskWatchConfig",
-        "RiskWatchConfigError",
         "WatchedFeed",
         "command_endpoint",
         "next_record",
@@ -81,20 +82,16 @@ def __getattr__(name: str) -> Any:
 __version__ = "0.1.0"
 
 __all__ = [
-    "Book",
-    "CascadePolicy",
     "DailyLossBreached",
     "DrawdownBreached",
-    "Feed",
+    "ExposureBreached",
     "FirmConfig",
     "FirmKill",
     "FirmUnreachable",
     "KillCommand",
-    "KillSwitch",
     "LossLimit",
     "ManualKill",
     "NoExchangeRate",
-    "PnlLedger",
     "RearmCommand",
     "RearmRefused",
     "RiskOff",
@@ -102,17 +99,15 @@ __all__ = [
     "RiskWatchConfig",
     "RiskWatchConfigError",
     "RiskWatchError",
+    "RunawayDetected",
     "StalenessError",
     "TrailingDrawdownBreached",
     "Trip",
     "WatchFailure",
     "WatchedFeed",
-    "breaker",
     "command_endpoint",
     "next_record",
     "read_event_log",
     "records_from",
     "risk_off_topic",
-    "run_watch",
-    "watchdog",
 ]

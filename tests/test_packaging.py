@@ -29,7 +29,8 @@ def test_the_engine_free_parts_import_without_nautilus_trader():
         sys.meta_path.insert(0, Block())
         import nautilus_riskwatch.core, nautilus_riskwatch.looptime
         import nautilus_riskwatch.alerts, nautilus_riskwatch.metrics.server
-        from nautilus_riskwatch import KillSwitch, watchdog, breaker
+        from nautilus_riskwatch import RiskOff, Trip, read_event_log, RiskWatchConfigError
+        from nautilus_riskwatch.core import KillSwitch, watchdog, breaker
         assert not any(m.startswith("nautilus_trader") for m in sys.modules)
         try:
             from nautilus_riskwatch import RiskWatch

@@ -1,11 +1,10 @@
 """The thin NautilusTrader adapter: the actor, its config, the book and its guards.
 
 Its public names are listed once, in the package's top level (``nautilus_riskwatch``),
-which loads them from here on first use; each is re-exported here by name (``X as X``).
+which loads the adapter's from here on first use; each is re-exported here by name
+(``X as X``).
 """
 
-from nautilus_riskwatch.core.ledger import PnlLedger as PnlLedger
-from nautilus_riskwatch.errors import RiskWatchConfigError as RiskWatchConfigError
 from nautilus_riskwatch.nautilus.actor import RiskWatch as RiskWatch
 from nautilus_riskwatch.nautilus.book import NautilusBook as NautilusBook
 from nautilus_riskwatch.nautilus.commands import KillCommand as KillCommand
