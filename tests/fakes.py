@@ -125,19 +125,21 @@ class FakeBook:
         self.open_orders.discard(order)
         self.filled.add(order)
         self.positions.add(position)
-        self._notify()
+        self.notify()
 
     def _cancelled(self, order: str) -> None:
         self.open_orders.discard(order)
-        self._notify()
+        self.notify()
 
     def _closed(self, position: str) -> None:
         self._closing.discard(position)
         self._unanswered.discard(position)
         self.positions.discard(position)
-        self._notify()
+        self.notify()
 
-    def _notify(self) -> None:
+    def notify(self) -> None:
+        """Something changed at the venue: wake every ``changed`` waiter (as
+        ``NautilusBook.notify`` does on each order or position event)."""
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():

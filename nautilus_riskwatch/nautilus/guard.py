@@ -215,6 +215,11 @@ class Guard:
         return [spec for spec, _ in self._feeds]
 
     @property
+    def limit_feeds(self) -> list[Feed[Decimal]]:
+        """Each loss limit's feed, in the order of ``limits``: what its breaker was put."""
+        return [feed for _, feed in self._feeds]
+
+    @property
     def books(self) -> bool:
         """Whether the guard keeps a ledger: loss limits, a position or gross cap, or runaway
         guards with an event-log file (their trip picture draws the PnL from it)."""

@@ -52,7 +52,7 @@ def _run(config: RiskWatchConfig, *, quiet: bool = True, monkeypatch=None, **bui
 
 def _limit_feed(run):
     """The portfolio guard's one limit feed."""
-    ((_, feed),) = run.watch.session.guards[0]._feeds
+    (feed,) = run.watch.session.guards[0].limit_feeds
     return feed
 
 

@@ -54,7 +54,7 @@ def test_an_order_that_becomes_live_after_the_cascade_is_cancelled():
     async def main():
         _, record = await _trip_and_finish(book)
         book.open_orders.add("O-NEW")  # released by whatever held it
-        book._notify()
+        book.notify()
         await asyncio.sleep(0.5)
         return record
 
