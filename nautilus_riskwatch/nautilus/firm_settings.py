@@ -7,10 +7,6 @@ to say, and this module only names the field a refusal is about.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-from nautilus_riskwatch.core.record import PORTFOLIO
 from nautilus_riskwatch.errors import RiskWatchConfigError
 from nautilus_riskwatch.firm.link import check_firm_name
 from nautilus_riskwatch.firm.member import (
@@ -24,12 +20,11 @@ from nautilus_riskwatch.firm.transport import Transport, TransportError, check_t
 from nautilus_riskwatch.nautilus import parse
 from nautilus_riskwatch.nautilus.config import FirmConfig
 
-if TYPE_CHECKING:
-    from nautilus_riskwatch.nautilus.settings import LimitSpec
 
-
-def firm_settings(raw: object, currency: str | None, limits: Sequence[LimitSpec]) -> FirmSettings:
-    """Check the firm section; the node's private key is read at start, never kept here."""
+def firm_settings(raw: object, currency: str | None, portfolio_limit: bool) -> FirmSettings:
+    """Check the firm section (``currency``: the node's loss limits'; ``portfolio_limit``:
+    whether the node has a portfolio-wide one); the node's private key is read at start,
+    never kept here."""
     firm = parse.struct("firm", raw, FirmConfig)
     url = parse.text_of("firm.url", firm.url)
     transport = _transport(url, firm)
@@ -53,7 +48,7 @@ def firm_settings(raw: object, currency: str | None, limits: Sequence[LimitSpec]
             "the firm ceiling is an amount (e.g. '50000 USD'): nodes' equities are not summed",
         )
     if ceiling is not None:
-        if not any(limit.scope == PORTFOLIO for limit in limits):
+        if not portfolio_limit:
             raise RiskWatchConfigError(
                 "firm.max_loss",
                 firm.max_loss,

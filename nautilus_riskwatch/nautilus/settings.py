@@ -29,7 +29,7 @@ from nautilus_trader.model.data import BarType
 from nautilus_trader.model.enums import TradingState
 from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 
-from nautilus_riskwatch.core.record import scope_of
+from nautilus_riskwatch.core.record import PORTFOLIO, scope_of
 from nautilus_riskwatch.errors import RiskWatchConfigError
 from nautilus_riskwatch.firm.member import FirmSettings
 from nautilus_riskwatch.nautilus import parse
@@ -262,7 +262,9 @@ def _parse(config: RiskWatchConfig) -> Settings:
         else parse.text_of("event_log", config.event_log),
         event_log_fsync=parse.flag("event_log_fsync", config.event_log_fsync),
         event_log_pnl_every=parse.seconds("event_log_pnl_every", config.event_log_pnl_every),
-        firm=None if config.firm is None else firm_settings(config.firm, currency, limits),
+        firm=None
+        if config.firm is None
+        else firm_settings(config.firm, currency, any(x.scope == PORTFOLIO for x in limits)),
         on_missing_rate=parse.choice("on_missing_rate", config.on_missing_rate, MissingRate),
         close_escalation=_escalation(config.close_escalation),
         close_through_ticks=_through_ticks(config.close_through_ticks),
