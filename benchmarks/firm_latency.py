@@ -55,6 +55,21 @@ def _rearm(url: str, epoch: int) -> None:
     asyncio.run(go())
 
 
+def _beating(url: str, node: str) -> bool:
+    """Has ``node`` written a heartbeat in the last second (its firm link is up)?"""
+
+    async def go() -> bool:
+        link = FirmLink(url, "acme")
+        try:
+            ages = {entry.name: entry.age_s for entry in (await link.status(events=1)).nodes}
+        finally:
+            await link.close()
+        age = ages.get(node)
+        return age is not None and age < 1.0
+
+    return asyncio.run(go())
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -104,6 +119,13 @@ def _trials(
             b, c = (group.start(name, redis.url, **options) for name in "BC")
             for node in (a, b, c):
                 node.wait("running")
+            # a node reports running once its book is on, which may be before its firm
+            # link is: wait for A's first heartbeat (its tell connection opens meanwhile)
+            deadline = time.monotonic() + 30
+            while not _beating(redis.url, "A"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("node A never beat")
+                time.sleep(0.05)
             for trial in range(1, trials + 1):
                 for node in (b, c):  # something resting to cancel
                     deadline = time.monotonic() + 30

@@ -187,9 +187,12 @@ class FirmLink:
         A trip told on a cold client would first wait for a connection's handshake
         (``CLIENT SETINFO``, ``SELECT``, ``AUTH``: one reply each) and, on a server that
         has not seen the script (a restarted Redis), for ``NOSCRIPT`` and ``SCRIPT LOAD``:
-        several round trips before the request that sets the latch goes out."""
-        for script in (scripts.TRIP, scripts.RESTORE):
-            await self.tell.script_load(script)
+        several round trips before the request that sets the latch goes out. Both loads
+        go in one round trip."""
+        async with self.tell.pipeline(transaction=False) as pipe:
+            for script in (scripts.TRIP, scripts.RESTORE):
+                pipe.script_load(script)
+            await pipe.execute()
 
     async def latch(self) -> Latch:
         """The latch; a key of the wrong type reads as a corrupt latch (never an error)."""

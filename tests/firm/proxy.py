@@ -4,9 +4,9 @@
 ``stall_heartbeats`` set, a connection that sends the heartbeat script has its replies held
 back (bytes kept, not dropped) until ``release()``: the node's heartbeat is in flight for
 as long as the test wants, with no clock involved; with ``hold_replies`` set, every reply
-on every connection is held so (requests still go through). ``warmed`` is set once a
-connection has had the answers to two ``SCRIPT LOAD`` requests (the node's tell connection
-is ready: ``FirmLink.warm``). ``delay`` adds a fixed wait to every
+on every connection is held so (requests still go through). ``warmed`` is set once the
+connection that sent two ``SCRIPT LOAD`` requests at once (``FirmLink.warm``: the node's
+tell connection) has had both answers. ``delay`` adds a fixed wait to every
 chunk in both directions (a slow link); ``reply_delay`` only to what Redis sends back
 (replies late, requests on time: the benchmark's "A's replies 50 ms late"). ``cut()``
 ends every connection and refuses new ones until ``mend()``: this node's link is down
@@ -99,14 +99,15 @@ class StallingProxy:
             client_w.close()
             return
         held = [False]
-        loads, answered = [0], [0]  # SCRIPT LOAD requests sent, replies after the first
+        warming, answered = [False], [0]  # the tell connection's warm-up; its sha replies
         self._writers.update((client_w, server_w))
 
         async def up() -> None:  # node -> Redis
             while chunk := await client_r.read(65536):
                 if self.stall_heartbeats and HEARTBEAT_SHA in chunk:
                     held[0] = True
-                loads[0] += chunk.count(b"SCRIPT")
+                if chunk.count(b"SCRIPT") >= 2:
+                    warming[0] = True
                 if self.delay:
                     await asyncio.sleep(self.delay)
                 server_w.write(chunk)
@@ -123,15 +124,15 @@ class StallingProxy:
                     await asyncio.sleep(self.delay + self.reply_delay)
                 client_w.write(chunk)
                 await client_w.drain()
-                if loads[0]:
-                    answered[0] += 1
+                if warming[0]:
+                    answered[0] += chunk.count(b"$40\r\n")  # a SCRIPT LOAD's reply: the sha
                     if answered[0] >= 2:
                         self.warmed.set()
 
         try:
             await asyncio.gather(up(), down())
-        except (OSError, asyncio.IncompleteReadError):
-            pass
+        except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # (cancelled: the proxy is closing; end quietly)
         finally:
             for writer in (client_w, server_w):
                 self._writers.discard(writer)
