@@ -247,7 +247,9 @@ def live_at(order: Any, ns: int, *, surely: bool = False, cancelled_by_it: bool 
     if closed is not None and closed < ns:
         return False
     if surely and closed == ns:
-        if not (cancelled_by_it and isinstance(order.last_event, OrderCanceled)):
+        # cancelled at that instant: its status, not its last event (a second watch's
+        # cancel of it, refused, comes after: OrderCancelRejected)
+        if not (cancelled_by_it and order.status == OrderStatus.CANCELED):
             return False
     return _created_ns(order) < ns
 

@@ -258,7 +258,9 @@ class NautilusBook:
         cancelled one would take along anyway (an OCO sibling on the other side of a
         hedge's stop, a hedge's stop waiting for an untagged entry: links the rule does
         not follow, since the other order could add risk) is cancelled too, said and
-        warned: the record must not call kept what the engine is about to cancel.
+        warned: the record must not call kept what the engine is about to cancel. So is
+        one waiting for an entry that has already gone unfilled (another watch's cancel
+        of it came first): the engine cancels such an entry's children with it.
         """
         gate = self._gate
         kept: dict[ClientOrderId, Order] = {}
@@ -269,6 +271,15 @@ class NautilusBook:
             )
             (kept if keep else cancel)[order.client_order_id] = order
         taking = list(cancel.values())
+        for order in list(kept.values()):
+            if self._entry_gone_unfilled(order):
+                self._actor.log.warning(
+                    f"RiskWatch: protective {order.client_order_id} waits for "
+                    f"{order.parent_order_id}, which has gone unfilled: NautilusTrader "
+                    "cancels it along with its entry"
+                )
+                cancel[order.client_order_id] = kept.pop(order.client_order_id)
+                taking.append(order)
         while taking:
             order = taking.pop()
             if order.contingency_type not in _TAKES_LINKED:
@@ -285,6 +296,15 @@ class NautilusBook:
                 cancel[linked_id] = lost
                 taking.append(lost)
         return [o for o in live if o.client_order_id in cancel], list(kept.values())
+
+    def _entry_gone_unfilled(self, order: Order) -> bool:
+        """``order`` waits for an entry that is closed with nothing filled: it can never be
+        released, and NautilusTrader cancels it (the venue, or the emulator's manager)."""
+        parent_id = order.parent_order_id
+        if parent_id is None:
+            return False
+        parent = self._actor.cache.order(parent_id)
+        return parent is not None and parent.is_closed and parent.filled_qty.as_decimal() == 0
 
     def places(self, order_ids: Sequence[str]) -> dict[str, str]:
         """Where each of these orders is held now (venue, emulator, exec algorithm ...)."""

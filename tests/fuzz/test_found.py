@@ -246,3 +246,23 @@ def test_a_kept_hedge_strategy_closes_its_own_position_under_reducing():
         ("close_own", {"strategy": 0, "instrument": 0}),
         ("advance", {"quotes": 1}),
     )
+
+
+@pytest.mark.parametrize("emulated", [False, True], ids=["at-the-venue", "emulated"])
+def test_two_watches_tripping_together_keep_no_leg_an_unfilled_entrys_cancel_takes(emulated):
+    """Seeds 1565395431 (1.231) and 2928727746 (1.221), 3000 examples: watch B keeps the
+    HEDGE-tagged take-profit of an unfilled bracket (and its OUO stop), watch A keeps
+    nothing; both trip on the same stale feed. The entry is cancelled, which takes its
+    waiting legs along (NautilusTrader cancels an OTO parent's children with it)."""
+    play(
+        setup(
+            watch(stale_after=60.0),
+            watch(stale_after=60.0, hedge_tags=True),
+            two_instruments=False,
+        ),
+        (
+            "bracket",
+            {"strategy": 0, "spec": bracket(entry_limit=True, emulated=emulated, tp_hedge=True)},
+        ),
+        ("advance", {"quotes": 150}),
+    )
