@@ -329,6 +329,8 @@ class RiskWatch(Actor):
             self._fills.book(event)
         elif isinstance(event, ANSWERS):
             self._fills.note_answer(event)
+        if session.runaway:  # a rate guard counts: the event sorted for each covering guard
+            session.runaway.event(event)
         for guard in session.guards:
             guard.book.notify()
         time.settle()

@@ -112,6 +112,24 @@ def check_against_engine(s: Settings, cache: Any, msgbus: Any) -> Engine:
         if limit.instrument_id is not None and limit.instrument_id not in instruments:
             field = f"limits[{limit.index}].instrument_id"
             refuse_unknown(field, limit.instrument_id, instruments, "instrument")
+    for scoped in s.runaway:  # a runaway-only entry's scope, and every position cap
+        where = "" if scoped.index < 0 else f"limits[{scoped.index}]."
+        if scoped.strategy_id is not None:
+            field = f"{where}strategy_id"
+            if scoped.strategy_id not in strategies:
+                refuse_unknown(field, scoped.strategy_id, strategies, "strategy")
+            if s.strategies is not None and scoped.strategy_id not in s.strategies:
+                raise RiskWatchConfigError(
+                    field,
+                    str(scoped.strategy_id),
+                    "not among the guarded strategies: its guards would count nothing",
+                )
+        if scoped.instrument_id is not None and scoped.instrument_id not in instruments:
+            refuse_unknown(f"{where}instrument_id", scoped.instrument_id, instruments, "instrument")
+        for instrument_id in sorted(scoped.spec.positions, key=str):
+            if instrument_id not in instruments:
+                field = f"{where}max_position"
+                refuse_unknown(field, instrument_id, instruments, "instrument")
     for instrument_id in sorted(s.mark_with_by_instrument, key=str):
         if instrument_id not in instruments:
             field = "mark_with_by_instrument"

@@ -61,6 +61,25 @@ class LossLimit(NautilusConfig, frozen=True, forbid_unknown_fields=True):
         The time of day (``HH:MM``) the daily loss starts again from zero.
     daily_tz : str, default "UTC"
         The IANA time zone of ``daily_reset`` (e.g. ``"America/New_York"``).
+    max_order_rate : str, optional
+        Trip when more than N orders of the scope were submitted within a window, as
+        ``"N/HH:MM:SS"`` (NautilusTrader's ``max_order_submit_rate`` form; seconds may carry
+        up to nine decimals): on any path, denied ones included, the watch's closes not.
+    max_reject_rate : str, optional
+        Trip when more than N orders of the scope were refused within a window
+        (``"N/HH:MM:SS"``): denied, rejected, a modify or a cancel rejected.
+    max_fill_rate : str, optional
+        Trip when more than N fills of the scope came within a window
+        (``"N/HH:MM:SS"``): the execution throttle. The watch's own closes do not count.
+    max_position : dict[str, int | str], optional
+        The most absolute net quantity the scope may hold per instrument, e.g.
+        ``{"EUR/USD.SIM": 500000}`` (a whole number or a decimal string): trips at the
+        fill that takes it over (equal to the cap does not trip).
+    max_gross_exposure : str, optional
+        The most gross exposure of the scope (the sum over instruments of |net| x mark x
+        multiplier, a long at the bid, a short at the ask) in the ceiling currency, e.g.
+        ``"600000 USD"``, or a share of the account equity when the guard arms, e.g.
+        ``"300%"`` (up to ``"999%"``: a gross exposure may be a multiple of the equity).
     strategy_id : str, optional
         Scope: only this strategy's PnL counts; a trip flattens and blocks only it.
     instrument_id : str, optional
@@ -75,6 +94,11 @@ class LossLimit(NautilusConfig, frozen=True, forbid_unknown_fields=True):
     daily: str | None = None
     daily_reset: str = "17:00"
     daily_tz: str = "UTC"
+    max_order_rate: str | None = None
+    max_reject_rate: str | None = None
+    max_fill_rate: str | None = None
+    max_position: dict[str, int | str] | None = None
+    max_gross_exposure: str | None = None
     strategy_id: str | None = None
     instrument_id: str | None = None
 
@@ -241,6 +265,26 @@ class RiskWatchConfig(ActorConfig, frozen=True, dict=True, forbid_unknown_fields
         A currency is held and there is no exchange rate to the ceiling currency yet:
         ``"trip"`` (fail closed: a loss that cannot be measured is not capped) or
         ``"hold"`` (count its last converted figure, zero if none, and warn).
+    max_order_rate : str, optional
+        Trip when more than N orders of the guarded strategies were submitted within a
+        window, as ``"N/HH:MM:SS"`` (NautilusTrader's ``max_order_submit_rate`` form;
+        seconds may carry up to nine decimals): on any path, denied ones included, the
+        watch's closes not. In a scoped ``limits`` entry, over that scope alone.
+    max_reject_rate : str, optional
+        Trip when more than N of their orders were refused within a window
+        (``"N/HH:MM:SS"``): denied, rejected, a modify or a cancel rejected.
+    max_fill_rate : str, optional
+        Trip when more than N of their fills came within a window (``"N/HH:MM:SS"``): the
+        execution throttle. The watch's own closes do not count.
+    max_position : dict[str, int | str], optional
+        The most absolute net quantity they may hold per instrument, e.g.
+        ``{"EUR/USD.SIM": 500000}`` (a whole number or a decimal string): trips at the
+        fill that takes it over (equal to the cap does not trip).
+    max_gross_exposure : str, optional
+        The most gross exposure (the sum over instruments of |net| x mark x multiplier, a
+        long at the bid, a short at the ask) in the ceiling currency, e.g. ``"600000 USD"``,
+        or a share of the account equity when the guard arms, e.g. ``"300%"`` (up to
+        ``"999%"``: a gross exposure may be a multiple of the equity).
 
     """
 
@@ -266,6 +310,11 @@ class RiskWatchConfig(ActorConfig, frozen=True, dict=True, forbid_unknown_fields
     firm: FirmConfig | None = None
     currency: str | None = None
     on_missing_rate: str = "trip"
+    max_order_rate: str | None = None
+    max_reject_rate: str | None = None
+    max_fill_rate: str | None = None
+    max_position: dict[str, int | str] | None = None
+    max_gross_exposure: str | None = None
 
     def __post_init__(self) -> None:
         """Parse the config once, here, as it is built (by hand, from an importable

@@ -79,19 +79,22 @@ def zone(field: str, value: object) -> str:
     return text
 
 
-def money(field: str, value: object) -> tuple[Decimal | None, str | None, Decimal | None]:
-    """``"5000 USD"`` -> (amount, currency, None); ``"2%"`` -> (None, None, percent)."""
+def money(
+    field: str, value: object, most: int = 100
+) -> tuple[Decimal | None, str | None, Decimal | None]:
+    """``"5000 USD"`` -> (amount, currency, None); ``"2%"`` -> (None, None, percent), the
+    share more than 0 and at most ``most`` (a loss: 100; a gross exposure may be more)."""
     if value is None:
         return None, None, None
     text = text_of(field, value)
     if text.endswith("%"):
         share = _PERCENT.fullmatch(text)
         percent = Decimal(share[1]) if share is not None else None
-        if percent is None or not 0 < percent <= 100:
+        if percent is None or not 0 < percent <= most:
             raise RiskWatchConfigError(
                 field,
                 value,
-                "a share of the equity is written as a number more than 0 and at most 100 "
+                f"a share of the equity is written as a number more than 0 and at most {most} "
                 "followed by '%', e.g. '2%' or '0.5%'",
             )
         return None, None, percent
@@ -216,3 +219,20 @@ def strategy(field: str, value: object) -> StrategyId:
         return StrategyId(text)
     except ValueError as error:
         raise RiskWatchConfigError(field, value, f"not a strategy id ({error})") from None
+
+
+def scope(
+    field: str, strategy_id: object, instrument_id: object
+) -> tuple[StrategyId | None, InstrumentId | None]:
+    """A limit entry's scope: one strategy, one instrument, or neither (the portfolio)."""
+    found_strategy = None if strategy_id is None else strategy(f"{field}.strategy_id", strategy_id)
+    found_instrument = (
+        None if instrument_id is None else instrument(f"{field}.instrument_id", instrument_id)
+    )
+    if found_strategy is not None and found_instrument is not None:
+        raise RiskWatchConfigError(
+            f"{field}.instrument_id",
+            instrument_id,
+            "a limit has one scope: a strategy or an instrument",
+        )
+    return found_strategy, found_instrument

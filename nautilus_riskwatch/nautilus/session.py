@@ -23,7 +23,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from nautilus_trader.common.component import TestClock
-from nautilus_trader.model.identifiers import StrategyId
+from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 from nautilus_trader.model.objects import Currency
 
 from nautilus_riskwatch.core import CascadePolicy, Feed, Trip, trip_on
@@ -53,6 +53,7 @@ from nautilus_riskwatch.nautilus.firm import FirmBridge
 from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.guard import Guard, Valuing
 from nautilus_riskwatch.nautilus.rates import RateBook
+from nautilus_riskwatch.nautilus.runaway_guards import RunawayFeeds, RunawaySources, RunawaySpec
 from nautilus_riskwatch.nautilus.settings import LimitSpec, Settings
 
 if TYPE_CHECKING:
@@ -100,6 +101,8 @@ class Session:
         self.guards = guards  # filled by ``start``, whole, before anyone reads it
         self.firm: FirmBridge | None = None
         self.limits: tuple[LimitSpec, ...] = ()  # as armed (percent ones in the currency)
+        #: The order events to the guards' runaway feeds (empty: no rate guard counts).
+        self.runaway = RunawaySources(None, (), gate.refused)
         self.running = True
 
     @property
@@ -169,6 +172,7 @@ class Session:
             children = router.watch(s.feeds, time.loop.time)
             children.append(session._outside_cause)
             session._build_guards(actor, s, router, children, previous, close_ids)
+            session.runaway = RunawaySources(actor.cache, session.guards, gate.refused)
             if s.firm is not None:
                 session.firm = FirmBridge(
                     s.firm,
@@ -179,7 +183,7 @@ class Session:
                     log=actor.log,
                 )
             fills.run(session.guards, session.rates)
-            if any(guard.counts_pnl for guard in session.guards):
+            if any(guard.books for guard in session.guards):
                 fills.seed()
             router.run(time, session.guards, session.rates)
             return session
@@ -226,19 +230,27 @@ class Session:
         children), one per strategy or instrument a limit is scoped to; a scope tripped in
         ``previous`` keeps its book and switch, every scope its earlier records."""
         time = self.time
-        valuing = self._valuing(actor, s, router) if s.limits else None
-        limits = s.limits
+        grosses = any(x.spec.gross is not None for x in s.runaway)
+        valuing = self._valuing(actor, s, router) if s.limits or grosses else None
+        limits, runaway = s.limits, s.runaway
         if valuing is not None:  # percent limits take the ceiling currency found at start
             limits = tuple(replace(x, currency=valuing.currency) for x in limits)
+            runaway = tuple(x.in_currency(valuing.currency) for x in runaway)
         self.limits = limits
         by_scope: dict[str, list[LimitSpec]] = {PORTFOLIO: []}
+        scopes: dict[str, tuple[StrategyId | None, InstrumentId | None]] = {PORTFOLIO: (None, None)}
         for limit in limits:
             by_scope.setdefault(limit.scope, []).append(limit)
+            scopes.setdefault(limit.scope, (limit.strategy_id, limit.instrument_id))
+        guarded = {x.scope: x.spec for x in runaway}
+        for x in runaway:  # a scope with runaway guards only gets a guard of its own too
+            by_scope.setdefault(x.scope, [])
+            scopes.setdefault(x.scope, (x.strategy_id, x.instrument_id))
         policy = CascadePolicy(s.confirm_timeout, s.confirm_attempts, s.close_attempts)
         before = {} if previous is None else {g.scope: g for g in previous.guards}
         for scope, group in by_scope.items():
             portfolio = scope == PORTFOLIO
-            strategy_id = None if portfolio else group[0].strategy_id
+            strategy_id, instrument_id = scopes[scope]
             earlier = before.get(scope)
             carried = earlier if earlier is not None and tripped(earlier) else None
             if carried is not None:  # its block, gate entry and state to restore go on
@@ -251,7 +263,7 @@ class Session:
                     self.risk_engine,
                     time.now_ns,
                     strategy_id=strategy_id,
-                    instrument_id=None if portfolio else group[0].instrument_id,
+                    instrument_id=instrument_id,
                     gate=self.gate,
                     close_ids=close_ids,
                 )
@@ -264,6 +276,7 @@ class Session:
                 extra=children if portfolio else (),
                 described=_described(s) if portfolio else None,
                 valuing=valuing,
+                runaway=_runaway_feeds(guarded.get(scope), time.loop.time, scope),
                 **self._logging(s, strategy_id),
             )
             book.unmarked = partial(router.unmarked_in, guard)
@@ -406,6 +419,13 @@ def _start_time(actor: Actor, s: Settings, guards: list[Guard]) -> LoopTime:
         alert_name=f"riskwatch-deadline-{actor.id}",
         latched=lambda: any(g.switch is not None and g.switch.running for g in guards),
     )
+
+
+def _runaway_feeds(
+    spec: RunawaySpec | None, loop_time: Callable[[], float], scope: str
+) -> RunawayFeeds | None:
+    """A scope's runaway feeds, if it has runaway guards."""
+    return None if not spec else RunawayFeeds(spec, loop_time, scope)
 
 
 def _find_risk_engine(actor: Actor, s: Settings) -> Any | None:

@@ -35,6 +35,8 @@ from nautilus_riskwatch.firm.member import FirmSettings
 from nautilus_riskwatch.nautilus import parse
 from nautilus_riskwatch.nautilus.config import LossLimit, WatchedFeed
 from nautilus_riskwatch.nautilus.firm_settings import firm_settings
+from nautilus_riskwatch.nautilus.runaway_guards import RUNAWAY_FIELDS, ScopedRunaway
+from nautilus_riskwatch.nautilus.runaway_settings import runaway_settings
 
 if TYPE_CHECKING:
     from nautilus_riskwatch.nautilus.config import RiskWatchConfig
@@ -161,6 +163,7 @@ class Settings:
     firm: FirmSettings | None = None  # node "" until the actor names it (its trader id)
     close_escalation: tuple[CloseType, ...] = tuple(CloseType)
     close_through_ticks: int = 10
+    runaway: tuple[ScopedRunaway, ...] = ()  # the runaway guards, the top level's first
 
     def marks_for(self, instrument_id: InstrumentId) -> tuple[DataKind, ...]:
         """The mark sources of one instrument, best first."""
@@ -202,18 +205,23 @@ def _parse(config: RiskWatchConfig) -> Settings:
     limits = tuple(
         spec for i, raw in enumerate(parse.seq("limits", config.limits)) for spec in _limits(i, raw)
     )
-    currency = _one_currency(config, currency, limits)
+    runaway = runaway_settings(config)
+    grosses = tuple(x.spec.gross.currency for x in runaway if x.spec.gross is not None)
+    currency = _one_currency(config, currency, limits, grosses)
     if currency is not None:  # percent limits take the ceiling currency
         limits = tuple(
             replace(spec, currency=currency) if spec.percent is not None else spec
             for spec in limits
         )
+        runaway = tuple(x.in_currency(currency) for x in runaway)
     if ceiling is not None or percent is not None:  # the first portfolio-wide limit
         top = LimitSpec(LimitKind.MAX_LOSS, ceiling or Decimal(0), currency or "", percent=percent)
         limits = (top, *limits)
-    if not feeds and not limits and config.firm is None:
+    if not feeds and not limits and not runaway and config.firm is None:
         raise RiskWatchConfigError(
-            "feeds/max_loss", None, "nothing to watch: give at least one feed or a loss limit"
+            "feeds/max_loss",
+            None,
+            "nothing to watch: give at least one feed, a loss limit or a runaway guard",
         )
     strategies = None
     if config.strategies is not None:
@@ -268,20 +276,26 @@ def _parse(config: RiskWatchConfig) -> Settings:
         on_missing_rate=parse.choice("on_missing_rate", config.on_missing_rate, MissingRate),
         close_escalation=_escalation(config.close_escalation),
         close_through_ticks=_through_ticks(config.close_through_ticks),
+        runaway=runaway,
     )
 
 
 def _one_currency(
-    config: RiskWatchConfig, currency: str | None, limits: tuple[LimitSpec, ...]
+    config: RiskWatchConfig,
+    currency: str | None,
+    limits: tuple[LimitSpec, ...],
+    grosses: tuple[str, ...] = (),
 ) -> str | None:
-    """The ceiling currency: every limit's (they must share one) or the named one; ``None``
-    when every limit is in percent and none is named (found at start)."""
-    currencies = {currency} | {spec.currency for spec in limits}
+    """The ceiling currency: every limit's and gross cap's (they must share one) or the
+    named one; ``None`` when every one is in percent and none is named (found at start)."""
+    currencies = {currency} | {spec.currency for spec in limits} | set(grosses)
     currencies.discard(None)
     currencies.discard("")  # percent limits: in whatever the ceiling currency is
     if len(currencies) > 1:
         raise RiskWatchConfigError(
-            "limits", sorted(c for c in currencies if c), "all loss limits must be in one currency"
+            "limits",
+            sorted(c for c in currencies if c),
+            "all loss limits (and max_gross_exposure) must be in one currency",
         )
     named = None if config.currency is None else parse.currency("currency", config.currency)
     if named is not None and currencies and named not in currencies:
@@ -329,22 +343,7 @@ def _limits(index: int, raw: object) -> list[LimitSpec]:
     """One ``LossLimit`` entry: a spec per kind it sets, all with its scope and reset."""
     field = f"limits[{index}]"
     limit = parse.struct(field, raw, LossLimit)
-    strategy = (
-        None
-        if limit.strategy_id is None
-        else parse.strategy(f"{field}.strategy_id", limit.strategy_id)
-    )
-    instrument = (
-        None
-        if limit.instrument_id is None
-        else parse.instrument(f"{field}.instrument_id", limit.instrument_id)
-    )
-    if strategy is not None and instrument is not None:
-        raise RiskWatchConfigError(
-            f"{field}.instrument_id",
-            limit.instrument_id,
-            "a limit has one scope: a strategy or an instrument",
-        )
+    strategy, instrument = parse.scope(field, limit.strategy_id, limit.instrument_id)
     daily_reset = parse.time_of_day(f"{field}.daily_reset", limit.daily_reset)
     daily_tz = parse.zone(f"{field}.daily_tz", limit.daily_tz)
     specs = []
@@ -364,8 +363,10 @@ def _limits(index: int, raw: object) -> list[LimitSpec]:
                     percent,
                 )
             )
-    if not specs:
-        raise RiskWatchConfigError(field, limit, "a limit needs max_loss, trailing or daily")
+    if not specs and not any(getattr(limit, name) is not None for name in RUNAWAY_FIELDS):
+        raise RiskWatchConfigError(
+            field, limit, f"a limit needs max_loss, trailing, daily or one of {RUNAWAY_FIELDS}"
+        )
     return specs
 
 
