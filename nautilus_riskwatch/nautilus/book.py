@@ -13,8 +13,9 @@ Orders are cancelled one by one, never with ``CancelAllOrders``: a venue may can
 order on the instrument for it (the simulated exchange ignores the strategy), including
 another strategy's order still in flight, which no snapshot of the cache can rule out.
 
-The rules the book applies live beside it: what is protective (``protective``), where an
-order is held and where its cancel goes (``orders``), the watch's own closes and their
+The rules the book applies live beside it: what is protective (``protective``), which live
+orders a trip cancels and which it keeps (``plan``), where an order is held and where its
+cancel goes (``orders``), the watch's own closes and their
 escalation (``closes``), and REDUCING judged net (``reducing``).
 """
 
@@ -28,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 from nautilus_trader.core.uuid import UUID4
 from nautilus_trader.execution.messages import CancelOrder, SubmitOrder
 from nautilus_trader.model.enums import (
-    ContingencyType,
     OrderStatus,
 )
 from nautilus_trader.model.events import OrderCancelRejected
@@ -42,6 +42,7 @@ from nautilus_riskwatch.nautilus.engine_hooks import EXEC_ENGINE
 from nautilus_riskwatch.nautilus.event_log import command_fields
 from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.orders import cancel_endpoint, held_by, submitted
+from nautilus_riskwatch.nautilus.plan import plan_cancels
 from nautilus_riskwatch.nautilus.protective import is_protective, protected_qty
 from nautilus_riskwatch.nautilus.reducing import reduces
 from nautilus_riskwatch.nautilus.settings import Settings
@@ -50,8 +51,6 @@ if TYPE_CHECKING:
     from nautilus_trader.common.actor import Actor
     from nautilus_trader.model.orders import Order
     from nautilus_trader.model.position import Position
-
-_TAKES_LINKED = (ContingencyType.OUO, ContingencyType.OCO, ContingencyType.OTO)
 
 
 class NautilusBook:
@@ -250,61 +249,14 @@ class NautilusBook:
         return cancel, kept
 
     def _plan(self, live: list[Order]) -> tuple[list[Order], list[Order]]:
-        """Split the live orders into those to cancel and those kept.
-
-        Kept: the protective ones and what another watch keeps or would keep on its trip
-        (its guarded strategies' protective orders, by its own configuration). A cancel must never
-        take a kept order with it through a contingent link, so a kept order that a
-        cancelled one would take along anyway (an OCO sibling on the other side of a
-        hedge's stop, a hedge's stop waiting for an untagged entry: links the rule does
-        not follow, since the other order could add risk) is cancelled too, said and
-        warned: the record must not call kept what the engine is about to cancel. So is
-        one waiting for an entry that has already gone unfilled (another watch's cancel
-        of it came first): the engine cancels such an entry's children with it.
-        """
         gate = self._gate
-        kept: dict[ClientOrderId, Order] = {}
-        cancel: dict[ClientOrderId, Order] = {}
-        for order in live:
-            keep = self.is_protective_order(order) or (
-                gate is not None and gate.kept_by_another(order, self)
-            )
-            (kept if keep else cancel)[order.client_order_id] = order
-        taking = list(cancel.values())
-        for order in list(kept.values()):
-            if self._entry_gone_unfilled(order):
-                self._actor.log.warning(
-                    f"RiskWatch: protective {order.client_order_id} waits for "
-                    f"{order.parent_order_id}, which has gone unfilled: NautilusTrader "
-                    "cancels it along with its entry"
-                )
-                cancel[order.client_order_id] = kept.pop(order.client_order_id)
-                taking.append(order)
-        while taking:
-            order = taking.pop()
-            if order.contingency_type not in _TAKES_LINKED:
-                continue
-            for linked_id in order.linked_order_ids or ():
-                lost = kept.pop(linked_id, None)
-                if lost is None:
-                    continue
-                self._actor.log.warning(
-                    f"RiskWatch: protective {linked_id} is {order.contingency_type.name}-linked "
-                    f"to {order.client_order_id}, which is not protective: cancelling that "
-                    f"one cancels both (tag the whole group to keep it)"
-                )
-                cancel[linked_id] = lost
-                taking.append(lost)
-        return [o for o in live if o.client_order_id in cancel], list(kept.values())
 
-    def _entry_gone_unfilled(self, order: Order) -> bool:
-        """``order`` waits for an entry that is closed with nothing filled: it can never be
-        released, and NautilusTrader cancels it (the venue, or the emulator's manager)."""
-        parent_id = order.parent_order_id
-        if parent_id is None:
-            return False
-        parent = self._actor.cache.order(parent_id)
-        return parent is not None and parent.is_closed and parent.filled_qty.as_decimal() == 0
+        def keeps(order: Order) -> bool:
+            if self.is_protective_order(order):
+                return True
+            return gate is not None and gate.kept_by_another(order, self)
+
+        return plan_cancels(live, keeps, self._actor.cache, self._actor.log.warning)
 
     def places(self, order_ids: Sequence[str]) -> dict[str, str]:
         """Where each of these orders is held now (venue, emulator, exec algorithm ...)."""
