@@ -321,7 +321,7 @@ class RunawayDetected(Trip):
         of = "" if limit is None else f" (the limit is {limit})"
         at = "" if at_ns is None else f", the last at {utc(at_ns)}"
         super().__init__(
-            f"{count} {counted} within {_window(window_ns)} on the engine's clock{of}{at}"
+            f"{count} {counted} within {window_text(window_ns)} on the engine's clock{of}{at}"
         )
         self.counted = counted
         self.count = count
@@ -403,7 +403,7 @@ class ExposureBreached(Trip):
         self.currency = described.get("currency", "")
 
 
-def _window(ns: int) -> str:
+def window_text(ns: int) -> str:
     """A window in NautilusTrader's rate form, ``HH:MM:SS`` (and the fraction, if any)."""
     seconds, nanos = divmod(ns, NS_PER_SECOND)
     minutes, second = divmod(seconds, 60)

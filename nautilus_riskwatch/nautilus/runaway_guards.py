@@ -23,6 +23,7 @@ from nautilus_riskwatch.core.feeds import Feed
 from nautilus_riskwatch.core.rates import BadRate, EventRate, parse_rate, rate_breaker
 from nautilus_riskwatch.core.record import scope_of
 from nautilus_riskwatch.core.supervisor import Child
+from nautilus_riskwatch.core.trips import window_text
 from nautilus_riskwatch.nautilus.runaway import FILLS, ORDERS, REJECTS, counted
 
 __all__ = [
@@ -79,7 +80,7 @@ class RunawaySpec:
         """For the ``armed`` line and the start's log line."""
         named = {f"max_{kind[:-1]}_rate": rate for kind, rate in self.rates.items()}
         described: dict[str, object] = {
-            name: f"{rate.limit}/{rate.window_ns}ns" for name, rate in named.items()
+            name: f"{rate.limit}/{window_text(rate.window_ns)}" for name, rate in named.items()
         }
         if self.positions:
             described["max_position"] = {str(i): str(cap) for i, cap in self.positions.items()}

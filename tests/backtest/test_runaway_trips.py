@@ -108,12 +108,14 @@ def _ends_flat(run, tripped_at_ns):
         assert submitted <= tripped_at_ns, f"{fill.client_order_id} was sent after the trip"
 
 
-def _the_cause_is_shown(run, log, record, name, kind):
+def _the_cause_is_shown(log, record, name, kind, key, value):
     """The cause in the record, the event log's trip line, the report read back from the
     log alone, and the trip picture's title or legend."""
     assert record.cause.kind == kind
     assert f"cause          {kind}" in record.report()
     lines = [json.loads(line) for line in log.read_text().splitlines()]
+    armed = next(line for line in lines if line["event"] == "armed")
+    assert armed[key] == value  # the guard as it was written
     trips = [line for line in lines if line["event"] == "trip"]
     assert len(trips) == 1 and trips[0]["cause"]["kind"] == kind
     assert trips[0]["cause"]["message"] == str(record.cause)
@@ -196,7 +198,9 @@ def test_each_cause_is_shown_in_the_record_the_log_the_report_and_the_picture(
     record = run.watch.record
     assert record is not None
     _ends_flat(run, record.tripped_at_ns)
-    _the_cause_is_shown(run, log, record, name, kind)
+    ((key, value),) = guard.items()
+    shown = {EURUSD: "500000"} if key == "max_position" else value
+    _the_cause_is_shown(log, record, name, kind, key, shown)
 
 
 @pytest.mark.parametrize(
