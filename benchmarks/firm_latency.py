@@ -42,17 +42,21 @@ from nautilus_riskwatch.firm.link import FirmLink
 from nautilus_riskwatch.testing import LocalRedis
 
 
-def _rearm(url: str, epoch: int) -> None:
-    async def go() -> None:
+def _rearm(url: str, epoch: int) -> int:
+    """Re-arm ``epoch``; return the time the latch was set (server clock, ms)."""
+
+    async def go() -> int:
         link = FirmLink(url, "acme")
         try:
+            at_ms = (await link.latch()).at_ms
             signature = rearm_signature("acme", epoch, "bench", 0, "next trial")
             done, said = await link.rearm(epoch, "bench", "next trial", 0, signature)
             assert done, said
+            return at_ms
         finally:
             await link.close()
 
-    asyncio.run(go())
+    return asyncio.run(go())
 
 
 def _beating(url: str, node: str) -> bool:
@@ -85,11 +89,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     latencies: list[float] = []
+    told: list[float] = []  # A's trip -> the latch set (A's side alone)
     burners = [
         subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.load)
     ]
     try:
-        _trials(args.trials, latencies, args.reply_delay / 1000, verbose=args.verbose)
+        _trials(args.trials, latencies, told, args.reply_delay / 1000, verbose=args.verbose)
     finally:
         for burner in burners:
             burner.kill()
@@ -100,12 +105,20 @@ def main() -> None:
         f"A's replies {args.reply_delay:g} ms late)\n"
         f"  p50 {_percentile(latencies, 0.5):.2f} ms, p90 {_percentile(latencies, 0.9):.2f} ms, "
         f"p99 {_percentile(latencies, 0.99):.2f} ms, min {min(latencies):.2f} ms, "
-        f"max {max(latencies):.2f} ms; over 100 ms: {sum(x > 100 for x in latencies)}"
+        f"max {max(latencies):.2f} ms; over 100 ms: {sum(x > 100 for x in latencies)}\n"
+        f"A's trip -> the latch set (the server's clock, whole ms): p50 "
+        f"{_percentile(told, 0.5):.0f} ms, p99 {_percentile(told, 0.99):.0f} ms, "
+        f"max {max(told):.0f} ms"
     )
 
 
 def _trials(
-    trials: int, latencies: list[float], reply_delay: float, *, verbose: bool = False
+    trials: int,
+    latencies: list[float],
+    told: list[float],
+    reply_delay: float,
+    *,
+    verbose: bool = False,
 ) -> None:
     with LocalRedis() as redis:
         group = Nodes()
@@ -145,7 +158,9 @@ def _trials(
                     if verbose:
                         print(f"trial {trial} {name}: {latencies[-1]:.2f} ms", file=sys.stderr)
                 epoch = int(tripped["B"]["record"]["cause"]["epoch"])
-                _rearm(redis.url, epoch)
+                told.append(_rearm(redis.url, epoch) - t0 / 1e6)
+                if verbose:
+                    print(f"trial {trial} latch set: {told[-1]:.0f} ms", file=sys.stderr)
                 for node in (a, b, c):
                     node.wait("rearmed")
             for node in (a, b, c):
