@@ -42,6 +42,7 @@ class Scenario:
     max_loss: str | None = "100000000 USD"
     feeds: str = "one"  # the watch's feeds: one (the traded instrument), all, none
     positions: int = 0  # scale world: instruments traded (0: all 100)
+    extra: dict[str, Any] = field(default_factory=dict)  # more of the watch's config
     text: str = ""
     notes: dict[str, Any] = field(default_factory=dict)
 
@@ -65,6 +66,18 @@ SCENARIOS: dict[str, Scenario] = {
         "watch",
         limits=({"trailing": BIG}, {"daily": BIG, "daily_reset": "17:00"}),
         text="the watch + trailing + daily limits",
+    ),
+    "alerts": Scenario(
+        "quote",
+        "watch",
+        limits=({"trailing": BIG}, {"daily": BIG, "daily_reset": "17:00"}),
+        extra={
+            "alerts": ["json://127.0.0.1:9/riskwatch"],  # dry in a backtest: the event log
+            "warn_at": [0.5, 0.8],
+            "feed_warn_at": [0.5, 0.8],
+            "metrics_port": 0,
+        },
+        text="the watch + trailing + daily limits, with alerts, warnings and metrics on",
     ),
     "stale": Scenario(
         "quote", "watch", max_loss=None, text="the watch: 1 feed, staleness only, no limit"
@@ -404,6 +417,7 @@ def watch_config(s: Scenario, ids: list[Any], bar_types: list[Any]) -> dict[str,
     config: dict[str, Any] = {"feeds": feeds, "limits": list(s.limits)}
     if s.max_loss is not None:
         config["max_loss"] = s.max_loss
+    config.update(s.extra)
     if s.world == "trade":
         config["mark_with"] = ["trade"]
     if s.world == "bar":

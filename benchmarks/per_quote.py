@@ -46,6 +46,7 @@ SHORT = [
     "noop",
     "watch",
     "limits",
+    "alerts",
     "stale",
     "noop_trade",
     "watch_trade",

@@ -44,6 +44,34 @@ def test_the_engine_free_parts_import_without_nautilus_trader():
     assert "adapter needs nautilus_trader: blocked: nautilus_trader" in out.stdout
 
 
+def test_without_the_alerts_and_metrics_extras_their_fields_are_refused_naming_them():
+    blocker = textwrap.dedent(
+        """
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("apprise", "prometheus_client"):
+                    raise ImportError(f"blocked: {name}")
+        sys.meta_path.insert(0, Block())
+        from nautilus_riskwatch import RiskWatchConfig, RiskWatchConfigError
+        RiskWatchConfig(max_loss="1000 USD", warn_at=[0.5, 0.8])  # warnings need neither
+        for field, more in (("metrics_port", {"metrics_port": 9100}),
+                            ("alerts", {"alerts": ["json://127.0.0.1:9/x"]})):
+            try:
+                RiskWatchConfig(max_loss="1000 USD", **more)
+            except RiskWatchConfigError as error:
+                print(error.field, "|", error)
+        assert not any(m.split(".")[0] in ("apprise", "prometheus_client") for m in sys.modules)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", blocker], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("metrics_port | ") and "[metrics]" in lines[0]
+    assert lines[1].startswith("alerts | ") and "[alerts]" in lines[1]
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     """The wheel, built from a copy of the sources: pip builds in the tree, and a stale

@@ -17,18 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from nautilus_riskwatch.core.redact import redact_url
-from nautilus_riskwatch.errors import RiskWatchError
+from nautilus_riskwatch.errors import RiskWatchConfigError
 
 __all__ = ["AlertsConfigError", "Target", "build_targets", "redacting_filter"]
 
 
-class AlertsConfigError(RiskWatchError, ValueError):
-    """An alerts setting the watch refuses, with the field and the (redacted) value named."""
-
-    def __init__(self, field: str, value: object, why: str) -> None:
-        super().__init__(f"riskwatch config: {field}={value!r}: {why}")
-        self.field = field
-        self.value = value
+class AlertsConfigError(RiskWatchConfigError):
+    """An alerts setting the watch refuses, with the field and the (redacted) value named:
+    a config error like any other (``except RiskWatchConfigError`` catches it)."""
 
 
 @dataclass(frozen=True, eq=False)

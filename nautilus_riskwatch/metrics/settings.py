@@ -3,18 +3,14 @@ not the ``[metrics]`` extra is installed (it is needed only to serve)."""
 
 from __future__ import annotations
 
-from nautilus_riskwatch.errors import RiskWatchError
+from nautilus_riskwatch.errors import RiskWatchConfigError
 
 __all__ = ["MetricsConfigError", "check_host", "check_port"]
 
 
-class MetricsConfigError(RiskWatchError, ValueError):
-    """A metrics setting the watch refuses, with the field and the value named."""
-
-    def __init__(self, field: str, value: object, why: str) -> None:
-        super().__init__(f"riskwatch config: {field}={value!r}: {why}")
-        self.field = field
-        self.value = value
+class MetricsConfigError(RiskWatchConfigError):
+    """A metrics setting the watch refuses, with the field and the value named: a config
+    error like any other (``except RiskWatchConfigError`` catches it)."""
 
 
 def check_port(port: object) -> int:

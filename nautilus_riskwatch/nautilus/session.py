@@ -54,6 +54,7 @@ from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.guard import Guard, Valuing
 from nautilus_riskwatch.nautilus.rates import RateBook
 from nautilus_riskwatch.nautilus.runaway_guards import RunawayFeeds, RunawaySources, RunawaySpec
+from nautilus_riskwatch.nautilus.session_alerts import SessionAlerts
 from nautilus_riskwatch.nautilus.settings import LimitSpec, Settings
 
 if TYPE_CHECKING:
@@ -86,8 +87,10 @@ class Session:
         risk_engine: Any | None,
         strategies: set[StrategyId],
         guards: list[Guard],
+        alerts: SessionAlerts,
     ) -> None:
         self.id = id
+        self.alerts = alerts  # what the operator hears of the run: alerts, warnings, metrics
         self.hooks = hooks
         self.time = time
         self.event_log = event_log
@@ -139,6 +142,7 @@ class Session:
         time = _start_time(actor, s, guards)
         gate: OrderGate | None = None
         opened: JsonLinesFile | None = None
+        heard: SessionAlerts | None = None
         try:
             session_id = previous.id if previous is not None else new_session_id(time.now_ns())
             event_file = previous.event_file if previous is not None else None
@@ -157,6 +161,14 @@ class Session:
                 risk_engine = _find_risk_engine(actor, s)
             gate = OrderGate.for_bus(actor.msgbus, actor.clock, actor.cache, actor.log)
             gate.attach(actor)
+            heard = SessionAlerts(
+                s.alerting,
+                watch=str(actor.id),
+                node=str(actor.trader_id),
+                time=time,
+                dry=isinstance(time, SimulatedTime) and not s.alerting.in_backtest,
+                log=actor.log,
+            )
             session = cls(
                 id=session_id,
                 hooks=hooks,
@@ -168,9 +180,11 @@ class Session:
                 risk_engine=risk_engine,
                 strategies=engine.strategies,
                 guards=guards,
+                alerts=heard,
             )
             children = router.watch(s.feeds, time.loop.time)
             children.append(session._outside_cause)
+            children.extend(heard.silence_children(router.watched))
             session._build_guards(actor, s, router, children, previous, close_ids)
             session.runaway = RunawaySources(actor.cache, session.guards, gate.refused)
             if s.firm is not None:
@@ -181,13 +195,17 @@ class Session:
                     trip=trip,
                     rearm=rearm,
                     log=actor.log,
+                    rearmed=heard.firm_rearmed,
                 )
+            heard.start(session)  # the guards wired before they arm; the metrics served
             fills.run(session.guards, session.rates)
             if any(guard.books for guard in session.guards):
                 fills.seed()
             router.run(time, session.guards, session.rates)
             return session
         except BaseException:  # a refused start leaves nothing of itself running
+            if heard is not None:
+                heard.close(0.0)
             time.close()
             holding = previous is not None and any(tripped(g) for g in previous.guards)
             if gate is not None and not holding:  # a trip carried over still blocks
@@ -277,6 +295,8 @@ class Session:
                 described=_described(s) if portfolio else None,
                 valuing=valuing,
                 runaway=_runaway_feeds(guarded.get(scope), time.loop.time, scope),
+                warn_at=s.alerting.warn_at,
+                warn_hysteresis=s.alerting.warn_hysteresis,
                 **self._logging(s, strategy_id),
             )
             book.unmarked = partial(router.unmarked_in, guard)
@@ -376,6 +396,7 @@ class Session:
                 if sampler is not None and not sampler.done():
                     time.call(sampler.cancel)
             time.close()
+            self.alerts.close()  # the metrics off; the senders given a moment to drain
             for guard in self.guards:  # each trip's count of denials so far
                 guard.note_denials()
             self.portfolio.note("stopped", write_failures=self.event_log.failures)

@@ -33,6 +33,7 @@ from nautilus_riskwatch.core.record import PORTFOLIO, scope_of
 from nautilus_riskwatch.errors import RiskWatchConfigError
 from nautilus_riskwatch.firm.member import FirmSettings
 from nautilus_riskwatch.nautilus import parse
+from nautilus_riskwatch.nautilus.alerting import AlertSettings, alert_settings
 from nautilus_riskwatch.nautilus.config import LossLimit, WatchedFeed
 from nautilus_riskwatch.nautilus.firm_settings import firm_settings
 from nautilus_riskwatch.nautilus.runaway_guards import RUNAWAY_FIELDS, ScopedRunaway
@@ -164,6 +165,7 @@ class Settings:
     close_escalation: tuple[CloseType, ...] = tuple(CloseType)
     close_through_ticks: int = 10
     runaway: tuple[ScopedRunaway, ...] = ()  # the runaway guards, the top level's first
+    alerting: AlertSettings = dataclass_field(default_factory=AlertSettings)  # alerting.py
 
     def marks_for(self, instrument_id: InstrumentId) -> tuple[DataKind, ...]:
         """The mark sources of one instrument, best first."""
@@ -277,6 +279,7 @@ def _parse(config: RiskWatchConfig) -> Settings:
         close_escalation=_escalation(config.close_escalation),
         close_through_ticks=_through_ticks(config.close_through_ticks),
         runaway=runaway,
+        alerting=alert_settings(config),
     )
 
 
