@@ -9,15 +9,20 @@ value. The checking, and the ``Settings`` the watch runs on, are ``settings.py``
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
 from nautilus_trader.config import ActorConfig, NautilusConfig
 
 from nautilus_riskwatch.errors import RiskWatchConfigError
 from nautilus_riskwatch.firm.member import FirmSettings
+from nautilus_riskwatch.nautilus.wording import ConfigMeta, reworded
 
 __all__ = ["FirmConfig", "LossLimit", "RiskWatchConfig", "RiskWatchConfigError", "WatchedFeed"]
 
 
-class WatchedFeed(NautilusConfig, frozen=True, forbid_unknown_fields=True):
+class WatchedFeed(NautilusConfig, frozen=True, forbid_unknown_fields=True, metaclass=ConfigMeta):
     """
     One market data stream the watch requires to keep talking.
 
@@ -42,7 +47,7 @@ class WatchedFeed(NautilusConfig, frozen=True, forbid_unknown_fields=True):
     bar_type: str | None = None
 
 
-class LossLimit(NautilusConfig, frozen=True, forbid_unknown_fields=True):
+class LossLimit(NautilusConfig, frozen=True, forbid_unknown_fields=True, metaclass=ConfigMeta):
     """
     One loss limit of the watch, over the whole book or one part of it.
 
@@ -103,7 +108,7 @@ class LossLimit(NautilusConfig, frozen=True, forbid_unknown_fields=True):
     instrument_id: str | None = None
 
 
-class FirmConfig(NautilusConfig, frozen=True, forbid_unknown_fields=True):
+class FirmConfig(NautilusConfig, frozen=True, forbid_unknown_fields=True, metaclass=ConfigMeta):
     """
     The firm-wide kill switch: one latch in Redis shared by every node (live only).
 
@@ -156,7 +161,7 @@ class FirmConfig(NautilusConfig, frozen=True, forbid_unknown_fields=True):
     tls_cert_file, tls_key_file : str, optional
         With a ``rediss://`` URL: this node's client certificate and key (PEM), for a server
         that requires one (``tls-auth-clients yes``). Both or neither.
-    sentinels : tuple[str, ...], optional
+    sentinels : Sequence[str], optional
         Redis Sentinel addresses (``"host:port"`` each): the node asks them where the
         primary is, and asks again after a failover. The URL then gives only the scheme
         (``rediss://``: TLS to the primary and the sentinels), user, password and database.
@@ -185,18 +190,20 @@ class FirmConfig(NautilusConfig, frozen=True, forbid_unknown_fields=True):
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
-    sentinels: tuple[str, ...] | None = None
+    sentinels: Sequence[str] | None = None
     sentinel_service: str | None = None
     sentinel_password_env: str | None = None
 
 
-class RiskWatchConfig(ActorConfig, frozen=True, dict=True, forbid_unknown_fields=True):
+class RiskWatchConfig(
+    ActorConfig, frozen=True, dict=True, forbid_unknown_fields=True, metaclass=ConfigMeta
+):
     """
     Configuration for ``RiskWatch``.
 
     Parameters
     ----------
-    feeds : tuple[WatchedFeed, ...]
+    feeds : Sequence[WatchedFeed]
         The feeds whose silence trips the watch (a dict per feed from an importable config).
     max_loss : str, optional
         The loss ceiling as a money string, e.g. ``"5000 USD"``: realized plus unrealized
@@ -204,15 +211,15 @@ class RiskWatchConfig(ActorConfig, frozen=True, dict=True, forbid_unknown_fields
         compared exactly, as a ``Decimal``; the trip is at ``loss >= ceiling``. Or
         ``"2%"``: that share of the account equity (every account, in the ceiling currency)
         when the watch arms.
-    strategies : tuple[str, ...], optional
+    strategies : Sequence[str], optional
         Strategy ids the watch guards (their orders are cancelled, positions flattened, PnL
         counted). ``None`` (default) guards every strategy.
-    hedge_tags : tuple[str, ...], default ()
+    hedge_tags : Sequence[str], default ()
         Order tags marking protective orders; a position opened by such an order is a
         protective hedge. Both survive a trip.
-    hedge_strategies : tuple[str, ...], default ()
+    hedge_strategies : Sequence[str], default ()
         Strategy ids whose orders and positions are protective.
-    hedge_instruments : tuple[str, ...], default ()
+    hedge_instruments : Sequence[str], default ()
         Instrument ids whose orders and positions are protective.
     trading_state_on_trip : str, default "HALTED"
         ``"HALTED"`` (nobody adds risk; the watch's own closes bypass the gate),
@@ -224,7 +231,7 @@ class RiskWatchConfig(ActorConfig, frozen=True, dict=True, forbid_unknown_fields
         How often cancels and closes are sent before the rest is recorded as unconfirmed.
     close_tag : str, default "RISKWATCH"
         Tag on every closing order the watch sends, so they are easy to tell apart.
-    close_escalation : tuple[str, ...], default ("market", "limit_ioc")
+    close_escalation : Sequence[str], default ("market", "limit_ioc")
         The order types a close is sent as, in order: each time the venue refuses a close
         of a position (rejected, denied, or ended with nothing filled) the next one is
         sent, the last one repeated. ``"market"``; ``"limit_ioc"``: an immediate-or-cancel
@@ -235,15 +242,15 @@ class RiskWatchConfig(ActorConfig, frozen=True, dict=True, forbid_unknown_fields
         price ticks (a SELL that far below the bid, a BUY above the ask); 0 is at the touch.
     rearm_cooldown : float, default 0.0
         Seconds (engine clock) after a cascade finishes before a re-arm is accepted.
-    limits : tuple[LossLimit, ...], default ()
+    limits : Sequence[LossLimit], default ()
         More loss limits: trailing drawdown, daily loss, and limits scoped to one strategy
         or one instrument (a dict per limit from an importable config).
-    mark_with : tuple[str, ...], default ("quote", "trade", "bar")
+    mark_with : Sequence[str], default ("quote", "trade", "bar")
         The market data positions are marked with, best first: each side of an
         instrument takes its price from the best of these that has priced it (quotes:
         longs at the bid, shorts at the ask; trades: the last price; bars: the close, by
         the bar's price type). A kind left out is never used nor subscribed to.
-    mark_with_by_instrument : dict[str, tuple[str, ...]], optional
+    mark_with_by_instrument : Mapping[str, Sequence[str]], optional
         ``mark_with`` for single instruments, e.g. ``{"BTCUSDT-PERP.BINANCE": ["bar"]}``.
     event_log : str, optional
         Path of an append-only JSON-lines file that gets every runtime event (armed, trip,
@@ -315,22 +322,22 @@ class RiskWatchConfig(ActorConfig, frozen=True, dict=True, forbid_unknown_fields
 
     """
 
-    feeds: tuple[WatchedFeed, ...] = ()
+    feeds: Sequence[WatchedFeed] = ()
     max_loss: str | None = None
-    strategies: tuple[str, ...] | None = None
-    hedge_tags: tuple[str, ...] = ()
-    hedge_strategies: tuple[str, ...] = ()
-    hedge_instruments: tuple[str, ...] = ()
+    strategies: Sequence[str] | None = None
+    hedge_tags: Sequence[str] = ()
+    hedge_strategies: Sequence[str] = ()
+    hedge_instruments: Sequence[str] = ()
     trading_state_on_trip: str = "HALTED"
     confirm_timeout: float = 5.0
     confirm_attempts: int = 3
     close_tag: str = "RISKWATCH"
-    close_escalation: tuple[str, ...] = ("market", "limit_ioc")
+    close_escalation: Sequence[str] = ("market", "limit_ioc")
     close_through_ticks: int = 10
     rearm_cooldown: float = 0.0
-    limits: tuple[LossLimit, ...] = ()
-    mark_with: tuple[str, ...] = ("quote", "trade", "bar")
-    mark_with_by_instrument: dict[str, tuple[str, ...]] | None = None
+    limits: Sequence[LossLimit] = ()
+    mark_with: Sequence[str] = ("quote", "trade", "bar")
+    mark_with_by_instrument: Mapping[str, Sequence[str]] | None = None
     event_log: str | None = None
     event_log_fsync: bool = False
     event_log_pnl_every: float = 10.0
@@ -363,3 +370,14 @@ class RiskWatchConfig(ActorConfig, frozen=True, dict=True, forbid_unknown_fields
         from nautilus_riskwatch.nautilus.settings import keep_settings  # it needs these structs
 
         keep_settings(self)
+
+    @classmethod
+    def parse(cls, raw: bytes | str) -> Any:
+        """Decode a config from JSON, as NautilusTrader's ``ImportableActorConfig`` does;
+        what msgspec refuses (an unknown key, a value of the wrong type) is refused in the
+        package's words: ``RiskWatchConfigError`` with the field, the value, the nearest
+        key or an example."""
+        try:
+            return super().parse(raw)
+        except msgspec.DecodeError as error:  # a ValidationError, or not JSON at all
+            raise reworded(error, raw, cls) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TypeVar
@@ -24,6 +25,7 @@ from nautilus_trader.model.objects import Currency
 
 from nautilus_riskwatch.core.limits import parse_time_of_day
 from nautilus_riskwatch.errors import RiskWatchConfigError
+from nautilus_riskwatch.nautilus.wording import unknown_field
 
 #: The longest bound, cooldown or timeout, in seconds (~31.7 years). The engine's clock holds
 #: nanoseconds since 1970 in 64 bits (up to ~9.2e18 ns, the year 2262): now (~1.8e9 s) plus
@@ -45,9 +47,7 @@ def struct(field: str, raw: object, cls: type[_S]) -> _S:
         known = cls.__struct_fields__
         for key in raw:
             if key not in known:
-                raise RiskWatchConfigError(
-                    f"{field}.{key}", raw[key], f"unknown field; expected {', '.join(known)}"
-                )
+                raise unknown_field(f"{field}.{key}", raw[key], known)
         required = [f.name for f in msgspec.structs.fields(cls) if f.required and f.name not in raw]
         if required:
             raise RiskWatchConfigError(f"{field}.{required[0]}", None, "a required field")
@@ -184,8 +184,9 @@ def text_of(field: str, value: object) -> str:
 
 
 def seq(field: str, value: object) -> tuple[object, ...]:
-    """A list or tuple (a lone string is refused: it is a typo for a list of one)."""
-    if isinstance(value, str) or not isinstance(value, list | tuple):
+    """A list, a tuple or another sequence (a lone string is refused: it is a typo for a
+    list of one)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise RiskWatchConfigError(field, value, "expected a list")
     return tuple(value)
 

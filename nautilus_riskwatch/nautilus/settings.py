@@ -421,7 +421,7 @@ def _sources_by_instrument(value: object) -> dict[InstrumentId, tuple[DataKind, 
     field = "mark_with_by_instrument"
     if value is None:
         return {}
-    if not isinstance(value, dict):
+    if not isinstance(value, Mapping):
         raise RiskWatchConfigError(field, value, "expected a dict of instrument id to sources")
     return {
         parse.instrument(f"{field}", key): _sources(f"{field}[{key!r}]", kinds)

@@ -41,8 +41,8 @@ def test_with_raise_exception_the_refusal_at_start_stops_the_run(catalog):
 
 
 def test_with_raise_exception_a_bad_value_stops_the_run(catalog):
-    # refused when the node builds the importable config (msgspec wraps the refusal)
-    with pytest.raises(Exception, match=r"feeds\[0\]\.stale_after=0") as info:
+    # refused when the node builds the importable config, in the package's words
+    with pytest.raises(RiskWatchConfigError, match=r"feeds\[0\]\.stale_after=0") as info:
         _run(catalog, BAD_VALUE, raise_exception=True)
     assert "must be a positive" in str(info.value)
 

@@ -6,14 +6,23 @@ Every refusal names the field and the value.
 from __future__ import annotations
 
 from decimal import Decimal
+from types import MappingProxyType
 
 import msgspec
 import pytest
 from nautilus_trader.common.config import ActorFactory
 from nautilus_trader.config import ImportableActorConfig
 from nautilus_trader.model.enums import TradingState
+from nautilus_trader.model.identifiers import InstrumentId
 
-from nautilus_riskwatch import RiskWatch, RiskWatchConfig, RiskWatchConfigError
+from nautilus_riskwatch import (
+    FirmConfig,
+    LossLimit,
+    RiskWatch,
+    RiskWatchConfig,
+    RiskWatchConfigError,
+    WatchedFeed,
+)
 from nautilus_riskwatch.demo import build_engine
 from nautilus_riskwatch.nautilus.settings import (
     CloseType,
@@ -150,16 +159,24 @@ IMPORTABLE_BAD = [
     ({"feeds": [{**FEED, "stale_after": -1.5}]}, "feeds[0].stale_after=-1.5"),
     (
         {"feeds": [{**FEED, "stale_after": "5s"}]},
-        "Expected `float`, got `str` - at `$.feeds[0].stale_after`",
+        "feeds[0].stale_after='5s': expected a number (e.g. 5.0)",
     ),
     ({"feeds": [{**FEED, "kind": "book"}]}, "feeds[0].kind='book'"),
     (
         {"feeds": [{**FEED, "stale": 5.0}]},
-        "Object contains unknown field `stale` - at `$.feeds[0]`",
+        "feeds[0].stale=5.0: unknown field; did you mean 'stale_after'?",
     ),
     ({"max_loss": "5k USD"}, "max_loss='5k USD': '5k' is not a number"),
-    ({"max_loss": 5000}, "Expected `str | null`, got `int` - at `$.max_loss`"),
-    ({"hedge_tag": ["HEDGE"]}, "Object contains unknown field `hedge_tag`"),
+    ({"max_loss": 5000}, 'max_loss=5000: expected a string in quotes (e.g. "5000 USD") or null'),
+    ({"hedge_tag": ["HEDGE"]}, "hedge_tag=['HEDGE']: unknown field; did you mean 'hedge_tags'?"),
+    ({"max_los": "5 USD"}, "max_los='5 USD': unknown field; did you mean 'max_loss'?"),
+    ({"hedge_tags": "HEDGE"}, "hedge_tags='HEDGE': expected a list"),
+    ({"feeds": [{"instrument_id": "EUR/USD.SIM"}]}, "feeds[0].stale_after=None: a required field"),
+    (
+        {"firm": {"url": "redis://h", "nam": "a"}},
+        "firm.nam='a': unknown field; did you mean 'name'?",
+    ),
+    ({"limits": [{"max_loss": 5}]}, "limits[0].max_loss=5: expected a string"),
     ({"confirm_attempts": 0}, "confirm_attempts=0: expected a whole number >= 1"),
     ({"trading_state_on_trip": "halted"}, "trading_state_on_trip='halted'"),
     ({"close_escalation": ["MARKET"]}, "close_escalation[0]='MARKET': unknown order type"),
@@ -176,9 +193,47 @@ def test_bad_values_are_refused_from_an_importable_config(override, expected):
         config_path="nautilus_riskwatch:RiskWatchConfig",
         config={**OK, **override},
     )
-    with pytest.raises(msgspec.ValidationError) as caught:
+    with pytest.raises(RiskWatchConfigError) as caught:  # the package's words, not msgspec's
         ActorFactory.create(importable)
     assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("build", "expected"),
+    [
+        (
+            lambda: RiskWatchConfig(**OK, max_los="5 USD"),
+            "max_los='5 USD': unknown field; did you mean 'max_loss'?",
+        ),
+        (lambda: RiskWatchConfig(**OK, hedge_tag=["H"]), "did you mean 'hedge_tags'?"),
+        (
+            lambda: RiskWatchConfig(**OK, zzzz=1),
+            "zzzz=1: unknown field; expected one of close_escalation",
+        ),
+        (lambda: WatchedFeed(stale=5.0), "stale=5.0: unknown field; did you mean 'stale_after'?"),
+        (lambda: WatchedFeed(instrument_id="EUR/USD.SIM"), "stale_after=None: a required field"),
+        (lambda: LossLimit(max_los="5 USD"), "did you mean 'max_loss'?"),
+        (lambda: FirmConfig(url="redis://h"), "name=None: a required field"),
+    ],
+)
+def test_unknown_and_missing_keywords_in_python_are_refused_in_the_package_s_words(build, expected):
+    with pytest.raises(RiskWatchConfigError) as caught:  # msgspec's would be a TypeError
+        build()
+    assert expected in str(caught.value)
+
+
+def test_sequences_and_mappings_are_accepted_as_the_annotations_say():
+    config = RiskWatchConfig(
+        feeds=[WatchedFeed(instrument_id="EUR/USD.SIM", stale_after=5.0)],
+        max_loss="5000 USD",
+        hedge_tags=["HEDGE"],
+        mark_with=["quote", "bar"],
+        mark_with_by_instrument=MappingProxyType({"EUR/USD.SIM": ["quote"]}),
+    )
+    settings = settings_from(config)
+    assert settings.hedge_tags == frozenset({"HEDGE"})
+    assert settings.mark_with == (DataKind.QUOTE, DataKind.BAR)
+    assert settings.marks_for(InstrumentId.from_str("EUR/USD.SIM")) == (DataKind.QUOTE,)
 
 
 def test_a_good_importable_config_gives_typed_settings():
