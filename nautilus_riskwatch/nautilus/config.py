@@ -76,7 +76,7 @@ class LossLimit(NautilusConfig, frozen=True, forbid_unknown_fields=True, metacla
     max_fill_rate : str, optional
         Trip when more than N fills of the scope came within a window
         (``"N/HH:MM:SS"``): the execution throttle. The watch's own closes do not count.
-    max_position : dict[str, int | str], optional
+    max_position : Mapping[str, int | str], optional
         The most absolute net quantity the scope may hold per instrument, e.g.
         ``{"EUR/USD.SIM": 500000}`` (a whole number or a decimal string): trips at the
         fill that takes it over (equal to the cap does not trip).
@@ -102,7 +102,7 @@ class LossLimit(NautilusConfig, frozen=True, forbid_unknown_fields=True, metacla
     max_order_rate: str | None = None
     max_reject_rate: str | None = None
     max_fill_rate: str | None = None
-    max_position: dict[str, int | str] | None = None
+    max_position: Mapping[str, int | str] | None = None
     max_gross_exposure: str | None = None
     strategy_id: str | None = None
     instrument_id: str | None = None
@@ -283,7 +283,7 @@ class RiskWatchConfig(
     max_fill_rate : str, optional
         Trip when more than N of their fills came within a window (``"N/HH:MM:SS"``): the
         execution throttle. The watch's own closes do not count.
-    max_position : dict[str, int | str], optional
+    max_position : Mapping[str, int | str], optional
         The most absolute net quantity they may hold per instrument, e.g.
         ``{"EUR/USD.SIM": 500000}`` (a whole number or a decimal string): trips at the
         fill that takes it over (equal to the cap does not trip).
@@ -347,7 +347,7 @@ class RiskWatchConfig(
     max_order_rate: str | None = None
     max_reject_rate: str | None = None
     max_fill_rate: str | None = None
-    max_position: dict[str, int | str] | None = None
+    max_position: Mapping[str, int | str] | None = None
     max_gross_exposure: str | None = None
     alerts: tuple[str, ...] = ()
     alerts_timeout: float = 5.0

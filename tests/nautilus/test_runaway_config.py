@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import msgspec
 import pytest
 from nautilus_trader.common.config import ActorFactory
 from nautilus_trader.config import ImportableActorConfig
@@ -114,7 +113,7 @@ def test_a_bad_runaway_field_is_refused_from_an_importable_config():
         config_path="nautilus_riskwatch:RiskWatchConfig",
         config={"max_loss": "5000 USD", "limits": [{"max_fill_rate": "5 a second"}]},
     )
-    with pytest.raises(msgspec.ValidationError) as caught:
+    with pytest.raises(RiskWatchConfigError) as caught:
         ActorFactory.create(importable)
     assert "limits[0].max_fill_rate='5 a second'" in str(caught.value)
 
