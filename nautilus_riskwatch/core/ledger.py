@@ -265,6 +265,22 @@ class PnlLedger:
             figures[code] = decimal if part is None else Fraction(decimal) + part
         return figures
 
+    @property
+    def instruments(self) -> tuple[Hashable, ...]:
+        """Every instrument the ledger has booked a fill on (held or not any more)."""
+        return tuple(self._exposures)
+
+    def gross_raw(self, instrument: Hashable) -> int | None:
+        """One instrument's gross exposure in the ledger's money units (integers), as
+        ``gross_by_currency`` values it (|net| x multiplier at the bid for a net long, the
+        ask for a net short); ``None`` for an inverse instrument. What a guard's gross
+        quiet check adds up, a quote at a time, with no ``Decimal``."""
+        exposure = self._exposures[instrument]
+        if exposure.inverse:
+            return None
+        net = exposure.long + exposure.short
+        return abs(net) * (exposure.bid if net > 0 else exposure.ask)
+
     def position_qty(self, position: Hashable) -> Decimal:
         entry = self._positions.get(position)
         return to_decimal(entry[1], self.precision) if entry is not None else _ZERO

@@ -27,8 +27,10 @@ is told to ``on_warning``; none once the figure reaches the ceiling (the trip sa
 Runaway guards (``runaway_guards.RunawayFeeds``): their children join the guard's group,
 so an order, reject or fill storm or a position or gross cap trips the same cascade as a
 loss limit. A guard with a position or gross cap keeps a ledger even without a loss limit
-(``books``); with a gross cap, every fill and every mark of a held instrument puts the
-gross figure (no quiet band: the loss limits' band says nothing of the gross).
+(``books``). With a gross cap the gross figure is put with the others; a mark inside the
+PnL's quiet band is still skipped while the gross, added up in the ledger's integer money
+units instrument by instrument, stays below the gross breaker's band (``_remark_weighing``,
+which stands in for ``remark`` on such a guard only: a guard without one pays nothing).
 """
 
 from __future__ import annotations
@@ -198,6 +200,13 @@ class Guard:
         #: is not put; ``0, 0`` (the default) means every figure is put.
         self.quiet_low: int | float = 0
         self.quiet_high: int | float = 0
+        #: A gross below this (money units) cannot trip: the gross breaker's band; ``0``:
+        #: every gross matters. Its parts per instrument since the figures were last put.
+        self._gross_quiet: int | float = 0
+        self._gross_parts: dict[InstrumentId, int] = {}
+        self._gross_sum: int | None = None
+        if weighs:  # the hot path of a gross-capped guard; every other guard keeps ``remark``
+            self.remark = self._remark_weighing  # type: ignore[method-assign]
 
     @property
     def scope(self) -> str:
@@ -270,6 +279,9 @@ class Guard:
         self.note_denials()  # the trip that ends here: its count
         self._bands = [None] * len(self._feeds)  # the new breakers say theirs
         self.quiet_low = self.quiet_high = 0
+        self._gross_quiet = 0
+        if not self._feeds and self._samples is None:  # no PnL limit: no PnL figure matters
+            self.quiet_low, self.quiet_high = float("-inf"), float("inf")
         self._ceilings = {
             spec: self._percent_ceiling(spec) for spec, _ in self._feeds if spec.percent is not None
         }
@@ -353,6 +365,30 @@ class Guard:
         self.put_figures()
         return True
 
+    def _remark_weighing(
+        self, instrument_id: InstrumentId, bid: int | None, ask: int | None
+    ) -> bool:
+        """``remark`` for a guard with a gross cap: a mark inside the PnL's quiet band is
+        skipped only if the gross, summed in integer money units, stays below the gross
+        breaker's band too (the instrument's part replaced in the sum kept since the
+        figures were last put)."""
+        ledger = self.ledger
+        if not ledger.mark_raw(instrument_id, bid, ask):  # type: ignore[arg-type]
+            return False
+        purse = ledger.plain_purse
+        if purse is not None and self.quiet_low < purse.total < self.quiet_high:
+            part = ledger.gross_raw(instrument_id)
+            total = self._gross_sum
+            if part is not None and total is not None:
+                parts = self._gross_parts
+                total += part - parts.get(instrument_id, 0)
+                if total < self._gross_quiet:
+                    parts[instrument_id] = part
+                    self._gross_sum = total
+                    return False
+        self.put_figures()
+        return True
+
     def put_figures(self) -> None:
         """Hand the guard's current loss and PnL to its limits' feeds."""
         pnl, loss = self._figures()
@@ -363,8 +399,33 @@ class Guard:
         runaway = self.runaway
         if runaway is not None and runaway.weighs_gross:
             runaway.gross(self.gross())
+            self._gross_parts, self._gross_sum = self._gross_raw_parts()
         if self._warn_at:
             self._see(pnl)
+
+    def _gross_raw_parts(self) -> tuple[dict[InstrumentId, int], int | None]:
+        """Each held instrument's gross in money units, and their sum (``None``: not all in
+        the ceiling currency's plain units, so no mark is skipped on the gross's account)."""
+        ledger = self.ledger
+        if self.converting:
+            return {}, None
+        parts: dict[InstrumentId, int] = {}
+        for instrument in ledger.instruments:
+            part = ledger.gross_raw(instrument)
+            if part is None:
+                return {}, None
+            parts[instrument] = part
+        return parts, sum(parts.values())
+
+    def _told_gross(self, band: Quiet | None) -> None:
+        """The gross breaker's band: a gross below its ``high`` (in money units) cannot trip."""
+        self._gross_quiet = 0
+        if band is None or band.high is None:
+            return
+        try:
+            self._gross_quiet = to_raw(band.high, self.ledger.money_places)
+        except ValueError:  # a cap finer than the ledger's units: every gross is put
+            return
 
     def gross(self) -> Decimal:
         """The gross exposure now, in the ceiling currency: the ledger's exact figure while
@@ -451,8 +512,6 @@ class Guard:
         bands = [b for b in every if b is not None]
         if self._samples is not None or self.converting or len(bands) < len(every):
             return  # samples want every figure; converted figures are always put
-        if self.runaway is not None and self.runaway.weighs_gross:
-            return  # the gross exposure moves with marks the PnL's band would skip
         lows = [b.low for b in bands if b.low is not None]
         highs = [b.high for b in bands if b.high is not None]
         places = self.ledger.money_places
@@ -544,7 +603,7 @@ class Guard:
         if runaway is not None:
             gross = runaway.spec.gross
             cap = None if gross is None else partial(self._ceiling, gross)
-            children.extend(runaway.children(cap))
+            children.extend(runaway.children(cap, self._told_gross))
         return children
 
     async def _limit(

@@ -20,6 +20,7 @@ from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 
 from nautilus_riskwatch.core.exposure import gross_breaker, position_breaker
 from nautilus_riskwatch.core.feeds import Feed
+from nautilus_riskwatch.core.limits import QuietSink
 from nautilus_riskwatch.core.rates import BadRate, EventRate, parse_rate, rate_breaker
 from nautilus_riskwatch.core.record import scope_of
 from nautilus_riskwatch.core.supervisor import Child
@@ -213,16 +214,26 @@ class RunawayFeeds:
         if self._nets is not None:
             self._nets.put((str(instrument_id), net))
 
+    @property
+    def gross_feed(self) -> Feed[Decimal] | None:
+        """The gross breaker's feed of this arming (``None``: no gross cap, or not armed)."""
+        return self._gross
+
     def gross(self, figure: Decimal) -> None:
         """The scope's gross exposure now, in the ceiling currency (rounded up if converted)."""
         if self._gross is not None:
             self._gross.put(figure)
 
-    def children(self, gross_cap: Callable[[], Decimal] | None = None) -> list[Child]:
+    def children(
+        self,
+        gross_cap: Callable[[], Decimal] | None = None,
+        gross_quiet: QuietSink | None = None,
+    ) -> list[Child]:
         """The supervisor children, on fresh feeds at every arm: a re-arm counts from empty,
         and nothing put between a trip and its re-arm is judged again. ``gross_cap()`` gives
         the gross cap in force (a percent one's share of the equity at this arm; it raises,
-        in the child, if that cannot be measured: a trip)."""
+        in the child, if that cannot be measured: a trip); ``gross_quiet`` is told the gross
+        breaker's quiet band."""
         loop_time, scope = self._loop_time, self._scope
         self._counts = {kind: Feed(f"{kind} ({scope})", loop_time) for kind in self.spec.rates}
         children: list[Child] = [
@@ -239,16 +250,21 @@ class RunawayFeeds:
             if gross_cap is None:
                 raise ValueError("a gross cap needs its amount in force (gross_cap)")
             feed = self._gross = Feed(f"gross exposure ({scope})", loop_time)
-            children.append(partial(_gross_child, feed.read_one, gross_cap, gross.currency))
+            children.append(
+                partial(_gross_child, feed.read_one, gross_cap, gross.currency, gross_quiet)
+            )
         return children
 
 
 async def _gross_child(
-    read_gross: Callable[..., Any], cap: Callable[[], Decimal], currency: str
+    read_gross: Callable[..., Any],
+    cap: Callable[[], Decimal],
+    currency: str,
+    quiet: QuietSink | None = None,
 ) -> None:
     """The gross breaker, its cap taken when the child starts (in the child: a percent cap
     that cannot be measured is a trip, as a percent loss limit's)."""
-    await gross_breaker(read_gross, cap(), currency)
+    await gross_breaker(read_gross, cap(), currency, quiet)
 
 
 def spec_from(prefix: str, entry: object, gross: GrossCap | None = None) -> RunawaySpec:

@@ -38,6 +38,7 @@ from runaway import (
 )
 
 from nautilus_riskwatch import ExposureBreached, RiskWatchConfig, RunawayDetected
+from nautilus_riskwatch.nautilus.guard import Guard
 from nautilus_riskwatch.report.labels import cause_name
 from nautilus_riskwatch.report.picture import draw_trip
 from nautilus_riskwatch.report.postmortem import postmortem
@@ -176,6 +177,22 @@ def test_the_gross_cap_alone_trips_at_the_fill_or_quote_the_brute_force_predicts
         assert record.limit_bases["max_gross_exposure"].endswith("= 600000.00 USD")
     assert control["last_fill"] > at
     _ends_flat(run, record.tripped_at_ns)
+
+
+def test_a_far_gross_cap_leaves_the_marks_quiet_and_a_near_one_is_exact(monkeypatch):
+    # held all day (5 fills, then no order): the gross moves at every bid, yet inside the
+    # PnL's band and below the gross breaker's, a mark is not put; without the gross band
+    # (its sink a no-op) every moving mark is, and the figures judged are the same
+    watch = {"max_loss": "1000000 USD", "max_gross_exposure": "100000000 USD"}
+    quiet = _fill_run(watch, most=5)
+    with monkeypatch.context() as patch:
+        patch.setattr(Guard, "_told_gross", lambda self, band: None)
+        loud = _fill_run(watch, most=5)
+    received = [run.watch.session.portfolio.runaway.gross_feed.received for run in (quiet, loud)]
+    assert received[1] > 5_000  # a real day of marks, every one put
+    assert received[0] * 20 < received[1]
+    assert quiet.watch.record is None and loud.watch.record is None
+    assert quiet.watch.loss == loud.watch.loss
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 from vtime import run_virtual
 
 from nautilus_riskwatch.core import ExposureBreached, Feed, position_breaker
-from nautilus_riskwatch.core.ledger import PnlLedger
+from nautilus_riskwatch.core.ledger import PnlLedger, to_decimal
 
 EURUSD, USDJPY = "EUR/USD.SIM", "USD/JPY.SIM"
 
@@ -80,8 +80,11 @@ def test_net_is_summed_over_positions_and_gross_is_valued_where_a_close_would_tr
     ledger.mark(EURUSD, Decimal("1.12100"), Decimal("1.12150"))
     assert ledger.net_qty(EURUSD) == Decimal("200000")
     assert ledger.gross_by_currency() == {"USD": Decimal("224200")}  # 200,000 at the bid
+    # the same figure in the ledger's integer money units (the guard's quiet check)
+    assert to_decimal(ledger.gross_raw(EURUSD), ledger.money_places) == Decimal("224200")
     _fill(ledger, EURUSD, "P-1", "-300000", "1.12100")
     assert ledger.net_qty(EURUSD) == Decimal("-100000")
+    assert to_decimal(ledger.gross_raw(EURUSD), ledger.money_places) == Decimal("112150")
     assert ledger.gross_by_currency() == {"USD": Decimal("112150")}  # short: at the ask
     _fill(ledger, USDJPY, "P-3", "50000", "108.500", currency="JPY")
     assert ledger.gross_by_currency() == {"USD": Decimal("112150"), "JPY": Decimal("5425000")}
@@ -98,3 +101,5 @@ def test_an_inverse_instrument_s_gross_is_its_contracts_over_the_price_in_its_ba
     ledger.mark("XBTUSD.BITMEX", Decimal("39990"), Decimal("40010"))
     assert ledger.net_qty("XBTUSD.BITMEX") == Decimal(-3)
     assert ledger.gross_by_currency() == {"BTC": Fraction(30, 40010)}
+    assert ledger.gross_raw("XBTUSD.BITMEX") is None  # no integer figure: always put
+    assert ledger.instruments == ("XBTUSD.BITMEX",)
