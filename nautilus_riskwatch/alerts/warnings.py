@@ -123,10 +123,11 @@ async def silence_warnings(
     Asleep until the next level is due after the newest arrival (``started``, by default
     the time the task starts, as a watchdog's bound runs from its start, if none came),
     never woken by a message: at each wake the newest arrival is read, so a message that
-    came meanwhile re-arms the levels and only a silence really that long is said. A level
-    of a new silence can be said late (not early) by at most ``(f[n] - f[n-1] - f[0])``
-    of the bound, zero for levels such as ``[0.5, 0.8]``. With every level said, it sleeps
-    until the bound, when the watchdog trips anyway. What ``say`` raises is dropped here (it
+    came meanwhile re-arms the levels and only a silence really that long is said. It never
+    sleeps past ``now + f[0] * bound`` either: a message may come at any moment and start a
+    new silence, whose first level is due no sooner than that; so every level of every
+    silence is said at its time exactly, for any levels, at the cost of one wake per
+    ``f[0] * bound`` at most while messages flow. What ``say`` raises is dropped here (it
     logs its own failures): a warning must never trip the watch.
     """
     loop = asyncio.get_running_loop()
@@ -143,7 +144,10 @@ async def silence_warnings(
                 pass
         due = silence.due(last)
         wake = due if due is not None else last + silence.bound
-        await _sleep_until(loop, wake if wake > now else now + silence.bound)
+        soonest = silence.due(now)  # a silence starting now: its first level's time
+        if soonest is not None and (wake <= now or soonest < wake):
+            wake = soonest
+        await _sleep_until(loop, wake)
 
 
 async def _sleep_until(loop: asyncio.AbstractEventLoop, when: float) -> None:

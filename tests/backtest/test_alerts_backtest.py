@@ -14,6 +14,7 @@ alerts, and the sender counts what it lost.
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 from decimal import Decimal
@@ -215,3 +216,30 @@ def test_a_taken_metrics_port_refuses_the_start_naming_metrics_port():
         with pytest.raises(MetricsConfigError, match=rf"metrics_port={port}"):
             run.engine.run()
     assert run.watch.record is None
+
+
+def test_a_feeds_silence_warns_at_its_fractions_of_the_bound_on_the_engine_clock(tmp_path):
+    # the recorded quotes fall silent for up to 86 s, never 90: warnings, never a trip
+    feeds = [{"instrument_id": "EUR/USD.SIM", "kind": "quote", "stale_after": 90.0}]
+    path = tmp_path / "events.jsonl"
+    config = RiskWatchConfig(feeds=feeds, event_log=str(path), feed_warn_at=["0.25", "0.5"])
+    run = build_engine(config, hedger=False)
+    run.engine.run()
+    assert run.watch.record is None
+    # brute force: each silence between two quotes, each level it outlasted, said once
+    times = sorted({q.ts_init for q in run.quotes})
+    expected = []
+    for last, after in itertools.pairwise(times):
+        for fraction in ("0.25", "0.5"):
+            due = last + int(D(fraction) * 90 * 1_000_000_000)
+            if due < after:
+                expected.append((due, fraction))
+    assert len(expected) > 100  # the control: many silences outlast a level
+    lines = [e for e in read_event_log(path).events if e.kind == "alert"]
+    said = [
+        (int(x.fields["alert"]["at_ns"]), x.fields["alert"]["fraction"])
+        for x in lines
+        if x.fields["alert"]["kind"] == "feed_warning"
+    ]
+    assert said == expected
+    assert all(x.ts_ns == int(x.fields["alert"]["at_ns"]) for x in lines)  # the engine's clock
