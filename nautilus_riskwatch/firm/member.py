@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from nautilus_riskwatch.firm.figures import Figure, Roll
 from nautilus_riskwatch.firm.latch import CORRUPT, Latch
 from nautilus_riskwatch.firm.link import FirmLink, Reading, redact
+from nautilus_riskwatch.firm.memory import EpochFileError, EpochMemory, Remembered
 from nautilus_riskwatch.firm.signing import sign
 from nautilus_riskwatch.firm.transport import Transport
 
@@ -77,6 +78,7 @@ class FirmSettings:
     operator_key: str = ""  # the operator's Ed25519 public key (hex): verifies re-arms
     key_file: str | None = None  # this node's Ed25519 private key: signs its figures
     password_env: str | None = None
+    epoch_file: str | None = None  # where this node remembers the highest epoch it saw
     transport: Transport = field(default_factory=Transport)  # TLS files, Sentinel addresses
     operator: Ed25519PublicKey | None = field(default=None, repr=False)  # parsed at start
     signer: Ed25519PrivateKey | None = field(default=None, repr=False)  # loaded at start
@@ -140,6 +142,17 @@ class FirmMember:
         self._unproven: tuple[str, ...] = ()
         self._stopping = False
         self._tell_cold = True  # the tell connection must be (re)opened and its scripts loaded
+        self.seen_trip: Latch | None = None  # the trip of ``seen_epoch``, as read or made
+        self.memory = EpochMemory(settings.epoch_file) if settings.epoch_file else None
+        if self.memory is not None:  # raises EpochFileError: the node must not guess
+            remembered = self.memory.load()
+            self.seen_epoch = remembered.epoch
+            if remembered.trip is not None and remembered.trip.epoch == remembered.epoch:
+                self.seen_trip = remembered.trip
+            rearm = remembered.rearm
+            if rearm is not None and rearm.epoch == remembered.epoch:
+                if rearm.rearm_verified(settings.firm, settings.operator):
+                    self.accepted = rearm
 
     # --- from the actor (loop thread, never blocks) ----------------------------------
     def start(self, latch_at_start: Latch | None) -> None:
@@ -178,14 +191,58 @@ class FirmMember:
                 pass
 
     # --- deciding ------------------------------------------------------------------------
+    def behind(self, latch: Latch) -> Latch | None:
+        """The trip to halt on at start if ``latch`` is below the epoch this node remembers
+        (its ``epoch_file``) and it accepted no re-arm of that epoch; else None."""
+        if latch.state == CORRUPT or latch.epoch >= self.seen_epoch:
+            return None
+        if self.accepted is not None and self.accepted.epoch >= self.seen_epoch:
+            return None
+        return self._seen_trip()
+
+    def _seen_trip(self) -> Latch:
+        """The trip of the highest epoch seen, as read; or, if its fields were never read,
+        one that says this node saw that epoch."""
+        if self.seen_trip is not None and self.seen_trip.epoch == self.seen_epoch:
+            return self.seen_trip
+        node = self.settings.node
+        return Latch(
+            "tripped", self.seen_epoch, origin=node, cause="reassert",
+            reason=f"node {node} saw the firm at epoch {self.seen_epoch}",
+        )  # fmt: skip
+
     def observe(self, latch: Latch) -> None:
-        """Act on one reading of the latch (see the module docstring)."""
+        """Act on one reading of the latch (see the module docstring); remember what was
+        seen (``epoch_file``)."""
+        try:
+            self._observe(latch)
+        finally:
+            self._remember()
+
+    def _remember(self) -> None:
+        if self.memory is None:
+            return
+        epoch, accepted, trip = self.seen_epoch, self.accepted, self.seen_trip
+        try:
+            self.memory.save(
+                Remembered(
+                    epoch,
+                    trip if trip is not None and trip.epoch == epoch else None,
+                    accepted if accepted is not None and accepted.epoch == epoch else None,
+                )
+            )
+        except EpochFileError as error:
+            self.hooks.log("error", f"firm: {error}")
+
+    def _observe(self, latch: Latch) -> None:
         self.latch = latch
         s, hooks = self.settings, self.hooks
         if latch.state not in ("tripped", CORRUPT) and latch.epoch < self.seen_epoch:
             self._went_backwards(latch, f"epoch {latch.epoch} ({latch.state})")
             return
         self.seen_epoch = max(self.seen_epoch, latch.epoch)
+        if latch.state == "tripped" and latch.epoch == self.seen_epoch:
+            self.seen_trip = latch
         tripped = hooks.tripped()
         if latch.halts(s.firm, s.operator):
             if latch.state == CORRUPT and not any(isinstance(p, _Trip) for p in self._pending):
@@ -251,6 +308,12 @@ class FirmMember:
                 )  # fmt: skip
         elif self.accepted is not None and self.accepted.epoch >= latch.epoch:
             proof = self.accepted
+        elif self.seen_epoch > latch.epoch:
+            # an epoch this node remembers (its epoch file) and holds no verdict on: halt
+            proof = self._seen_trip()
+            if not self.hooks.tripped():
+                self.held_epoch, self.held_trip = proof.epoch, proof
+                self.hooks.trip_firm(proof)
         else:
             return
         restore = _Restore(proof, latch.rearm_sig)
@@ -381,6 +444,8 @@ class FirmMember:
                     self.held_trip = Latch(
                         "tripped", epoch, node, action.cause, action.reason, action.detail
                     )
+                    self.seen_trip = self.held_trip
+                self._remember()
                 self.hooks.log(
                     "warning",
                     f"firm latch set by this node (epoch {epoch})"

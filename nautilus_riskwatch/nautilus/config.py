@@ -152,6 +152,12 @@ class FirmConfig(NautilusConfig, frozen=True, forbid_unknown_fields=True, metacl
         signs the node's figures; once the operator ``enrol``s its public key, its figure
         counts toward the firm ceiling in full. Without it (or unenrolled) the node's
         figure counts only as a loss, never as a gain.
+    epoch_file : str, optional
+        A file where this node keeps the highest firm epoch it has seen, that trip and the
+        operator's re-arm of it (written by the node). A node started while no other runs
+        then refuses a latch that someone with Redis write access set back to an older,
+        genuinely re-armed epoch: it halts and puts the newer trip back. Without it, such
+        a node has only Redis to go by.
     password_env : str, optional
         An environment variable holding the Redis password, to keep it out of the URL and
         so out of any config NautilusTrader logs.
@@ -186,6 +192,7 @@ class FirmConfig(NautilusConfig, frozen=True, forbid_unknown_fields=True, metacl
     timeout: float = FirmSettings.timeout
     operator_key: str | None = None
     key_file: str | None = None
+    epoch_file: str | None = None
     password_env: str | None = None
     tls_ca_file: str | None = None
     tls_cert_file: str | None = None

@@ -123,11 +123,22 @@ class FirmBridge:
                         "(on_unreachable_at_start=halt)"
                     )
                 )
+        behind = None if latch is None else self.member.behind(latch)
         if latch is not None and latch.halts(s.firm, s.operator):
             # tripped, or re-armed without a re-arm this node can verify: halted before
             # any strategy starts
             self.member.held_epoch = latch.epoch
             self._trip_firm(latch)
+        elif latch is not None and behind is not None:
+            # below the epoch this node remembers (its epoch_file): rolled back or lost
+            self._log(
+                "error",
+                f"firm latch at epoch {latch.epoch} ({latch.state}) is below epoch "
+                f"{behind.epoch}, which this node saw (epoch_file): halted; it puts that "
+                "trip back",
+            )
+            self.member.held_epoch, self.member.held_trip = behind.epoch, behind
+            self._trip_firm(behind)
         self.member.start(latch)
         state = "unreachable" if latch is None else f"{latch.state}, epoch {latch.epoch}"
         self._log(

@@ -70,6 +70,8 @@ def firm_settings(raw: object, currency: str | None, portfolio_limit: bool) -> F
             raise RiskWatchConfigError("firm.operator_key", firm.operator_key, str(error)) from None
     if firm.key_file is not None:
         parse.text_of("firm.key_file", firm.key_file)
+    if firm.epoch_file is not None:
+        parse.text_of("firm.epoch_file", firm.epoch_file)
     return FirmSettings(
         url=url,
         firm=name,
@@ -89,6 +91,7 @@ def firm_settings(raw: object, currency: str | None, portfolio_limit: bool) -> F
         timeout=parse.seconds("firm.timeout", firm.timeout),
         operator_key=operator_key,
         key_file=firm.key_file,
+        epoch_file=firm.epoch_file,
         password_env=None
         if firm.password_env is None
         else parse.text_of("firm.password_env", firm.password_env),

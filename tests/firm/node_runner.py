@@ -93,6 +93,11 @@ def report(node, watch, first_cancel_ns) -> dict:
         "loss": str(watch.loss),
         "first_cancel_ns": first_cancel_ns[0],
         "probe_state_at_start": StartProbe.state_at_start,
+        # the probe's market order: DENIED by a halted RiskEngine; past it, the sandbox
+        # venue (no price yet at on_start) rejects it
+        "probe_statuses": sorted(
+            o.status.name for o in orders if str(o.strategy_id).startswith("StartProbe")
+        ),
     }
 
 

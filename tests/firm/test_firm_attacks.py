@@ -25,6 +25,11 @@ def _redis(url, *command):
     return asyncio.run(go())
 
 
+def _report(node):
+    node.send("report")
+    return node.wait("report")
+
+
 def test_a_latch_set_back_by_hand_is_restored_and_a_restarted_node_stays_halted(
     redis_server, nodes
 ):
@@ -131,3 +136,51 @@ def test_a_ghost_member_cannot_keep_a_losing_firm_trading(redis_server, nodes):
     assert report["trading_state"] == "HALTED" and _book(report) == HEDGE_ONLY
     latch = _latch(redis_server.url)
     assert "GHOST=0" in latch.detail.split(",")  # it counted only as a loss: none
+
+
+def test_a_latch_rolled_back_to_an_old_rearm_cannot_restart_a_node_that_remembers(
+    redis_server, nodes, tmp_path
+):
+    """Someone with write access keeps the latch as it was after the operator's genuine
+    re-arm of epoch 1, and writes it back once the firm has tripped again (epoch 2) and no
+    node runs. That old re-arm verifies: node C, which never saw epoch 2, comes up trading
+    (the control). Node B, which saw epoch 2 and keeps an ``epoch_file``, comes up halted
+    before its strategies, and puts epoch 2 back as it was; C then trips on it."""
+    url, latch_key = redis_server.url, "riskwatch:{acme}:latch"
+    firm = {"epoch_file": str(tmp_path / "B.epoch")}
+    b = nodes.start("B", url, firm=firm)
+    b.wait("running")
+    assert _cli(url, "kill", "--reason", "drill").returncode == 0
+    b.wait("tripped")
+    done = _cli(url, "rearm", "--epoch", "1", "--reason", "drill over", key=OPERATOR)
+    assert done.returncode == 0, done.stdout
+    b.wait("rearmed")
+    saved = _redis(url, "HGETALL", latch_key)  # the genuine re-arm of epoch 1
+    assert _cli(url, "kill", "--reason", "the real one", "--who", "ops").returncode == 0
+    b.wait("tripped")
+    b.stop()
+    _redis(url, "DEL", latch_key)
+    _redis(url, "HSET", latch_key, *[part for item in saved.items() for part in item])
+    assert (_latch(url).state, _latch(url).epoch) == ("armed", 1)
+
+    c = nodes.start("C", url, probe=True)  # the control: only Redis to go by
+    control = c.wait("running")
+    assert control["probe_state_at_start"] == "ACTIVE" and control["record"] is None
+    assert control["probe_statuses"] == ["REJECTED"]  # past the RiskEngine, to the venue
+    assert control["trading_state"] == "ACTIVE" and len(control["open_orders"]) >= 3
+
+    b2 = nodes.start("B", url, firm=firm, probe=True)
+    running = b2.wait("running")
+    report = b2.wait("tripped")
+    assert running["probe_state_at_start"] == "HALTED"  # halted before any strategy
+    assert report["trading_state"] == "HALTED" and report["denied"] >= 1
+    assert report["fills"] == 0 and report["probe_statuses"] == ["DENIED"]
+    cause = report["record"]["cause"]
+    assert cause["kind"] == "firm-kill" and cause["epoch"] == "2"
+    assert cause["origin"] == "operator ops" and "the real one" in cause["reason"]
+    # B put epoch 2 back as it was, and C, running on the old re-arm, trips on it
+    restored = _until(lambda: (latch := _latch(url)).tripped and latch, 20, "the restore")
+    assert (restored.epoch, restored.origin, restored.reason) == (2, "operator ops", "the real one")
+    tripped = c.wait("tripped")
+    assert tripped["trading_state"] == "HALTED"
+    assert tripped["record"]["cause"]["epoch"] == "2"

@@ -43,6 +43,7 @@ def test_the_firm_section_is_off_by_default_and_checked_when_given():
         ({"url": "redis://h", "name": "acme", "colour": "red"}, "firm.colour"),
         ({"url": "redis://h", "name": "acme", "operator_key": "s3cret"}, "firm.operator_key"),
         ({"url": "redis://h", "name": "acme", "secret_env": "X"}, "firm.secret_env"),
+        ({"url": "redis://h", "name": "acme", "epoch_file": "  "}, "firm.epoch_file"),
     ],
 )  # fmt: skip
 def test_a_bad_firm_section_is_refused_naming_the_field(firm, field):
