@@ -299,7 +299,7 @@ class RiskWatchConfig(
         long at the bid, a short at the ask) in the ceiling currency, e.g. ``"600000 USD"``,
         or a share of the account equity when the guard arms, e.g. ``"300%"`` (up to
         ``"999%"``: a gross exposure may be a multiple of the equity).
-    alerts : list[str], default ()
+    alerts : Sequence[str], default ()
         Apprise URLs, one per destination (``tgram://...``, ``slack://...``, ``json://...``):
         the trip, the cascade's end, warnings and firm events are sent to each, off the
         watch's path. Each is checked here (a bad one is refused naming ``alerts[i]``, its
@@ -313,12 +313,12 @@ class RiskWatchConfig(
     alerts_in_backtest : bool, default False
         Send to the URLs in a backtest too; by default a backtest sends nothing and writes
         each alert to the event log as what would have been sent.
-    warn_at : list[float | str], default ()
+    warn_at : Sequence[float | str], default ()
         Warn when a limit's figure reaches these fractions of its ceiling, e.g.
         ``[0.5, 0.8]`` (each above 0 and below 1, increasing).
     warn_hysteresis : float | str, default 0.1
         A level warns again only after the figure fell this share of the ceiling below it.
-    feed_warn_at : list[float | str], default ()
+    feed_warn_at : Sequence[float | str], default ()
         Warn when a feed has been silent for these fractions of its ``stale_after``.
     metrics_port : int, optional
         Serve Prometheus metrics on this port (off by default; 0: any free port); a port
@@ -356,14 +356,14 @@ class RiskWatchConfig(
     max_fill_rate: str | None = None
     max_position: Mapping[str, int | str] | None = None
     max_gross_exposure: str | None = None
-    alerts: tuple[str, ...] = ()
+    alerts: Sequence[str] = ()
     alerts_timeout: float = 5.0
     alerts_retries: int = 3
     alerts_queue: int = 256
     alerts_in_backtest: bool = False
-    warn_at: tuple[float | str, ...] = ()
+    warn_at: Sequence[float | str] = ()
     warn_hysteresis: float | str = 0.1
-    feed_warn_at: tuple[float | str, ...] = ()
+    feed_warn_at: Sequence[float | str] = ()
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
 
