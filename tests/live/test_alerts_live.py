@@ -225,6 +225,9 @@ def test_a_firm_kill_is_heard_at_the_receiver():
         assert done.returncode == 0, done.stdout + done.stderr
         await _until(lambda: watch.record is not None and watch.record.stage == "done", 30)
         seen["record"] = watch.record
+        url = watch.session.alerts.metrics.url
+        await _until(lambda: watch.session.firm.member.latch.state == "tripped", 10)
+        seen["metrics"] = _samples(await asyncio.to_thread(_scrape, url))
 
     with LocalRedis() as redis, Receiver("ok") as receiver:
         config = node_config(
@@ -233,6 +236,7 @@ def test_a_firm_kill_is_heard_at_the_receiver():
                 "hedge_tags": ["HEDGE"],
                 "firm": {"url": redis.url, "name": "acme", "heartbeat": 0.2},
                 "alerts": [receiver.url()],
+                "metrics_port": 0,
             },
             replay=ReplayDataClientConfig(speed=60.0, max_gap=0.05),
         )
@@ -246,3 +250,10 @@ def test_a_firm_kill_is_heard_at_the_receiver():
     assert kill["epoch"] == "1" and kill["by"] == "operator ops"
     assert "risk desk: stop everything" in alerts[0].summary
     assert alerts[0].at_ns == record.tripped_at_ns
+    # the board says it too: the firm latch tripped at epoch 1, the cascade done
+    metrics = seen["metrics"]
+    assert _value(metrics, "riskwatch_firm_latch", state="tripped") == 1.0
+    assert _value(metrics, "riskwatch_firm_latch", state="armed") == 0.0
+    assert _value(metrics, "riskwatch_firm_epoch") == 1.0
+    assert _value(metrics, "riskwatch_cascade_stage", scope="portfolio", stage="done") == 1.0
+    assert _value(metrics, "riskwatch_trips_total", cause="firm-kill") == 1.0
