@@ -193,3 +193,10 @@ def test_the_clients_raise_no_warning(redis_server):
         warnings.simplefilter("error")
         run(lambda link: link.latch(), redis_server.url)
         read_latch_now(redis_server.url, "acme", 1.0)
+        # and the clients made through sentinels (built, not connected: none listens)
+        from nautilus_riskwatch.firm.transport import check_transport, connect
+
+        url = "redis://sentinel/0"
+        through = check_transport(url, sentinels=["127.0.0.1:1"], sentinel_service="acme")
+        asyncio.run(FirmLink(url, "acme", transport=through).close())
+        connect(url, 1.0, None, through, sync=True).close()
