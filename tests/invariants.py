@@ -396,12 +396,21 @@ def _one_book(order: Any, other: Any) -> bool:
 
 
 def _retired_with_position(cache: Any, order: Any) -> bool:
-    """A reduce-only order the venue cancelled because the position it reduces closed."""
+    """A reduce-only order the venue cancelled because the position it reduces closed, or
+    went through flat at the instant of the cancel (a NETTING position flips and stays
+    open under the same id)."""
     if not order.is_reduce_only:
         return False
-    position_id = cache.position_id(order.client_order_id)
+    position_id = cache.position_id(order.client_order_id) or order.position_id
     position = cache.position(position_id) if position_id is not None else None
-    return position is not None and position.is_closed
+    if position is None:
+        return False
+    if position.is_closed:
+        return True
+    cancels = [e for e in order.events if isinstance(e, OrderCanceled)]
+    # went through flat: NautilusTrader keeps the old position as a snapshot and opens the
+    # flipped one under the same id at that instant
+    return bool(cancels) and int(position.ts_opened) == int(cancels[-1].ts_event)
 
 
 def _linked_filled(cache: Any, order: Any) -> bool:

@@ -150,9 +150,17 @@ class Hold:
     async def _hold(self, record: RiskOff, quiet: Callable[[], Awaitable[None]]) -> None:
         """After the cascade, until a re-arm: whatever of the book becomes live again is
         cancelled, whatever position grows past what is kept is flattened, and each change
-        to the record is written into it (``amendments``) and published again."""
+        to the record is written into it (``amendments``) and published again.
+
+        The first step goes at once, not at the next change: what changed during the
+        cascade's last wait (a kept algorithm's slice filling into a position it has just
+        closed, say) woke the cascade, not the hold, and the next change may be long in
+        coming (in a backtest, the next data point)."""
+        first = True
         while True:
-            await self._book.changed()
+            if not first:
+                await self._book.changed()
+            first = False
             await quiet()  # act once the engine has had its turn (see sweep_later)
             try:
                 self._step(record)

@@ -24,7 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import note
+from hypothesis import note, reject
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -75,6 +75,14 @@ HEDGE = "HEDGE"
 PENDING: dict[str, str] = {}
 AVOID = frozenset() if os.environ.get("RISKWATCH_FUZZ_PENDING") == "include" else frozenset(PENDING)
 ORDER_KINDS = ("MARKET", "LIMIT", "STOP_MARKET", "STOP_LIMIT", "MIT", "LIT", "TRAILING")
+
+
+def engine_defect(error: KeyError) -> bool:
+    """nautilus_trader 1.231 raises this from its own fill handling when a position of a
+    strategy with a HEDGING OMS override on a NETTING venue is closed (by the strategy or
+    by a watch) while an execution algorithm still works into it: the next slice reopens
+    the closed position id (no watch needed: ``test_found.py`` keeps the control)."""
+    return "already contained in '_positions'" in str(error)
 
 
 # --- real quotes ---------------------------------------------------------------------------
@@ -571,7 +579,13 @@ class KillMachine(RuleBasedStateMachine):
         w = self._world()
         first = w.cursor
         last = min(first + quotes, len(w.quotes)) - 1
-        w.engine.run(start=w.quotes[first], end=w.quotes[last], streaming=True)
+        try:
+            w.engine.run(start=w.quotes[first], end=w.quotes[last], streaming=True)
+        except KeyError as error:
+            if not engine_defect(error):
+                raise
+            self.broken = True
+            reject()  # NautilusTrader's own failure, not the watch's: the example is void
         w.cursor = last + 1
 
     @invariant()

@@ -9,8 +9,13 @@ lands, the test passes, strict xfail fails it, and the mark (and the feature's e
 
 from __future__ import annotations
 
+import nautilus_trader
 import pytest
 from machine import BracketSpec, KillMachine, OrderSpec, Setup, WatchSetup
+
+#: nautilus_trader 1.221 fires an alert set inside another alert's callback only at the next
+#: data point; 1.231 at its own time (the two ends of the supported range, as measured)
+DELIVERS_NESTED_ALERTS = nautilus_trader.__version__ != "1.221.0"
 
 
 def play(setup: Setup, *steps: tuple[str, dict]) -> None:
@@ -266,3 +271,68 @@ def test_two_watches_tripping_together_keep_no_leg_an_unfilled_entrys_cancel_tak
         ),
         ("advance", {"quotes": 150}),
     )
+
+
+def test_an_unguarded_strategys_reduce_only_legs_retired_by_its_own_flip_are_not_the_watchs():
+    """Seed 2422455719 (1.221), 3000 examples: the watch guards strategy 0 only; strategy 1
+    (NETTING) has a bracket's reduce-only legs resting and a TWAP sells through its position.
+    The venue shrinks the legs with the position and cancels them when it goes through flat
+    (a NETTING position flips and stays open under one id): the venue's doing, which the
+    checks now see; the watch cancelled nothing."""
+    play(
+        setup(
+            watch(strategies=(0,), trading_state="REDUCING"),
+            strategy_oms=(None, "NETTING", None),
+        ),
+        ("kill", {"watch": 0, "by_command": False}),
+        ("bracket", {"strategy": 1, "spec": bracket()}),
+        ("order", {"strategy": 1, "spec": order(side="SELL", qty=2, offset=-20, twap=True)}),
+        ("advance", {"quotes": 20}),
+    )
+
+
+def test_a_slice_filling_during_the_cascades_last_wait_is_flattened_at_once():
+    """Seed 3599774843 (1.231), 3000 examples: watch A (keeps nothing) trips on its loss and
+    closes strategy 1's position; watch B would keep strategy 1's TWAP, so A leaves the
+    algorithm working, and its next slice fills into the closed position while the cascade
+    waits for its last confirmations. That change woke the cascade, not the hold, which then
+    slept until the next change: in a backtest the next data point, 20 s later. The hold's
+    first step now goes at once. On nautilus_trader 1.221 at the next data point: that
+    engine fires an alert set inside another alert's callback (the slice fills inside the
+    algorithm's timer) only then, so the check waits for one more quote there."""
+    play(
+        setup(watch(max_loss="25 USD"), watch(hedge_strategy=1)),
+        *[("advance", {"quotes": 1})] * 4,
+        ("order", {"strategy": 0, "spec": order(offset=-20, twap=True)}),
+        ("advance", {"quotes": 3}),
+        ("order", {"strategy": 1, "spec": order(offset=-20, twap=True)}),
+        ("advance", {"quotes": 3 if DELIVERS_NESTED_ALERTS else 4}),
+    )
+
+
+def test_the_engines_own_failure_under_a_hedging_override_and_a_twap_is_no_watchs():
+    """Seed 3599774843 (1.231) also found nautilus_trader failing in its own fill handling
+    (``KeyError: 'position.id' ... already contained in '_positions'``) with a watch that
+    never trips: a strategy with a HEDGING OMS override on a NETTING venue closes its
+    position while its TWAP still works into it. The search voids such examples
+    (``machine.engine_defect``); this control says when an upgrade stops needing that."""
+    from machine import engine_defect
+
+    machine = KillMachine()
+    machine.build(setup(watch(), oms_type="NETTING", strategy_oms=(None, "HEDGING")))
+    try:
+        machine.order(strategy=1, spec=order(offset=-20, twap=True))
+        machine.advance(quotes=1)
+        machine.close_own(instrument=0, strategy=1)
+        if nautilus_trader.__version__ == "1.221.0":
+            machine.advance(quotes=20)  # 1.221 books the slice into a new position
+        else:
+            with pytest.raises(KeyError) as failed:
+                machine.world.engine.run(
+                    start=machine.world.quotes[1], end=machine.world.quotes[20], streaming=True
+                )
+            assert engine_defect(failed.value)
+            machine.broken = True
+        assert all(v.record is None for v in machine.world.watches)
+    finally:
+        machine.teardown()
