@@ -107,6 +107,7 @@ class KillSwitch:
         self._task: asyncio.Task[RiskOff] | None = None
         self._record: RiskOff | None = None
         self._hurried = False
+        self._hold_soon: asyncio.Handle | None = None  # the hold the cascade's end asked for
         self._deadline: asyncio.Timeout | None = None  # the confirmation wait's, to hurry it
         self._hold = Hold(
             book, self._context, attempts=self._policy.attempts, settle=self._policy.settle
@@ -141,6 +142,9 @@ class KillSwitch:
     def release(self) -> None:
         """Stop holding (a re-arm, or the watch stopping; ``hold`` starts it again): the
         scope is no longer watched by this switch. Call it on the watch's loop."""
+        soon, self._hold_soon = self._hold_soon, None
+        if soon is not None:  # released before the hold the cascade's end asked for began
+            soon.cancel()
         self._hold.release()
 
     def trip(self, cause: Trip) -> asyncio.Task[RiskOff]:
@@ -257,7 +261,8 @@ class KillSwitch:
             record.finished_at_ns = book.now_ns()
             publish(record, record.finished_at_ns, book.publish)
         if not self._hurried:  # hurried: the engine is going away, there is nothing to hold
-            asyncio.get_running_loop().call_soon(self.hold)
+            # next turn; a release (a re-arm) before it comes cancels it
+            self._hold_soon = asyncio.get_running_loop().call_soon(self.hold)
         return record
 
     async def _cancel(self, record: RiskOff, to_cancel: list[str]) -> None:

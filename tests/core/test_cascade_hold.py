@@ -78,3 +78,32 @@ def test_a_released_switch_no_longer_holds():
     switch, record = run_virtual(main())
     assert not switch.holding
     assert ("close", "P-LATE") not in book.commands and record.amendments == []
+
+
+def test_a_switch_released_as_its_record_is_published_never_holds():
+    # A re-arm can come between the record's publication and the hold's start (a listener
+    # of the record re-arms at once, or a re-arm polled on the loop in that turn): the hold
+    # must not start after the release. Found by benchmarks/trip_latency.py, where the old
+    # trip's hold went on after the re-arm and cancelled the next trial's order.
+    book = FakeBook(orders=["O-1"], positions=["P-1"])
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        switch = KillSwitch(book)
+        published = book.publish
+
+        def publish(record):
+            published(record)
+            if len(book.published) == 1:
+                loop.call_soon(switch.release)  # the re-arm, as the record goes out
+
+        book.publish = publish
+        record = await switch.risk_off(ManualKill("test"))
+        await asyncio.sleep(0.01)
+        book.fill("O-LATE", "P-LATE")
+        await asyncio.sleep(0.5)
+        return switch, record
+
+    switch, record = run_virtual(main())
+    assert not switch.holding
+    assert ("close", "P-LATE") not in book.commands and record.amendments == []
