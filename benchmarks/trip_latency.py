@@ -15,6 +15,12 @@ the loop's time) to the first command, which adds how late the loop ran the time
     python benchmarks/trip_latency.py --trials 300
     python benchmarks/trip_latency.py --trials 300 --event-log /tmp/events.jsonl
     python benchmarks/trip_latency.py --trials 200 --stale
+    python benchmarks/trip_latency.py --trials 300 --receiver hang
+
+With ``--receiver ok|hang|fail`` each trip's alerts (the trip, the cascade's end) go to a
+real HTTP receiver on 127.0.0.1 that answers 200, never answers, or answers 500: the kill's
+time to its first command must not move (the alert is put after the first commands, and a
+put never waits); the sender's counts are printed at the end.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import statistics
 import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 
 from nautilus_trader.model.enums import OrderSide, TimeInForce
 from nautilus_trader.model.objects import Price, Quantity
@@ -38,12 +45,14 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--event-log", help="also write the event log to this file")
     parser.add_argument("--stale", action="store_true", help="trip on a stale feed")
+    parser.add_argument("--receiver", choices=["ok", "hang", "fail"], help="alerts to it")
     args = parser.parse_args()
     if args.stale:
         stale(args.trials)
         return
     first_command: list[float] = []
     whole_cascade: list[float] = []
+    sent_stats: list[object] = []
 
     async def session(node) -> None:
         stamp: dict[str, float] = {}
@@ -69,16 +78,32 @@ def main() -> None:
             whole_cascade.append((watch.record.finished_at_ns - started_clock) / 1e3)
             watch.rearm(who="benchmark")
             await asyncio.sleep(0.012)  # under the RiskEngine's default 100 submits/s throttle
+        heard = watch.session.alerts.alerts
+        if heard is not None:
+            sent_stats.extend(heard.sender.stats())
 
     watch_config: dict[str, object] = {
         "feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 60.0}]
     }
     if args.event_log:
         watch_config["event_log"] = args.event_log
-    _run(watch_config, session)
+    receiver = None
+    if args.receiver:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from receivers import Receiver
+
+        receiver = Receiver(args.receiver)
+        watch_config.update(alerts=[receiver.url()], alerts_timeout=1.0, alerts_retries=1)
+    try:
+        _run(watch_config, session)
+    finally:
+        if receiver is not None:
+            receiver.close()
     _header(len(first_command))
     print(f"kill() -> first command on the bus:  {summary(first_command)}")
     print(f"kill() -> cascade done (confirmed):  {summary(whole_cascade)}")
+    if receiver is not None:
+        print(f"alerts to a receiver that answers {args.receiver}: {sent_stats}")
 
 
 BOUND = 0.2  # the stale feed's bound, seconds
