@@ -330,9 +330,10 @@ class PnlLedger:
         else:
             purse.total -= qty * px * exposure.multiplier
         if fee:
-            fee_purse = purse if commission_currency in (None, purse.currency) else None
-            if fee_purse is None:
-                fee_purse = self._purse(commission_currency)  # type: ignore[arg-type]
+            if commission_currency is None or commission_currency == purse.currency:
+                fee_purse = purse
+            else:
+                fee_purse = self._purse(commission_currency)
             fee_purse.total -= fee * self._unit * self._unit
         old = self._positions.get(position, (instrument, 0))[1]
         new = old + qty

@@ -82,7 +82,7 @@ class RiskWatch(Actor):
     Parameters
     ----------
     config : RiskWatchConfig
-        The configuration; checked here, and against the engine's instruments at start.
+        The configuration (checked when it was built), checked against the engine at start.
     risk_engine : RiskEngine, optional
         The engine's ``RiskEngine`` (``engine.kernel.risk_engine``), to set the trading
         state on a trip. If omitted it is found on the message bus at start.
