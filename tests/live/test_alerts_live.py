@@ -14,6 +14,7 @@ Real time on a loaded machine: order and outcome are asserted, never a wall time
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from nautilus_riskwatch.alerts import Alert
 from nautilus_riskwatch.demo.engine import HEDGER_ID
 from nautilus_riskwatch.demo.live import node_config, run_node
 from nautilus_riskwatch.demo.replay import ReplayDataClientConfig
+from nautilus_riskwatch.firm.signing import generate, write_private
 from nautilus_riskwatch.testing import LocalRedis
 
 FEED = "EUR/USD.SIM quotes"
@@ -210,47 +212,66 @@ def test_a_receiver_that_hangs_or_fails_changes_nothing_of_a_live_cascade(mode, 
     )
 
 
-def test_a_firm_kill_is_heard_at_the_receiver():
+def _firm_cli(url: str, *args: str, key_file: str | None = None):
+    env = {k: v for k, v in os.environ.items() if k != "RISKWATCH_OPERATOR_KEY_FILE"}
+    if key_file is not None:
+        env["RISKWATCH_OPERATOR_KEY_FILE"] = key_file
+    return subprocess.run(
+        [sys.executable, "-m", "nautilus_riskwatch", "firm", "--url", url, "--firm", "acme",
+         *args],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+
+
+def test_a_firm_kill_and_the_firm_rearm_are_heard_at_the_receiver(tmp_path):
+    private, public = generate()  # the operator's pair, as `riskwatch firm keygen` makes it
+    key_file = str(tmp_path / "operator.key")
+    write_private(key_file, private)
     seen: dict = {}
 
     async def session(node):
         watch = node.trader.actors()[0]
         await _until(lambda: len(node.cache.orders_open()) >= 2 and watch.session is not None, 20)
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "nautilus_riskwatch", "firm", "--url", redis.url,
-             "--firm", "acme", "kill", "--reason", "risk desk: stop everything", "--who", "ops"],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        kill = ("kill", "--reason", "risk desk: stop everything", "--who", "ops")
+        done = await asyncio.to_thread(_firm_cli, redis.url, *kill)
         assert done.returncode == 0, done.stdout + done.stderr
         await _until(lambda: watch.record is not None and watch.record.stage == "done", 30)
         seen["record"] = watch.record
         url = watch.session.alerts.metrics.url
         await _until(lambda: watch.session.firm.member.latch.state == "tripped", 10)
         seen["metrics"] = _samples(await asyncio.to_thread(_scrape, url))
+        rearm = ("rearm", "--epoch", "1", "--reason", "all clear", "--who", "risk", "--wait", "20")
+        done = await asyncio.to_thread(_firm_cli, redis.url, *rearm, key_file=key_file)
+        assert done.returncode == 0, done.stdout + done.stderr
+        await _until(lambda: watch.record is None, 30)  # re-armed here by the firm
+        seen["records"] = list(watch.records)
 
     with LocalRedis() as redis, Receiver("ok") as receiver:
         config = node_config(
             {
                 "feeds": [{"instrument_id": "EUR/USD.SIM", "stale_after": 30.0}],
                 "hedge_tags": ["HEDGE"],
-                "firm": {"url": redis.url, "name": "acme", "heartbeat": 0.2},
+                "firm": {"url": redis.url, "name": "acme", "heartbeat": 0.2,
+                         "operator_key": public},
                 "alerts": [receiver.url()],
                 "metrics_port": 0,
             },
             replay=ReplayDataClientConfig(speed=60.0, max_gap=0.05),
-        )
+        )  # fmt: skip
         run_node(config, session)
-        got = receiver.wait_for(2)
+        got = receiver.wait_for(3)
     record = seen["record"]
     assert isinstance(record.cause, FirmKill) and record.complete
+    assert seen["records"] == [record]
     alerts = [Alert.from_text(r["message"]) for r in got]
-    assert [a.kind.value for a in alerts] == ["firm_kill", "cascade_end"]
+    assert [a.kind.value for a in alerts] == ["firm_kill", "cascade_end", "firm_rearm"]
     kill = alerts[0].fields()
     assert kill["epoch"] == "1" and kill["by"] == "operator ops"
     assert "risk desk: stop everything" in alerts[0].summary
     assert alerts[0].at_ns == record.tripped_at_ns
-    # the board says it too: the firm latch tripped at epoch 1, the cascade done
+    rearm = alerts[2].fields()
+    assert rearm["epoch"] == "1" and rearm["by"] == "risk" and "all clear" in alerts[2].summary
+    # the board said it too, before the re-arm: the latch tripped at epoch 1, the cascade done
     metrics = seen["metrics"]
     assert _value(metrics, "riskwatch_firm_latch", state="tripped") == 1.0
     assert _value(metrics, "riskwatch_firm_latch", state="armed") == 0.0
