@@ -17,12 +17,14 @@ from __future__ import annotations
 import itertools
 import socket
 import time
+import urllib.request
 from decimal import Decimal
 
 import pytest
 from invariants import checked
 from pnl import fills_of, loss_at
 from receivers import Receiver
+from scripted import build
 
 from nautilus_riskwatch import DrawdownBreached, RiskWatchConfig, read_event_log
 from nautilus_riskwatch.alerts import Alert, AlertsConfigError
@@ -243,3 +245,32 @@ def test_a_feeds_silence_warns_at_its_fractions_of_the_bound_on_the_engine_clock
     ]
     assert said == expected
     assert all(x.ts_ns == int(x.fields["alert"]["at_ns"]) for x in lines)  # the engine's clock
+
+
+def test_the_metrics_go_with_the_watch_stop_and_come_back_with_its_resume():
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/metrics"
+    scraped: dict[int, str] = {}
+
+    def scrape(s, _tick):
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                scraped[s.quotes] = answer.read().decode()
+        except OSError as error:
+            scraped[s.quotes] = f"refused: {error}"
+
+    def stop(s, _tick):
+        s.watch.stop()
+
+    def resume(s, _tick):
+        s.watch.resume()
+
+    script = {10: scrape, 20: stop, 30: scrape, 40: resume, 50: scrape}
+    run = build(_config(None, metrics_port=port), [script])
+    run.strategies[0].watch = run.watch
+    run.engine.run()
+    served = 'riskwatch_up{node="TEST-001",watch="RiskWatch"} 1.0'
+    assert served in scraped[10] and served in scraped[50]
+    assert scraped[30].startswith("refused")  # stopped: nothing served, the port let go
