@@ -583,7 +583,9 @@ class Guard:
         return self._ceiling(spec)
 
     def _at_latch(self, record: RiskOff) -> None:
-        """The facts of the trip's instant: how the loss was valued, the percent bases."""
+        """The facts of the trip's instant: the scope (what the trip's listeners, its
+        alert first, say it tripped), how the loss was valued, the percent bases."""
+        record.scope = self.scope
         valuation = getattr(record.cause, "valuation", None)
         if valuation is None and self.converting:
             valuation = self.valuation

@@ -29,6 +29,7 @@ from scripted import build
 from nautilus_riskwatch import DrawdownBreached, RiskWatchConfig, read_event_log
 from nautilus_riskwatch.alerts import Alert, AlertsConfigError
 from nautilus_riskwatch.demo import build_engine
+from nautilus_riskwatch.demo.engine import TRADER_ID
 from nautilus_riskwatch.metrics.settings import MetricsConfigError
 
 build_engine = checked(build_engine)  # each run checks the invariants (conftest.py)
@@ -274,3 +275,25 @@ def test_the_metrics_go_with_the_watch_stop_and_come_back_with_its_resume():
     served = 'riskwatch_up{node="TEST-001",watch="RiskWatch"} 1.0'
     assert served in scraped[10] and served in scraped[50]
     assert scraped[30].startswith("refused")  # stopped: nothing served, the port let go
+
+
+def test_a_scoped_limit_warns_and_trips_in_its_own_scope(tmp_path):
+    scope = f"strategy {TRADER_ID}"
+    path = tmp_path / "events.jsonl"
+    config = RiskWatchConfig(
+        feeds=[FEED],
+        limits=[{"max_loss": "600 USD", "strategy_id": TRADER_ID}],
+        warn_at=["0.5"],
+        event_log=str(path),
+    )
+    run = build_engine(config, hedger=False)
+    run.engine.run()
+    record = run.watch.scope_records[scope]
+    assert record is not None and record.complete and run.watch.record is None
+    lines = [e for e in read_event_log(path).events if e.kind == "alert"]
+    said = [(x.scope, x.fields["alert"]["kind"], x.fields["alert"]["scope"]) for x in lines]
+    assert said[-2:] == [(scope, "trip", scope), (scope, "cascade_end", scope)]
+    warnings = [x for x in lines if x.fields["alert"]["kind"] == "warning"]
+    assert warnings and all(x.scope == scope for x in warnings)
+    assert all(D(x.fields["alert"]["level"]) == D(300) for x in warnings)
+    assert warnings[0].ts_ns < record.tripped_at_ns
