@@ -54,6 +54,17 @@ SCOPED = (
     {"daily": BIG, "instrument_id": "EUR/USD.SIM"},
 )
 
+#: Every runaway guard on, none reached: the order, reject and fill rates (counted at every
+#: order event), the position cap (judged at every fill), the gross exposure (its figure put
+#: at a fill; a quote inside the quiet bands costs an integer sum).
+RUNAWAY_GUARDS = {
+    "max_order_rate": "1000000/00:00:01",
+    "max_reject_rate": "1000000/00:00:01",
+    "max_fill_rate": "1000000/00:00:01",
+    "max_position": {"EUR/USD.SIM": "1000000000000"},
+    "max_gross_exposure": BIG,
+}
+
 SCENARIOS: dict[str, Scenario] = {
     "engine": Scenario("quote", "none", text="engine + strategy, no actor"),
     "noop": Scenario("quote", "noop", text="no-op actor on the quotes"),
@@ -78,6 +89,12 @@ SCENARIOS: dict[str, Scenario] = {
             "metrics_port": 0,
         },
         text="the watch + trailing + daily limits, with alerts, warnings and metrics on",
+    ),
+    "runaway": Scenario(
+        "quote",
+        "watch",
+        extra=RUNAWAY_GUARDS,
+        text="the watch + every runaway guard (rates, position, gross), none reached",
     ),
     "stale": Scenario(
         "quote", "watch", max_loss=None, text="the watch: 1 feed, staleness only, no limit"

@@ -41,12 +41,13 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-DEFAULT = ["engine", "noop", "handwritten", "watch", "limits", "stale"]
+DEFAULT = ["engine", "noop", "handwritten", "watch", "limits", "runaway", "stale"]
 SHORT = [
     "noop",
     "watch",
     "limits",
     "alerts",
+    "runaway",
     "stale",
     "noop_trade",
     "watch_trade",
