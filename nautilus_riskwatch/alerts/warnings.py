@@ -86,6 +86,11 @@ class LimitFigure:
         mark = self.mark
         return None if mark is None else EXACT.subtract(mark, pnl)
 
+    def reached(self, pnl: Decimal) -> bool:
+        """True if the figure at ``pnl`` has reached the ceiling: the limit trips."""
+        figure = self.figure(pnl)
+        return figure is not None and self.ceiling > 0 and figure >= self.ceiling
+
     def see(self, pnl: Decimal) -> tuple[Crossing, ...]:
         """The warning levels the figure at ``pnl`` crossed upward (lowest first); none
         once the figure reaches the ceiling: that is the trip, which says it itself, and

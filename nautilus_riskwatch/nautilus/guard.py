@@ -444,18 +444,20 @@ class Guard:
 
     def _see(self, pnl: Decimal) -> None:
         """Each limit's warning levels at ``pnl``: crossings told, the quiet band moved
-        with the levels. After the feeds are put: a warning never goes before a trip's
-        figure is handed to its breaker."""
+        with the levels. None is told when ``pnl`` trips one of the guard's limits: the
+        trip says it, and nothing may go before the kill's first commands."""
         moved = False
+        told: list[tuple[LimitSpec, Crossing]] = []
         for (spec, _), figure in zip(self._feeds, self.figures, strict=True):
-            crossed = figure.see(pnl)
+            told.extend((spec, crossing) for crossing in figure.see(pnl))
             moved = moved or figure.moved
-            on_warning = self.on_warning
-            if on_warning is not None:
-                for crossing in crossed:
-                    on_warning(spec, crossing)
         if moved:
             self._requiet()
+        on_warning = self.on_warning
+        if not told or on_warning is None or any(f.reached(pnl) for f in self.figures):
+            return
+        for spec, crossing in told:
+            on_warning(spec, crossing)
 
     def _figure(self, spec: LimitSpec) -> LimitFigure:
         """The limit's figure for this arming, with its warning levels if its ceiling is

@@ -297,3 +297,27 @@ def test_a_scoped_limit_warns_and_trips_in_its_own_scope(tmp_path):
     assert warnings and all(x.scope == scope for x in warnings)
     assert all(D(x.fields["alert"]["level"]) == D(300) for x in warnings)
     assert warnings[0].ts_ns < record.tripped_at_ns
+
+
+def test_no_warning_goes_out_at_the_instant_another_limit_of_the_guard_trips(tmp_path):
+    # The demo's short opens about 540 USD down: in that one quote the loss crosses
+    # max_loss's 500 level and the drawdown reaches the trailing limit's 500. The trip says
+    # it; a warning put then would go before the kill's first commands.
+    path = tmp_path / "events.jsonl"
+    config = RiskWatchConfig(
+        feeds=[FEED],
+        max_loss="1000 USD",
+        limits=[{"trailing": "500 USD"}],
+        warn_at=["0.5"],
+        event_log=str(path),
+    )
+    run = build_engine(config, hedger=False)
+    run.engine.run()
+    record = run.watch.record
+    assert record is not None and record.cause.kind == "trailing-drawdown"
+    fills = fills_of(run.engine.cache)
+    tripped = next(q for q in run.quotes if q.ts_init == record.tripped_at_ns)
+    assert loss_at(fills, tripped) >= LEVELS[0]  # the control: max_loss's level was crossed
+    events = read_event_log(path).events
+    kinds = [e.fields["alert"]["kind"] for e in events if e.kind == "alert"]
+    assert kinds == ["trip", "cascade_end"]
