@@ -310,7 +310,7 @@ class NautilusBook:
             if position is None or position.is_closed:
                 continue
             exposed = position.quantity.as_decimal() - self.protected_qty(position)
-            remainder = exposed - self._closes.working_qty(position)
+            remainder = exposed - self._working_qty(position)
             if remainder <= 0:
                 continue  # what is in flight already closes it
             refused = self._closes.refused_in_a_row(position.id)
@@ -325,9 +325,18 @@ class NautilusBook:
         working = []
         for position_id in position_ids:
             position = cache.position(PositionId(position_id))
-            if position is not None and self._closes.working_qty(position) > 0:
+            if position is not None and self._working_qty(position) > 0:
                 working.append(position_id)
         return working
+
+    def closes_working(self, position: Position) -> list[Order]:
+        return self._closes.working(position)
+
+    def _working_qty(self, position: Position) -> Decimal:
+        """What the closes in flight for ``position`` take off, every watch's on the bus."""
+        gate = self._gate
+        others = gate.closes_of_others(position, self) if gate is not None else ()
+        return self._closes.working_qty(position, others)
 
     def close_failures(self) -> dict[str, list[str]]:
         """Every close of ours the venue (or a gate) refused, per position, with its reason."""

@@ -107,14 +107,18 @@ class Closes:
         """Every close this book sent (as sent: read the cache for what became of it)."""
         return [order for orders in self._sent.values() for order in orders]
 
-    def working_qty(self, position: Position) -> Decimal:
-        """What the watch's closes still in flight for ``position`` will take off.
+    def working_qty(self, position: Position, others: Iterable[Order] = ()) -> Decimal:
+        """What the closes still in flight for ``position`` will take off: the watch's, and
+        ``others`` (another watch's closes of it: two watches that trip together must not
+        both close the whole position).
 
         Ours in memory, and (after a restart, when that memory is gone) those the cache
         links to the position and that carry our close tag: a flatten repeated across
-        restarts must never double a close.
+        restarts must never double a close. Each order counted once.
         """
-        orders = {order.client_order_id: order for order in self._sent.get(position.id, ())}
+        orders = {order.client_order_id: order for order in self.working(position)}
+        for order in others:
+            orders.setdefault(order.client_order_id, order)
         close_tag = self._settings.close_tag
         for order in self._actor.cache.orders_for_position(position.id):
             if is_watch_close(order.tags, close_tag):
@@ -124,6 +128,10 @@ class Closes:
             if not order.is_closed:
                 total += order.leaves_qty.as_decimal()
         return total
+
+    def working(self, position: Position) -> list[Order]:
+        """The closes of ``position`` this book sent that are still open (as last seen)."""
+        return [o for o in map(self._current, self._sent.get(position.id, ())) if not o.is_closed]
 
     def refused_in_a_row(self, position_id: PositionId) -> int:
         """The refusals of our closes of a position since the last one that filled."""

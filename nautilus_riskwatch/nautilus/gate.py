@@ -64,6 +64,10 @@ class Blocker(Protocol):
         """The RiskEngine is in the trading state this book's trip set."""
         ...
 
+    def closes_working(self, position: Any) -> list[Any]:
+        """The book's watch's closes of ``position`` still open."""
+        ...
+
     @property
     def blocking(self) -> str | None:
         """The reason the book's denials give while it blocks (``None``: it does not)."""
@@ -145,6 +149,11 @@ class OrderGate:
         if any(b is not book and b.keeps_own(order) for b in self._blockers):
             return True
         return any(b is not book and b.would_keep(order) for b in list(self._closers))
+
+    def closes_of_others(self, position: Any, book: Blocker) -> list[Any]:
+        """The closes of ``position`` that the watches of books other than ``book`` still
+        have open: what two watches tripping together must not both send."""
+        return [o for b in list(self._closers) if b is not book for o in b.closes_working(position)]
 
     # --- in front of the endpoints ----------------------------------------------------------
     def _install(self) -> None:

@@ -336,3 +336,21 @@ def test_the_engines_own_failure_under_a_hedging_override_and_a_twap_is_no_watch
         assert all(v.record is None for v in machine.world.watches)
     finally:
         machine.teardown()
+
+
+def test_two_watches_tripping_together_on_one_scope_close_its_position_once():
+    """Seed 4243790696 (1.221), 3000 examples: two watches both limit strategy 1 to 10 USD
+    (HEDGING override on a NETTING venue); its bracket's entry fill trips both in one
+    instant and each sent a close of the whole position: the second flipped it short.
+    A watch now counts the other watches' closes in flight as its own."""
+    play(
+        setup(
+            watch(strategy_limit=(1, "10 USD")),
+            watch(strategy_limit=(1, "10 USD")),
+            oms_type="NETTING",
+            strategy_oms=(None, "HEDGING"),
+        ),
+        ("bracket", {"strategy": 0, "spec": bracket(qty=2)}),
+        ("bracket", {"strategy": 1, "spec": bracket(qty=5)}),
+        ("advance", {"quotes": 1}),
+    )
