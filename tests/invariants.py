@@ -762,7 +762,9 @@ class Invariants:
     ) -> list[str]:
         """A close (of whichever watch carries its tag) must fill on a position a trip of
         that watch covers, and never take it below its protective quantity."""
-        ts = int(fill.ts_event)
+        # never before the close was made: nautilus_trader 1.221 sets its clock back to a
+        # late alert's own time while firing it, and a fill the venue makes then carries it
+        ts = max(int(fill.ts_event), int(order.ts_init))
         oid = _oid(order)
         covering = [
             t

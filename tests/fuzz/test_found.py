@@ -354,3 +354,20 @@ def test_two_watches_tripping_together_on_one_scope_close_its_position_once():
         ("bracket", {"strategy": 1, "spec": bracket(qty=5)}),
         ("advance", {"quotes": 1}),
     )
+
+
+def test_a_close_filled_under_a_late_alerts_clock_is_judged_from_when_it_was_made():
+    """Seed 1705599147 (1.221), 3000 examples: watch A's kill at 17:00:10.447 closes
+    strategy 0's position; the venue fills the close while nautilus_trader 1.221 fires
+    watch B's late alert, with its clock set back to that alert's 17:00:00.067, so the fill
+    says it came before the trip. The checks judge a close from when it was made."""
+    play(
+        setup(watch(), watch(hedge_strategy=0, strategy_limit=(0, "10 USD"))),
+        ("bracket", {"strategy": 0, "spec": bracket()}),
+        ("advance", {"quotes": 1}),
+        ("advance", {"quotes": 1}),
+        ("bracket", {"strategy": 0, "spec": bracket()}),
+        ("bracket", {"strategy": 0, "spec": bracket()}),
+        ("kill", {"watch": 0, "by_command": False}),
+        ("advance", {"quotes": 1}),
+    )
