@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from nautilus_trader.model.enums import ContingencyType
+from nautilus_trader.model.enums import ContingencyType, OrderStatus
 
 if TYPE_CHECKING:
     from nautilus_trader.model.identifiers import ClientOrderId
@@ -32,7 +32,7 @@ def plan_cancels(
     kept order a cancelled one would take along anyway (an OCO sibling on the other side of
     a hedge's stop, a hedge's stop waiting for an untagged entry: links the protective rule
     does not follow, since the other order could add risk) is cancelled too, said and
-    warned; so is one waiting for an entry that has already gone unfilled (another watch's
+    warned; so is one waiting for an entry already cancelled unfilled (another watch's
     cancel of it came first): the engine cancels such an entry's children with it.
     """
     kept: dict[ClientOrderId, Order] = {}
@@ -68,10 +68,14 @@ def plan_cancels(
 
 
 def _entry_gone_unfilled(order: Order, cache: Any) -> bool:
-    """``order`` waits for an entry that is closed with nothing filled: it can never be
-    released, and NautilusTrader cancels it."""
+    """``order`` waits for an entry cancelled with nothing filled: NautilusTrader cancels
+    it along with its entry. Not so for an entry that was denied: its children stay as they
+    are (nautilus_trader 1.231, an emulated bracket under HALTED), and a kept one is left
+    alone."""
     parent_id = order.parent_order_id
     if parent_id is None:
         return False
     parent = cache.order(parent_id)
-    return parent is not None and parent.is_closed and parent.filled_qty.as_decimal() == 0
+    if parent is None or parent.status != OrderStatus.CANCELED:
+        return False
+    return bool(parent.filled_qty.as_decimal() == 0)

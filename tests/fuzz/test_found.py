@@ -371,3 +371,16 @@ def test_a_close_filled_under_a_late_alerts_clock_is_judged_from_when_it_was_mad
         ("kill", {"watch": 0, "by_command": False}),
         ("advance", {"quotes": 1}),
     )
+
+
+def test_the_legs_of_a_denied_entry_stay_kept():
+    """Seed 4135228706 (1.231), 3000 examples: watch B (strategy 1 only) is killed and
+    halts the trader; strategy 0, watch A's hedge strategy, sends an emulated bracket whose
+    entry the RiskEngine denies. Its legs stay (NautilusTrader cancels the legs of a
+    cancelled entry, not of a denied one); A's stale trip must keep them, as protective."""
+    play(
+        setup(watch(stale_after=60.0, hedge_strategy=0), watch(strategies=(1,))),
+        ("kill", {"watch": 1, "by_command": False}),
+        ("bracket", {"strategy": 0, "spec": bracket(emulated=True)}),
+        ("advance", {"quotes": 150}),
+    )
