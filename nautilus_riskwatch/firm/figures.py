@@ -21,6 +21,9 @@ time stamp in Redis, which a writer could refresh. Pure: no Redis, no clock of i
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, InvalidOperation
@@ -29,12 +32,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    from nautilus_riskwatch.firm.settings import FirmSettings
+
 from nautilus_riskwatch.firm.signing import (
     FirmKeyError,
     enrol_message,
     figure_message,
     forget_message,
     parse_public,
+    sign,
     verify,
 )
 
@@ -122,6 +128,26 @@ class Figure:
         if not value.is_finite() or len(self.pnl) > 120:
             raise ValueError(self.pnl)
         return value
+
+
+def own_figure(
+    settings: FirmSettings, pnl: Decimal | None, state: str, seq: int, verdict: str
+) -> Figure:
+    """What this node writes in a heartbeat: its exact PnL (or none), state, ``seq``, its
+    word on the last re-arm (``verdict``) and host:pid, signed with its key if it has one."""
+    figure = Figure(
+        node=settings.node,
+        pnl="" if pnl is None else format(pnl, "f"),
+        currency=settings.currency if pnl is not None else "",
+        state=state,
+        seq=seq,
+        ttl_ms=round(settings.heartbeat_ttl * 1000),
+        rearm=verdict,
+        info=f"{socket.gethostname()}:{os.getpid()}",
+    )
+    if settings.signer is None:
+        return figure
+    return dataclasses.replace(figure, sig=sign(settings.signer, figure.message(settings.firm)))
 
 
 @dataclass(frozen=True)

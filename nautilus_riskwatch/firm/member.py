@@ -33,76 +33,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from nautilus_riskwatch.firm.figures import Figure, Roll
+from nautilus_riskwatch.firm.figures import Figure, Roll, own_figure
+from nautilus_riskwatch.firm.health import LinkHealth, describe
 from nautilus_riskwatch.firm.latch import CORRUPT, Latch
 from nautilus_riskwatch.firm.link import FirmLink, Reading, redact
 from nautilus_riskwatch.firm.memory import EpochFileError, EpochMemory, Remembered
-from nautilus_riskwatch.firm.signing import sign
-from nautilus_riskwatch.firm.transport import Transport
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-        Ed25519PrivateKey,
-        Ed25519PublicKey,
-    )
-
-HEARTBEAT_POLICIES = ("trip", "count_last")
-LINK_LOST_POLICIES = ("trade_on", "halt")
-START_POLICIES = ("halt", "trade_on")
-
-
-@dataclass(frozen=True)
-class FirmSettings:
-    """Checked firm settings (see ``FirmConfig`` for what each means)."""
-
-    url: str
-    firm: str
-    node: str
-    heartbeat: float = 0.5
-    heartbeat_ttl: float = 2.0
-    max_loss: Decimal | None = None
-    currency: str = ""
-    on_heartbeat_lost: str = "trip"
-    on_link_lost: str = "trade_on"
-    link_lost_after: float = 5.0
-    on_unreachable_at_start: str = "halt"
-    timeout: float = 1.0
-    operator_key: str = ""  # the operator's Ed25519 public key (hex): verifies re-arms
-    key_file: str | None = None  # this node's Ed25519 private key: signs its figures
-    password_env: str | None = None
-    epoch_file: str | None = None  # where this node remembers the highest epoch it saw
-    transport: Transport = field(default_factory=Transport)  # TLS files, Sentinel addresses
-    operator: Ed25519PublicKey | None = field(default=None, repr=False)  # parsed at start
-    signer: Ed25519PrivateKey | None = field(default=None, repr=False)  # loaded at start
-    password: str | None = field(default=None, repr=False)  # from password_env at start
-
-    def __repr__(self) -> str:  # the URL may carry a password; keys are never shown
-        return (
-            f"FirmSettings(url={redact(self.url)!r}, firm={self.firm!r}, node={self.node!r}, "
-            f"max_loss={self.max_loss} {self.currency}, "
-            f"operator_key={self.operator_key[:16] + '...' if self.operator_key else 'none'}, "
-            f"key_file={self.key_file!r})"
-        )
-
-
-@dataclass
-class MemberHooks:
-    """How the member acts on its node (all called on the node's loop thread)."""
-
-    trip_firm: Callable[[Latch], None]  # trip locally with FirmKill
-    trip_unreachable: Callable[[str], None]  # trip locally with FirmUnreachable
-    rearm: Callable[[Latch], bool]  # re-arm locally; False if the watch refused
-    tripped: Callable[[], bool]  # is the node's portfolio guard tripped?
-    figures: Callable[[], tuple[Decimal | None, str]]  # (exact PnL or None, state)
-    log: Callable[[str, str], None]  # (level, message)
+from nautilus_riskwatch.firm.settings import FirmSettings, MemberHooks
 
 
 @dataclass(frozen=True)
@@ -130,14 +70,12 @@ class FirmMember:
         self.held_trip: Latch | None = None  # that trip as read (its origin and reason)
         self.accepted: Latch | None = None  # the verified re-arm this node accepted
         self.latch: Latch | None = None  # the last reading
-        self.link_up = False
-        self.down_since: float | None = None
         self.verdict = ""  # this node's word on the last re-arm (in its heartbeat)
         self.roll = Roll(settings.firm, settings.operator)
         self._pending: list[_Trip | _Restore] = []  # what the latch must be told
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
-        self._failures = 0
+        self.health = LinkHealth(settings.url, settings.heartbeat, hooks.log)
         self._seq = 0
         self._unproven: tuple[str, ...] = ()
         self._stopping = False
@@ -145,14 +83,11 @@ class FirmMember:
         self.seen_trip: Latch | None = None  # the trip of ``seen_epoch``, as read or made
         self.memory = EpochMemory(settings.epoch_file) if settings.epoch_file else None
         if self.memory is not None:  # raises EpochFileError: the node must not guess
-            remembered = self.memory.load()
-            self.seen_epoch = remembered.epoch
-            if remembered.trip is not None and remembered.trip.epoch == remembered.epoch:
-                self.seen_trip = remembered.trip
+            remembered = self.memory.load().current()
+            self.seen_epoch, self.seen_trip = remembered.epoch, remembered.trip
             rearm = remembered.rearm
-            if rearm is not None and rearm.epoch == remembered.epoch:
-                if rearm.rearm_verified(settings.firm, settings.operator):
-                    self.accepted = rearm
+            if rearm is not None and rearm.rearm_verified(settings.firm, settings.operator):
+                self.accepted = rearm
 
     # --- from the actor (loop thread, never blocks) ----------------------------------
     def start(self, latch_at_start: Latch | None) -> None:
@@ -222,15 +157,8 @@ class FirmMember:
     def _remember(self) -> None:
         if self.memory is None:
             return
-        epoch, accepted, trip = self.seen_epoch, self.accepted, self.seen_trip
         try:
-            self.memory.save(
-                Remembered(
-                    epoch,
-                    trip if trip is not None and trip.epoch == epoch else None,
-                    accepted if accepted is not None and accepted.epoch == epoch else None,
-                )
-            )
+            self.memory.save(Remembered(self.seen_epoch, self.seen_trip, self.accepted).current())
         except EpochFileError as error:
             self.hooks.log("error", f"firm: {error}")
 
@@ -372,7 +300,7 @@ class FirmMember:
                 except Exception as error:
                     self._went_down(error)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._backoff())
+                        await asyncio.wait_for(self._wake.wait(), self.health.backoff())
                     continue
             await self._wake.wait()
             self._wake.clear()  # before the round trip: a trip queued during it wakes us
@@ -385,7 +313,7 @@ class FirmMember:
             except Exception as error:
                 self._tell_cold = True
                 self._went_down(error)
-                await asyncio.sleep(self._backoff())
+                await asyncio.sleep(self.health.backoff())
                 self._wake.set()
 
     async def _beat(self) -> None:
@@ -405,26 +333,13 @@ class FirmMember:
                 raise
             except Exception as error:
                 self._went_down(error)
-                delay = self._backoff()
+                delay = self.health.backoff()
             await asyncio.sleep(delay)
 
     def _figure(self, state: str | None = None) -> Figure:
-        s = self.settings
         pnl, now_state = self.hooks.figures()
         self._seq = max(self._seq + 1, time.time_ns() // 1_000_000)
-        figure = Figure(
-            node=s.node,
-            pnl="" if pnl is None else format(pnl, "f"),
-            currency=s.currency if pnl is not None else "",
-            state=state or now_state,
-            seq=self._seq,
-            ttl_ms=round(s.heartbeat_ttl * 1000),
-            rearm=self.verdict,
-            info=_info(),
-        )
-        if s.signer is None:
-            return figure
-        return dataclasses.replace(figure, sig=sign(s.signer, figure.message(s.firm)))
+        return own_figure(self.settings, pnl, state or now_state, self._seq, self.verdict)
 
     async def _flush(self, link: FirmLink) -> None:
         """Put the queued actions on the latch (raises if Redis does not answer)."""
@@ -476,7 +391,7 @@ class FirmMember:
                 raise
             except Exception as error:
                 self._went_down(error)
-                await asyncio.sleep(self._backoff())
+                await asyncio.sleep(self.health.backoff())
             finally:
                 with contextlib.suppress(Exception):
                     close = getattr(pubsub, "aclose", None) or pubsub.close
@@ -489,37 +404,28 @@ class FirmMember:
                 await self._flush(link)
                 await link.heartbeat(self._figure("stopped"), s.operator_key)
         except Exception as error:
-            self.hooks.log("warning", f"firm: last heartbeat not written ({_what(error)})")
+            self.hooks.log("warning", f"firm: last heartbeat not written ({describe(error)})")
         finally:
             with contextlib.suppress(Exception):
                 await link.close()
 
     # --- link health -----------------------------------------------------------------------
+    @property
+    def link_up(self) -> bool:
+        """Did Redis answer the last request of any of the member's tasks?"""
+        return self.health.up
+
     def _went_up(self) -> None:
-        if not self.link_up:
-            self.hooks.log("info", f"firm link up ({redact(self.settings.url)})")
+        if self.health.answered():
             # expiry counts only link time: every member gets one ttl from now
             self.roll.grace(time.monotonic())
             # the tell connection may be a dead one from before: open it and load again
             self._tell_cold = True
             self._wake.set()
-        self.link_up = True
-        self.down_since = None
-        self._failures = 0
 
     def _went_down(self, error: BaseException | None = None) -> None:
         s = self.settings
-        now = time.monotonic()
-        if self.link_up or self.down_since is None:
-            self.hooks.log(
-                "error",
-                f"firm link down ({redact(s.url)}): {_what(error)}; local trips work as "
-                f"before, retrying with backoff",
-            )
-            self.down_since = now
-        self.link_up = False
-        self._failures += 1
-        lost_for = now - self.down_since
+        lost_for = self.health.failed(error)
         if (
             s.on_link_lost == "halt"
             and lost_for >= s.link_lost_after
@@ -529,27 +435,3 @@ class FirmMember:
             self.hooks.trip_unreachable(
                 f"no answer from {redact(s.url)} for {lost_for:.1f}s (on_link_lost=halt)"
             )
-
-    def _backoff(self) -> float:
-        """Exponential backoff with jitter: 50 ms doubling per failure, capped at the
-        heartbeat (and at 2 s), each wait drawn from half to all of that."""
-        cap = min(2.0, max(self.settings.heartbeat, 0.05))
-        return float(min(cap, 0.05 * 2 ** min(self._failures, 10)) * random.uniform(0.5, 1.0))
-
-
-def _what(error: BaseException | None) -> str:
-    """An error for a log line: its type and message, with any URL password redacted."""
-    if error is None:
-        return "not reached yet"
-    text = str(error)
-    for word in text.split():
-        if "://" in word:
-            text = text.replace(word, redact(word.strip("(),'\"")))
-    return f"{type(error).__name__}: {text}"
-
-
-def _info() -> str:
-    import os
-    import socket
-
-    return f"{socket.gethostname()}:{os.getpid()}"

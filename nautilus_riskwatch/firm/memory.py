@@ -39,6 +39,15 @@ class Remembered:
     trip: Latch | None = None
     rearm: Latch | None = None
 
+    def current(self) -> Remembered:
+        """Only what is of ``epoch``: a trip or a re-arm of an older epoch proves nothing."""
+        trip, rearm = self.trip, self.rearm
+        return Remembered(
+            self.epoch,
+            trip if trip is not None and trip.epoch == self.epoch else None,
+            rearm if rearm is not None and rearm.epoch == self.epoch else None,
+        )
+
 
 def _latch(raw: Any, path: Path) -> Latch | None:
     if raw is None:

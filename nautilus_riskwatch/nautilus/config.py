@@ -16,7 +16,7 @@ import msgspec
 from nautilus_trader.config import ActorConfig, NautilusConfig
 
 from nautilus_riskwatch.errors import RiskWatchConfigError
-from nautilus_riskwatch.firm.member import FirmSettings
+from nautilus_riskwatch.firm.settings import FirmSettings
 from nautilus_riskwatch.nautilus.wording import ConfigMeta, reworded
 
 __all__ = ["FirmConfig", "LossLimit", "RiskWatchConfig", "RiskWatchConfigError", "WatchedFeed"]

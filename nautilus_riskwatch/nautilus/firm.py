@@ -27,7 +27,8 @@ from typing import Any
 from nautilus_riskwatch.core import FirmKill, FirmUnreachable, RiskOff, Trip
 from nautilus_riskwatch.firm.latch import Latch
 from nautilus_riskwatch.firm.link import read_latch_now, redact
-from nautilus_riskwatch.firm.member import FirmMember, FirmSettings, MemberHooks
+from nautilus_riskwatch.firm.member import FirmMember
+from nautilus_riskwatch.firm.settings import FirmSettings, MemberHooks
 from nautilus_riskwatch.nautilus.commands import RearmRefused
 from nautilus_riskwatch.nautilus.guard import Guard
 

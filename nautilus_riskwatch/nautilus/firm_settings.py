@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from nautilus_riskwatch.errors import RiskWatchConfigError
 from nautilus_riskwatch.firm.link import check_firm_name
-from nautilus_riskwatch.firm.member import (
+from nautilus_riskwatch.firm.settings import (
     HEARTBEAT_POLICIES,
     LINK_LOST_POLICIES,
     START_POLICIES,

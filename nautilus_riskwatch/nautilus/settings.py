@@ -31,7 +31,7 @@ from nautilus_trader.model.identifiers import InstrumentId, StrategyId
 
 from nautilus_riskwatch.core.record import PORTFOLIO, scope_of
 from nautilus_riskwatch.errors import RiskWatchConfigError
-from nautilus_riskwatch.firm.member import FirmSettings
+from nautilus_riskwatch.firm.settings import FirmSettings
 from nautilus_riskwatch.nautilus import parse
 from nautilus_riskwatch.nautilus.alerting import AlertSettings, alert_settings
 from nautilus_riskwatch.nautilus.config import LossLimit, WatchedFeed

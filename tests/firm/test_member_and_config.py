@@ -11,7 +11,8 @@ import pytest
 from nautilus_riskwatch import RiskWatchConfig, RiskWatchConfigError
 from nautilus_riskwatch.demo import build_engine
 from nautilus_riskwatch.firm.link import FirmLink
-from nautilus_riskwatch.firm.member import FirmMember, FirmSettings, MemberHooks
+from nautilus_riskwatch.firm.member import FirmMember
+from nautilus_riskwatch.firm.settings import FirmSettings, MemberHooks
 from nautilus_riskwatch.nautilus.settings import settings_from
 from nautilus_riskwatch.testing import LocalRedis
 
