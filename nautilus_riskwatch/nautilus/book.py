@@ -16,7 +16,8 @@ another strategy's order still in flight, which no snapshot of the cache can rul
 The rules the book applies live beside it: what is protective (``protective``), which live
 orders a trip cancels and which it keeps (``plan``), where an order is held and where its
 cancel goes (``orders``), the watch's own closes and their
-escalation (``closes``), and REDUCING judged net (``reducing``).
+escalation (``closes``), REDUCING judged net (``reducing``), and the RiskEngine's trading
+state set and put back (``trading_state``).
 """
 
 from __future__ import annotations
@@ -41,11 +42,12 @@ from nautilus_riskwatch.nautilus.commands import risk_off_topic
 from nautilus_riskwatch.nautilus.engine_hooks import EXEC_ENGINE
 from nautilus_riskwatch.nautilus.event_log import command_fields
 from nautilus_riskwatch.nautilus.gate import OrderGate
-from nautilus_riskwatch.nautilus.orders import cancel_endpoint, held_by, submitted
+from nautilus_riskwatch.nautilus.orders import cancel_endpoint, held_by, live_orders
 from nautilus_riskwatch.nautilus.plan import plan_cancels
 from nautilus_riskwatch.nautilus.protective import is_protective, protected_qty
 from nautilus_riskwatch.nautilus.reducing import reduces
 from nautilus_riskwatch.nautilus.settings import Settings
+from nautilus_riskwatch.nautilus.trading_state import SetTradingState
 
 if TYPE_CHECKING:
     from nautilus_trader.common.actor import Actor
@@ -90,7 +92,7 @@ class NautilusBook:
     ) -> None:
         self._actor = actor
         self._settings = settings
-        self._risk_engine = risk_engine
+        self._trading_state = SetTradingState(risk_engine)
         self.now_ns = now_ns
         self._scope_strategy = strategy_id
         self._scope_instrument = instrument_id
@@ -98,8 +100,6 @@ class NautilusBook:
         if gate is not None:
             gate.know(self)
         self._waiters: list[asyncio.Future[None]] = []
-        self._state_before: Any | None = None
-        self._state_set: Any | None = None
         # After the trip: why new orders are denied (None: not blocking), and the orders
         # that were live and protective at the trip, which may still go to a venue.
         self._blocking: str | None = None
@@ -165,8 +165,7 @@ class NautilusBook:
 
     def holds_trading_state(self) -> bool:
         """True while the RiskEngine is in the state this book's trip set."""
-        engine, mine = self._risk_engine, self._state_set
-        return engine is not None and mine is not None and engine.trading_state == mine
+        return self._trading_state.holds()
 
     def protected_qty(self, position: Position) -> Decimal:
         """How much of an open position is a protective hedge (the rest is flattened)."""
@@ -204,13 +203,10 @@ class NautilusBook:
         if state is None:
             return "unchanged (trading_state_on_trip=ACTIVE)"
         self._block(f"{self._watch}: trading {state.name} after a trip")
-        if self._risk_engine is None:
+        if self._trading_state.risk_engine is None:
             self._actor.log.error("No RiskEngine found: the trading state could not be set")
             return f"unchanged: no RiskEngine found (degraded; the order gate is {state.name})"
-        if self._state_set is None or self._risk_engine.trading_state != self._state_set:
-            self._state_before = self._risk_engine.trading_state  # halting twice keeps the first
-        self._state_set = state
-        self._risk_engine.set_trading_state(state)
+        self._trading_state.set(state)
         return str(state.name)
 
     @property
@@ -232,14 +228,7 @@ class NautilusBook:
             self._gate.remove(self)
         if self._scope_strategy or self._scope_instrument:
             return "unblocked" if blocked else "not blocked"
-        engine, before, mine = self._risk_engine, self._state_before, self._state_set
-        self._state_before = self._state_set = None
-        if engine is None or before is None or mine is None:
-            return "unchanged (the watch did not set it)"
-        if engine.trading_state != mine:
-            return f"unchanged: someone set {engine.trading_state.name} since the trip"
-        engine.set_trading_state(before)
-        return str(before.name)
+        return self._trading_state.restore()
 
     def resting_orders(self) -> tuple[list[str], list[str]]:
         live, self._live_at_halt = self._live_at_halt, None  # the halt's read, if just made
@@ -395,34 +384,15 @@ class NautilusBook:
             self._gate.remove(self)
 
     def _live_orders(self) -> list[Order]:
-        """Every live order of the book, wherever NautilusTrader holds it.
-
-        ``orders_open`` misses emulated orders, orders in flight, orders an execution
-        algorithm holds and contingent children waiting for their parent; every one of
-        them can still reach a venue, so the book reads them all: every order id the cache
-        holds but has not closed. Taken as a difference of the cache's id sets (made in C),
-        not a pass over every order of the session in Python: a trip must not slow down as
-        the day's closed orders pile up.
-        """
-        cache = self._actor.cache
-        strategy = self._scope_strategy
-        if strategy is not None:
-            ids = cache.client_order_ids(strategy_id=strategy)
-        else:
-            ids = cache.client_order_ids()
-        ids = ids - cache.client_order_ids_closed()  # a new set: never the cache's own
-        orders = []
-        for client_order_id in ids:
-            order = cache.order(client_order_id)
-            if (
-                order is not None
-                and not order.is_closed
-                and self.covers(order.strategy_id, order.instrument_id)
-                and not self._is_ours(order)
-            ):
-                orders.append(order)
-        orders.sort(key=submitted)  # sets have no order; the cascade's must not vary by run
-        return orders
+        """Every live order of the book wherever NautilusTrader holds it (``live_orders``),
+        but the watch's own closes."""
+        return live_orders(
+            self._actor.cache,
+            self._scope_strategy,
+            lambda order: (
+                self.covers(order.strategy_id, order.instrument_id) and not self._is_ours(order)
+            ),
+        )
 
     def _cancel_of(self, order: Order) -> CancelOrder:
         return CancelOrder(

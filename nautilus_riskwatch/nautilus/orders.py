@@ -3,12 +3,14 @@
 An order of another strategy may be at a venue, in flight to one, with the
 ``OrderEmulator``, with an execution algorithm, or waiting as a contingent child in the
 order manager: the record names each by its place (``held_by``), and the cascade sends its
-cancel where the owning strategy's own ``cancel_order`` would (``cancel_endpoint``).
+cancel where the owning strategy's own ``cancel_order`` would (``cancel_endpoint``); a
+trip reads every live order in all those places (``live_orders``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from nautilus_trader.model.enums import OrderStatus, TriggerType
 
@@ -16,6 +18,7 @@ from nautilus_riskwatch.nautilus.engine_hooks import EXEC_ENGINE
 from nautilus_riskwatch.nautilus.gate import EMULATOR
 
 if TYPE_CHECKING:
+    from nautilus_trader.model.identifiers import StrategyId
     from nautilus_trader.model.orders import Order
 
 
@@ -61,3 +64,30 @@ def same_book(order: Order, other: Order) -> bool:
 def submitted(order: Order) -> tuple[int, str]:
     """The order in which the orders came to be (then by id): a run's order, every run."""
     return order.ts_init, order.client_order_id.value
+
+
+def live_orders(
+    cache: Any, strategy_id: StrategyId | None, wanted: Callable[[Order], bool]
+) -> list[Order]:
+    """Every live order (of ``strategy_id``, if given) for which ``wanted(order)``, wherever
+    NautilusTrader holds it, in the order they came to be.
+
+    ``orders_open`` misses emulated orders, orders in flight, orders an execution
+    algorithm holds and contingent children waiting for their parent; every one of
+    them can still reach a venue, so this reads them all: every order id the cache
+    holds but has not closed. Taken as a difference of the cache's id sets (made in C),
+    not a pass over every order of the session in Python: a trip must not slow down as
+    the day's closed orders pile up.
+    """
+    if strategy_id is not None:
+        ids = cache.client_order_ids(strategy_id=strategy_id)
+    else:
+        ids = cache.client_order_ids()
+    ids = ids - cache.client_order_ids_closed()  # a new set: never the cache's own
+    orders = []
+    for client_order_id in ids:
+        order = cache.order(client_order_id)
+        if order is not None and not order.is_closed and wanted(order):
+            orders.append(order)
+    orders.sort(key=submitted)  # sets have no order; the cascade's must not vary by run
+    return orders
