@@ -18,7 +18,7 @@ from nautilus_riskwatch.firm.settings import (
 from nautilus_riskwatch.firm.signing import FirmKeyError, check_key_text
 from nautilus_riskwatch.firm.transport import Transport, TransportError, check_transport
 from nautilus_riskwatch.nautilus import parse
-from nautilus_riskwatch.nautilus.config import FirmConfig
+from nautilus_riskwatch.nautilus.config_entries import FirmConfig
 
 
 def firm_settings(raw: object, currency: str | None, portfolio_limit: bool) -> FirmSettings:

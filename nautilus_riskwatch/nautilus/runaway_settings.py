@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from nautilus_riskwatch.core.rates import BadRate
 from nautilus_riskwatch.errors import RiskWatchConfigError
 from nautilus_riskwatch.nautilus import parse
-from nautilus_riskwatch.nautilus.config import LossLimit
+from nautilus_riskwatch.nautilus.config_entries import LossLimit
 from nautilus_riskwatch.nautilus.runaway_guards import (
     GrossCap,
     RunawaySpec,

@@ -34,7 +34,7 @@ from nautilus_riskwatch.errors import RiskWatchConfigError
 from nautilus_riskwatch.firm.settings import FirmSettings
 from nautilus_riskwatch.nautilus import parse
 from nautilus_riskwatch.nautilus.alerting import AlertSettings, alert_settings
-from nautilus_riskwatch.nautilus.config import LossLimit, WatchedFeed
+from nautilus_riskwatch.nautilus.config_entries import LossLimit, WatchedFeed
 from nautilus_riskwatch.nautilus.firm_settings import firm_settings
 from nautilus_riskwatch.nautilus.runaway_guards import RUNAWAY_FIELDS, ScopedRunaway
 from nautilus_riskwatch.nautilus.runaway_settings import runaway_settings
