@@ -11,7 +11,7 @@ trip ends (a re-arm, a stop, a reset), and with the record whenever it is writte
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 #: How many denials of each strategy, per trip, are written one by one (the rest counted).
@@ -52,3 +52,26 @@ def summary_fields(strategy_id: str, entry: Mapping[str, Any]) -> dict[str, Any]
         "last_ns": int(entry["last_ns"]),
         "logged": min(int(entry["count"]), LOGGED_DENIALS),
     }
+
+
+def count_denial(
+    denied: dict[str, dict[str, int]],
+    fields: Mapping[str, Any],
+    at_ns: int,
+    note: Callable[..., None],
+) -> None:
+    """One denial after a trip: counted into ``denied`` (the record's), and written as a
+    ``denied`` line by ``note`` if it is among its strategy's first ``LOGGED_DENIALS``."""
+    number = tally(denied, str(fields["strategy_id"]), at_ns)
+    if number > LOGGED_DENIALS:
+        return
+    more = {"further": "counted"} if number == LOGGED_DENIALS else {}
+    note("denied", **fields, count=number, **more)
+
+
+def write_counts(denied: Mapping[str, Mapping[str, Any]], note: Callable[..., None]) -> None:
+    """The trip's count, one ``denials`` line per strategy that had more than were written
+    one by one: when the trip ends (a re-arm) or the watch stops."""
+    for strategy, entry in denied.items():
+        if entry["count"] > LOGGED_DENIALS:
+            note("denials", **summary_fields(strategy, entry))

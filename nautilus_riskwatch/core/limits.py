@@ -83,6 +83,14 @@ class Quiet:
     low: Decimal | None
     high: Decimal | None
 
+    def negated(self) -> Quiet:
+        """The band of the negated figures (a band of losses as one of PnL)."""
+        low, high = self.low, self.high
+        return Quiet(
+            None if high is None else high.copy_negate(),
+            None if low is None else low.copy_negate(),
+        )
+
 
 #: Where a breaker says its quiet band (``None``: every figure matters now).
 QuietSink = Callable[[Quiet | None], None]

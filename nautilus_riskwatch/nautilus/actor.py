@@ -155,7 +155,7 @@ class RiskWatch(Actor):
     @property
     def loss(self) -> Decimal:
         """The guarded strategies' exact session loss now (negative while in profit)."""
-        return Decimal(0) if self._session is None else self._session.portfolio.loss
+        return Decimal(0) if self._session is None else self._session.portfolio.valued.loss
 
     @property
     def denied(self) -> dict[str, int]:

@@ -110,7 +110,7 @@ class Fills:
         guard.note(
             "fill",
             **fill_fields(fill, self._settings.close_tag, tags),
-            **guard.pnl_fields(),
+            **guard.valued.pnl_fields(),
         )
 
     def note_answer(self, event: Any) -> None:

@@ -200,7 +200,7 @@ class FirmBridge:
         state = "ACTIVE" if record is None else f"TRIPPED {record.cause.kind} ({record.stage})"
         if record is None and self._queued:
             state = "TRIPPING"
-        return (-guard.loss if guard.counts_pnl else None), state
+        return (-guard.valued.loss if guard.counts_pnl else None), state
 
     def _log(self, level: str, message: str) -> None:
         getattr(self._logger, level)(message)

@@ -296,7 +296,7 @@ class PriceRouter:
     def _reconvert(self, done: list[Guard]) -> None:
         """An exchange rate moved: every guard holding converted figures puts them anew."""
         for guard in self._guards:
-            if guard.converting and guard not in done:
+            if guard.valued.converting and guard not in done:
                 guard.put_figures()
 
     def _new_bar_route(self, bar_type: BarType) -> BarRoute:

@@ -51,11 +51,12 @@ from nautilus_riskwatch.nautilus.equity import account_equity
 from nautilus_riskwatch.nautilus.event_log import LoggerSink, new_session_id
 from nautilus_riskwatch.nautilus.firm import FirmBridge
 from nautilus_riskwatch.nautilus.gate import OrderGate
-from nautilus_riskwatch.nautilus.guard import Guard, Valuing
+from nautilus_riskwatch.nautilus.guard import Guard
 from nautilus_riskwatch.nautilus.rates import RateBook
 from nautilus_riskwatch.nautilus.runaway_guards import RunawayFeeds, RunawaySources, RunawaySpec
 from nautilus_riskwatch.nautilus.session_alerts import SessionAlerts
 from nautilus_riskwatch.nautilus.settings import LimitSpec, Settings
+from nautilus_riskwatch.nautilus.valuing import Valuing
 
 if TYPE_CHECKING:
     from nautilus_trader.common.actor import Actor

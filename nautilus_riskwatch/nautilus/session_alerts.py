@@ -181,5 +181,5 @@ def _scope_view(guard: Any) -> ScopeView:
         for spec, figure in zip(guard.limits, guard.figures, strict=True)
         if figure.ceiling > 0  # a percent limit's ceiling not set: it trips at once
     ]
-    pnl: Decimal | None = guard.loss.copy_negate() if guard.counts_pnl else None
+    pnl: Decimal | None = guard.valued.loss.copy_negate() if guard.counts_pnl else None
     return ScopeView(guard.scope, pnl, limits, record, list(guard.records))

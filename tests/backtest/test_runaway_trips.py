@@ -38,7 +38,7 @@ from runaway import (
 )
 
 from nautilus_riskwatch import ExposureBreached, RiskWatchConfig, RunawayDetected
-from nautilus_riskwatch.nautilus.guard import Guard
+from nautilus_riskwatch.nautilus.gross import GrossWeight
 from nautilus_riskwatch.report.labels import cause_name
 from nautilus_riskwatch.report.picture import draw_trip
 from nautilus_riskwatch.report.postmortem import postmortem
@@ -186,7 +186,7 @@ def test_a_far_gross_cap_leaves_the_marks_quiet_and_a_near_one_is_exact(monkeypa
     watch = {"max_loss": "1000000 USD", "max_gross_exposure": "100000000 USD"}
     quiet = _fill_run(watch, most=5)
     with monkeypatch.context() as patch:
-        patch.setattr(Guard, "_told_gross", lambda self, band: None)
+        patch.setattr(GrossWeight, "told", lambda self, band: None)
         loud = _fill_run(watch, most=5)
     received = [run.watch.session.portfolio.runaway.gross_feed.received for run in (quiet, loud)]
     assert received[1] > 5_000  # a real day of marks, every one put
