@@ -17,19 +17,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import replace
-from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from nautilus_trader.common.component import TestClock
-from nautilus_trader.model.identifiers import InstrumentId, StrategyId
-from nautilus_trader.model.objects import Currency
+from nautilus_trader.model.identifiers import StrategyId
 
-from nautilus_riskwatch.core import CascadePolicy, Feed, Trip, trip_on
+from nautilus_riskwatch.core import Feed, Trip, trip_on
 from nautilus_riskwatch.core.event_log import EventLog, JsonLinesFile
-from nautilus_riskwatch.core.record import PORTFOLIO
-from nautilus_riskwatch.core.supervisor import Child
 from nautilus_riskwatch.errors import RiskWatchConfigError
 from nautilus_riskwatch.looptime import (
     LiveTime,
@@ -38,25 +33,22 @@ from nautilus_riskwatch.looptime import (
     ns_to_seconds,
     seconds_to_ns,
 )
-from nautilus_riskwatch.nautilus.book import NautilusBook
 from nautilus_riskwatch.nautilus.checks import (
-    ceiling_currency,
     check_against_engine,
     refuse_firm_in_backtest,
 )
 from nautilus_riskwatch.nautilus.closes import CloseIds
 from nautilus_riskwatch.nautilus.commands import RearmRefused
 from nautilus_riskwatch.nautilus.engine_hooks import HookStatus, find_risk_engine, probe
-from nautilus_riskwatch.nautilus.equity import account_equity
 from nautilus_riskwatch.nautilus.event_log import LoggerSink, new_session_id
 from nautilus_riskwatch.nautilus.firm import FirmBridge
 from nautilus_riskwatch.nautilus.gate import OrderGate
 from nautilus_riskwatch.nautilus.guard import Guard
 from nautilus_riskwatch.nautilus.rates import RateBook
-from nautilus_riskwatch.nautilus.runaway_guards import RunawayFeeds, RunawaySources, RunawaySpec
+from nautilus_riskwatch.nautilus.runaway_guards import RunawaySources
+from nautilus_riskwatch.nautilus.scopes import build_guards, tripped
 from nautilus_riskwatch.nautilus.session_alerts import SessionAlerts
 from nautilus_riskwatch.nautilus.settings import LimitSpec, Settings
-from nautilus_riskwatch.nautilus.valuing import Valuing
 
 if TYPE_CHECKING:
     from nautilus_trader.common.actor import Actor
@@ -186,7 +178,20 @@ class Session:
             children = router.watch(s.feeds, time.loop.time)
             children.append(session._outside_cause)
             children.extend(heard.silence_children(router.watched))
-            session._build_guards(actor, s, router, children, previous, close_ids)
+            session.limits, session.rates = build_guards(
+                guards,
+                actor,
+                s,
+                router,
+                children,
+                () if previous is None else previous.guards,
+                close_ids,
+                time=time,
+                gate=gate,
+                risk_engine=risk_engine,
+                event_log=event_log,
+                session_id=session_id,
+            )
             session.runaway = RunawaySources(actor.cache, session.guards, gate.refused)
             if s.firm is not None:
                 session.firm = FirmBridge(
@@ -235,105 +240,6 @@ class Session:
         group. It reads the feed in place when it starts, not the one there was at start:
         a re-arm puts a fresh one (see ``rearm``)."""
         await trip_on(self.outside.read_one)
-
-    def _build_guards(
-        self,
-        actor: Actor,
-        s: Settings,
-        router: PriceRouter,
-        children: list[Child],
-        previous: Session | None,
-        close_ids: CloseIds,
-    ) -> None:
-        """One guard for the whole book (the feeds' watchdogs and outside causes are its
-        children), one per strategy or instrument a limit is scoped to; a scope tripped in
-        ``previous`` keeps its book and switch, every scope its earlier records."""
-        time = self.time
-        grosses = any(x.spec.gross is not None for x in s.runaway)
-        valuing = self._valuing(actor, s, router) if s.limits or grosses else None
-        limits, runaway = s.limits, s.runaway
-        if valuing is not None:  # percent limits take the ceiling currency found at start
-            limits = tuple(replace(x, currency=valuing.currency) for x in limits)
-            runaway = tuple(x.in_currency(valuing.currency) for x in runaway)
-        self.limits = limits
-        by_scope: dict[str, list[LimitSpec]] = {PORTFOLIO: []}
-        scopes: dict[str, tuple[StrategyId | None, InstrumentId | None]] = {PORTFOLIO: (None, None)}
-        for limit in limits:
-            by_scope.setdefault(limit.scope, []).append(limit)
-            scopes.setdefault(limit.scope, (limit.strategy_id, limit.instrument_id))
-        guarded = {x.scope: x.spec for x in runaway}
-        for x in runaway:  # a scope with runaway guards only gets a guard of its own too
-            by_scope.setdefault(x.scope, [])
-            scopes.setdefault(x.scope, (x.strategy_id, x.instrument_id))
-        policy = CascadePolicy(s.confirm_timeout, s.confirm_attempts, s.close_attempts)
-        before = {} if previous is None else {g.scope: g for g in previous.guards}
-        for scope, group in by_scope.items():
-            portfolio = scope == PORTFOLIO
-            strategy_id, instrument_id = scopes[scope]
-            earlier = before.get(scope)
-            carried = earlier if earlier is not None and tripped(earlier) else None
-            if carried is not None:  # its block, gate entry and state to restore go on
-                book = carried.book
-                book.now_ns = time.now_ns
-            else:
-                book = NautilusBook(
-                    actor,
-                    s,
-                    self.risk_engine,
-                    time.now_ns,
-                    strategy_id=strategy_id,
-                    instrument_id=instrument_id,
-                    gate=self.gate,
-                    close_ids=close_ids,
-                )
-            guard = Guard(
-                book,
-                group,
-                policy,
-                time.loop.time,
-                time.origin,
-                extra=children if portfolio else (),
-                described=_described(s) if portfolio else None,
-                valuing=valuing,
-                runaway=_runaway_feeds(guarded.get(scope), time.loop.time, scope),
-                warn_at=s.alerting.warn_at,
-                warn_hysteresis=s.alerting.warn_hysteresis,
-                **self._logging(s, strategy_id),
-            )
-            book.unmarked = partial(router.unmarked_in, guard)
-            if earlier is not None:
-                guard.records = earlier.records  # the scope's earlier trips
-            if carried is not None:
-                guard.switch = carried.switch  # the trip and its record, until a re-arm
-            self.guards.append(guard)
-
-    def _valuing(self, actor: Actor, s: Settings, router: PriceRouter) -> Valuing:
-        """The ceiling currency (found at start if every limit is in percent), its rates
-        from the engine's own prices, and the accounts' equity for percent limits."""
-        code = ceiling_currency(s, actor.cache)
-        quantum = Decimal(1).scaleb(-Currency.from_str(code).precision)
-        rates = self.rates = RateBook(actor.cache, code, follow=router.follow_rate)
-        return Valuing(
-            currency=code,
-            quantum=quantum,
-            rate=rates.rate,
-            equity=lambda: account_equity(actor.cache, actor.portfolio, code, rates.rate),
-            on_missing_rate=s.on_missing_rate,
-            warn=actor.log.warning,
-        )
-
-    def _logging(self, s: Settings, strategy_id: StrategyId | None) -> dict[str, Any]:
-        """What a guard's event-log context needs: the log, the session, its strategies."""
-        if strategy_id is not None:
-            strategies: list[str] | None = [str(strategy_id)]
-        else:
-            strategies = None if s.strategies is None else [str(x) for x in s.strategies]
-        return {
-            "event_log": self.event_log,
-            "session_id": self.id,
-            "strategy_ids": strategies,
-            "sample_every": s.event_log_pnl_every if s.event_log is not None else None,
-        }
 
     # --- while it runs ----------------------------------------------------------------------
     def rearm(self, scope: str, who: str, reason: str, cooldown: float) -> str:
@@ -425,11 +331,6 @@ class Session:
             file.close()
 
 
-def tripped(guard: Guard) -> bool:
-    """True while the guard's scope holds a trip (until a re-arm)."""
-    return guard.switch is not None and guard.switch.record is not None
-
-
 def _start_time(actor: Actor, s: Settings, guards: list[Guard]) -> LoopTime:
     """The loop the watch runs on: a simulated one in a backtest (which waits while a
     cascade of ``guards`` is in flight), the node's live."""
@@ -441,13 +342,6 @@ def _start_time(actor: Actor, s: Settings, guards: list[Guard]) -> LoopTime:
         alert_name=f"riskwatch-deadline-{actor.id}",
         latched=lambda: any(g.switch is not None and g.switch.running for g in guards),
     )
-
-
-def _runaway_feeds(
-    spec: RunawaySpec | None, loop_time: Callable[[], float], scope: str
-) -> RunawayFeeds | None:
-    """A scope's runaway feeds, if it has runaway guards."""
-    return None if not spec else RunawayFeeds(spec, loop_time, scope)
 
 
 def _find_risk_engine(actor: Actor, s: Settings) -> Any | None:
@@ -465,13 +359,3 @@ def _event_log_failed(log: Any, error: BaseException) -> None:
         f"riskwatch: the event log could not be written ({type(error).__name__}: {error});"
         " the watch goes on, later failures are counted in the 'stopped' line"
     )
-
-
-def _described(s: Settings) -> dict[str, Any]:
-    """What the portfolio guard's ``armed`` line says of the watch as a whole."""
-    return {
-        "feeds": [{"feed": f.name, "stale_after": f.stale_after} for f in s.feeds],
-        "trading_state_on_trip": "ACTIVE" if s.trading_state is None else s.trading_state.name,
-        "confirm_timeout": s.confirm_timeout,
-        "confirm_attempts": s.confirm_attempts,
-    }
