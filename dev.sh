@@ -2,6 +2,7 @@
 # One entry point for people and CI: creates its own virtualenv, then runs what you ask.
 #   bash dev.sh demo   run the backtest demo (real EUR/USD quotes, offline)
 #   bash dev.sh test   lint, type-check, then the whole test suite
+#   bash dev.sh env    only create (or update) the environment
 # PYTHON picks the interpreter (default python3), VENV the environment folder (.venv).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -26,6 +27,9 @@ case "${1:-}" in
     shift
     exec "$VENV/bin/python" examples/backtest_quickstart.py "$@"
     ;;
+  env)
+    exit 0
+    ;;
   test)
     shift
     "$VENV/bin/python" -c 'import sys, nautilus_trader; print(f"python {sys.version.split()[0]}, nautilus_trader {nautilus_trader.__version__}")'
@@ -36,7 +40,7 @@ case "${1:-}" in
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   *)
-    echo "usage: bash dev.sh demo|test [args]" >&2
+    echo "usage: bash dev.sh demo|test|env [args]" >&2
     exit 2
     ;;
 esac
