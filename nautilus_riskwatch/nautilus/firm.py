@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from nautilus_riskwatch.core import FirmKill, FirmUnreachable, RiskOff, Trip
+from nautilus_riskwatch.firm.health import describe
 from nautilus_riskwatch.firm.latch import Latch
 from nautilus_riskwatch.firm.link import read_latch_now, redact
 from nautilus_riskwatch.firm.member import FirmMember
@@ -116,7 +117,7 @@ class FirmBridge:
         try:
             latch = read_latch_now(s.url, s.firm, s.timeout, s.password, s.transport)
         except Exception as error:
-            self._log("error", f"firm: start check failed ({redact(s.url)}): {_what(error)}")
+            self._log("error", f"firm: start check failed ({redact(s.url)}): {describe(error)}")
             if s.on_unreachable_at_start == "halt":
                 self._halt_and_trip(
                     FirmUnreachable(
@@ -170,7 +171,7 @@ class FirmBridge:
         try:
             self._guard.book.halt()
         except Exception as error:
-            self._log("error", f"firm: could not halt at once: {_what(error)}")
+            self._log("error", f"firm: could not halt at once: {describe(error)}")
         self._trip(cause, "firm")
 
     def _rearm(self, latch: Latch) -> bool:
@@ -186,7 +187,7 @@ class FirmBridge:
             try:
                 self._rearmed(latch)
             except Exception as error:  # an alert must not undo a re-arm
-                self._log("error", f"firm: re-arm alert failed: {_what(error)}")
+                self._log("error", f"firm: re-arm alert failed: {describe(error)}")
         return True
 
     def _tripped(self) -> bool:
@@ -204,7 +205,3 @@ class FirmBridge:
 
     def _log(self, level: str, message: str) -> None:
         getattr(self._logger, level)(message)
-
-
-def _what(error: BaseException) -> str:
-    return f"{type(error).__name__}: {redact(str(error)) if '://' in str(error) else error}"
