@@ -17,13 +17,13 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from decimal import Decimal
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from receivers import Receiver
+from waiting import until
 
 from nautilus_riskwatch import DrawdownBreached, FirmKill, ManualKill, read_event_log
 from nautilus_riskwatch.alerts import Alert
@@ -57,20 +57,12 @@ def _scrape(url: str) -> str:
         return answer.read().decode()
 
 
-async def _until(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached in {timeout}s")
-        await asyncio.sleep(0.005)
-
-
 def test_a_live_node_serves_its_guards_and_feeds_and_its_trip_reaches_the_receiver():
     seen: dict = {"scrapes": []}
 
     async def session(node):
         watch = node.trader.actors()[0]
-        await _until(lambda: watch.session is not None and watch.session.alerts.metrics, 20)
+        await until(lambda: watch.session is not None and watch.session.alerts.metrics, 20)
         url = watch.session.alerts.metrics.url
         seen["url"] = url
         while watch.record is None or watch.record.stage != "done":
@@ -154,12 +146,12 @@ def _kill_run(mode: str | None, tmp_path) -> dict:
 
     async def session(node):
         watch = node.trader.actors()[0]
-        await _until(lambda: len(node.cache.orders_open()) >= 2 and watch.session is not None, 20)
+        await until(lambda: len(node.cache.orders_open()) >= 2 and watch.session is not None, 20)
         if mode is not None:  # the receiver is already busy (or hung) when the trip comes
             watch.session.alerts.alerts.sender.put(_probe_alert())
             await asyncio.to_thread(receiver.wait_for, 1)
         watch.kill("desk says stop", who="ops")
-        await _until(lambda: watch.record is not None and watch.record.stage == "done", 30)
+        await until(lambda: watch.record is not None and watch.record.stage == "done", 30)
         await asyncio.sleep(0.2)
         seen["record"] = watch.record
         seen["open"] = sorted(str(o.strategy_id) for o in node.cache.orders_open())
@@ -231,19 +223,19 @@ def test_a_firm_kill_and_the_firm_rearm_are_heard_at_the_receiver(tmp_path):
 
     async def session(node):
         watch = node.trader.actors()[0]
-        await _until(lambda: len(node.cache.orders_open()) >= 2 and watch.session is not None, 20)
+        await until(lambda: len(node.cache.orders_open()) >= 2 and watch.session is not None, 20)
         kill = ("kill", "--reason", "risk desk: stop everything", "--who", "ops")
         done = await asyncio.to_thread(_firm_cli, redis.url, *kill)
         assert done.returncode == 0, done.stdout + done.stderr
-        await _until(lambda: watch.record is not None and watch.record.stage == "done", 30)
+        await until(lambda: watch.record is not None and watch.record.stage == "done", 30)
         seen["record"] = watch.record
         url = watch.session.alerts.metrics.url
-        await _until(lambda: watch.session.firm.member.latch.state == "tripped", 10)
+        await until(lambda: watch.session.firm.member.latch.state == "tripped", 10)
         seen["metrics"] = _samples(await asyncio.to_thread(_scrape, url))
         rearm = ("rearm", "--epoch", "1", "--reason", "all clear", "--who", "risk", "--wait", "20")
         done = await asyncio.to_thread(_firm_cli, redis.url, *rearm, key_file=key_file)
         assert done.returncode == 0, done.stdout + done.stderr
-        await _until(lambda: watch.record is None, 30)  # re-armed here by the firm
+        await until(lambda: watch.record is None, 30)  # re-armed here by the firm
         seen["records"] = list(watch.records)
 
     with LocalRedis() as redis, Receiver("ok") as receiver:

@@ -7,12 +7,12 @@ timing generous margins.
 from __future__ import annotations
 
 import asyncio
-import time
 from decimal import Decimal
 
 from nautilus_trader.execution.messages import CancelAllOrders, CancelOrder
 from nautilus_trader.model.enums import TradingState
 from pnl import fills_of, first_breach
+from waiting import until
 
 from nautilus_riskwatch import (
     DrawdownBreached,
@@ -37,20 +37,12 @@ def _book(node):
     )
 
 
-async def _until(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached in {timeout}s")
-        await asyncio.sleep(0.005)
-
-
 def test_a_feed_that_stops_trips_within_its_bound_and_the_node_keeps_running():
     seen = {}
 
     async def session(node):
         watch = node.trader.actors()[0]
-        await _until(lambda: watch.record is not None and watch.record.stage == "done", 20)
+        await until(lambda: watch.record is not None and watch.record.stage == "done", 20)
         await asyncio.sleep(0.2)
         seen["running"] = node.is_running()
         seen["state"] = node.kernel.risk_engine.trading_state
@@ -78,7 +70,7 @@ def test_a_drawdown_on_replayed_prices_trips_at_the_first_breaching_quote():
 
     async def session(node):
         watch = node.trader.actors()[0]
-        await _until(lambda: watch.record is not None and watch.record.stage == "done", 30)
+        await until(lambda: watch.record is not None and watch.record.stage == "done", 30)
         await asyncio.sleep(0.2)
         seen["watch"] = watch
         seen["book"] = _book(node)
@@ -127,7 +119,7 @@ def test_node_stop_during_the_cascade_still_leaves_the_book_flat(tmp_path):
 
         msgbus.register("ExecEngine.execute", slow_cancels)
         watch = node.trader.actors()[0]
-        await _until(lambda: watch.record is not None, 20)
+        await until(lambda: watch.record is not None, 20)
         seen["stage_at_stop"] = watch.record.stage
         await node.stop_async()  # the operator stops the node mid-cascade
         await asyncio.sleep(0.4)
@@ -172,7 +164,7 @@ def test_a_venue_that_never_answers_cancels_is_bounded_retried_and_recorded(tmp_
 
         msgbus.register("ExecEngine.execute", silent_cancels)
         watch = node.trader.actors()[0]
-        await _until(lambda: watch.record is not None and watch.record.stage == "done", 20)
+        await until(lambda: watch.record is not None and watch.record.stage == "done", 20)
         seen["watch"], seen["dropped"], seen["book"] = watch, len(dropped), _book(node)
 
     config = node_config(
@@ -230,11 +222,11 @@ def test_emulated_orders_are_cancelled_and_new_ones_denied_on_a_live_node():
     async def session(node):
         watch = node.trader.actors()[0]
         trader = next(s for s in node.trader.strategies() if "DemoTrader" in str(s.id))
-        await _until(lambda: node.cache.positions_open(strategy_id=trader.id), 20)
+        await until(lambda: node.cache.positions_open(strategy_id=trader.id), 20)
         before = emulated_stop(trader, "1.20000")  # far above the market: held by the emulator
-        await _until(lambda: node.cache.orders_emulated(strategy_id=trader.id), 5)
+        await until(lambda: node.cache.orders_emulated(strategy_id=trader.id), 5)
         watch.kill("test: live emulated order", who="test")
-        await _until(lambda: watch.record is not None and watch.record.stage == "done", 20)
+        await until(lambda: watch.record is not None and watch.record.stage == "done", 20)
         after = emulated_stop(trader, "1.20000")
         await asyncio.sleep(0.2)
         seen.update(
@@ -278,9 +270,9 @@ def test_a_trip_holds_over_stop_and_resume_on_a_live_node_until_a_rearm():
     async def session(node):
         watch = node.trader.actors()[0]
         trader = next(s for s in node.trader.strategies() if "DemoTrader" in str(s.id))
-        await _until(lambda: node.cache.positions_open(strategy_id=trader.id), 20)
+        await until(lambda: node.cache.positions_open(strategy_id=trader.id), 20)
         watch.kill("test: live stop/resume", who="test")
-        await _until(lambda: watch.record is not None and watch.record.stage == "done", 20)
+        await until(lambda: watch.record is not None and watch.record.stage == "done", 20)
         tripped = watch.record
         watch.stop()  # a Controller stops the watch, and resumes it
         stopped = emulated_stop(trader)
@@ -350,7 +342,7 @@ def test_a_close_the_venue_rejects_escalates_to_an_ioc_limit_on_a_live_node(tmp_
 
         client.submit_order = reserved_market
         watch = node.trader.actors()[0]
-        await _until(lambda: watch.record is not None and watch.record.stage == "done", 20)
+        await until(lambda: watch.record is not None and watch.record.stage == "done", 20)
         await asyncio.sleep(0.2)
         seen.update(watch=watch, refused=list(refused), book=_book(node))
         seen["closes"] = [
@@ -388,12 +380,12 @@ def test_a_kill_with_nothing_resting_trips_once_on_a_live_node_and_the_rearm_hol
     async def session(node):
         watch = node.trader.actors()[0]
         trader = next(s for s in node.trader.strategies() if "DemoTrader" in str(s.id))
-        await _until(lambda: node.cache.positions_open(strategy_id=trader.id), 20)
+        await until(lambda: node.cache.positions_open(strategy_id=trader.id), 20)
         trader.cancel_all_orders(trader.instrument_id)  # nothing of it rests any more,
         trader.stop()  # and it places nothing new
-        await _until(lambda: not node.cache.orders_open(strategy_id=trader.id), 5)
+        await until(lambda: not node.cache.orders_open(strategy_id=trader.id), 5)
         watch.kill("test: live kill, nothing resting", who="test")
-        await _until(lambda: watch.record is not None and watch.record.stage == "done", 20)
+        await until(lambda: watch.record is not None and watch.record.stage == "done", 20)
         await asyncio.sleep(0.1)
         seen["collapsed"] = watch.session.portfolio.task.done()
         seen["rearm"] = watch.rearm(who="test", reason="kill handled")

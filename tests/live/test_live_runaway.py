@@ -11,12 +11,12 @@ asserts a duration.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import msgspec
 from brute import first_over, order_times
 from nautilus_trader.config import ImportableStrategyConfig
 from nautilus_trader.model.enums import TradingState
+from waiting import until
 
 from nautilus_riskwatch import RunawayDetected
 from nautilus_riskwatch.demo.live import node_config, run_node
@@ -30,20 +30,12 @@ RUNAWAY = ImportableStrategyConfig(
 )
 
 
-async def _until(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached in {timeout}s")
-        await asyncio.sleep(0.005)
-
-
 def test_a_runaway_strategy_trips_the_order_rate_guard_on_the_node_s_loop():
     seen = {}
 
     async def session(node):
         watch = node.trader.actors()[0]
-        await _until(lambda: watch.record is not None and watch.record.stage == "done", 30)
+        await until(lambda: watch.record is not None and watch.record.stage == "done", 30)
         await asyncio.sleep(0.3)  # late answers settle
         cache = node.cache
         seen["watch"] = watch
