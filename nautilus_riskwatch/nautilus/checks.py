@@ -11,7 +11,7 @@ backtest: refused here too, each naming its field, before anything is armed.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,31 @@ def ceiling_currency(s: Settings, cache: Any) -> str:
     return str(bases.pop())
 
 
+def _check_scope(
+    where: str,
+    strategy_id: StrategyId | None,
+    instrument_id: InstrumentId | None,
+    s: Settings,
+    strategies: Collection[StrategyId],
+    instruments: Collection[InstrumentId],
+    what: str,
+) -> None:
+    """A scoped entry's strategy and instrument: known to the engine, and the strategy
+    among the guarded ones (else ``what`` would count nothing)."""
+    if strategy_id is not None:
+        field = f"{where}strategy_id"
+        if strategy_id not in strategies:
+            refuse_unknown(field, strategy_id, strategies, "strategy")
+        if s.strategies is not None and strategy_id not in s.strategies:
+            raise RiskWatchConfigError(
+                field,
+                str(strategy_id),
+                f"not among the guarded strategies: {what} would count nothing",
+            )
+    if instrument_id is not None and instrument_id not in instruments:
+        refuse_unknown(f"{where}instrument_id", instrument_id, instruments, "instrument")
+
+
 def check_against_engine(s: Settings, cache: Any, msgbus: Any) -> Engine:
     """Refuse every id the config names that the engine does not know; return the
     strategies registered with the trader now and each fed instrument's settlement."""
@@ -99,33 +124,13 @@ def check_against_engine(s: Settings, cache: Any, msgbus: Any) -> Engine:
             if strategy_id not in strategies:
                 refuse_unknown(f"{field}[{i}]", strategy_id, strategies, "strategy")
     for limit in s.limits:
-        if limit.strategy_id is not None:
-            field = f"limits[{limit.index}].strategy_id"
-            if limit.strategy_id not in strategies:
-                refuse_unknown(field, limit.strategy_id, strategies, "strategy")
-            if s.strategies is not None and limit.strategy_id not in s.strategies:
-                raise RiskWatchConfigError(
-                    field,
-                    str(limit.strategy_id),
-                    "not among the guarded strategies: its limit would count nothing",
-                )
-        if limit.instrument_id is not None and limit.instrument_id not in instruments:
-            field = f"limits[{limit.index}].instrument_id"
-            refuse_unknown(field, limit.instrument_id, instruments, "instrument")
+        where = f"limits[{limit.index}]."
+        scope = (limit.strategy_id, limit.instrument_id)
+        _check_scope(where, *scope, s, strategies, instruments, "its limit")
     for scoped in s.runaway:  # a runaway-only entry's scope, and every position cap
         where = "" if scoped.index < 0 else f"limits[{scoped.index}]."
-        if scoped.strategy_id is not None:
-            field = f"{where}strategy_id"
-            if scoped.strategy_id not in strategies:
-                refuse_unknown(field, scoped.strategy_id, strategies, "strategy")
-            if s.strategies is not None and scoped.strategy_id not in s.strategies:
-                raise RiskWatchConfigError(
-                    field,
-                    str(scoped.strategy_id),
-                    "not among the guarded strategies: its guards would count nothing",
-                )
-        if scoped.instrument_id is not None and scoped.instrument_id not in instruments:
-            refuse_unknown(f"{where}instrument_id", scoped.instrument_id, instruments, "instrument")
+        scope = (scoped.strategy_id, scoped.instrument_id)
+        _check_scope(where, *scope, s, strategies, instruments, "its guards")
         for instrument_id in sorted(scoped.spec.positions, key=str):
             if instrument_id not in instruments:
                 field = f"{where}max_position"
