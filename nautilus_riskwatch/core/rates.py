@@ -113,6 +113,11 @@ class RateWindow:
             times.popleft()
         return len(times)
 
+    @property
+    def held(self) -> int:
+        """How many event times the window holds now (never more than ``limit + 1``)."""
+        return len(self._times)
+
     def over(self, t: int) -> bool:
         """Count an event at ``t``; true if more than N events now lie in its window."""
         return self.add(t) > self.limit

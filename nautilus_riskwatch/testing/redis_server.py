@@ -23,7 +23,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -148,6 +148,19 @@ class LocalRedis:
     def kill(self) -> None:
         """Kill it outright (SIGKILL), as a crash would."""
         self._end(signal.SIGKILL)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Redis frozen for the block (SIGSTOP): it takes connections and commands but
+        answers nothing, then answers them all at once (SIGCONT), as a stalled server does."""
+        process = self._process
+        if process is None:
+            raise RuntimeError("redis-server is not running")
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
 
     def restart(self) -> LocalRedis:
         self.stop()

@@ -117,7 +117,7 @@ def test_the_window_keeps_at_most_n_plus_one_times():
     window = RateWindow(EventRate(3, 10**18))
     counts = [window.add(t) for t in range(1000)]
     assert counts[:5] == [1, 2, 3, 4, 4] and max(counts) == 4
-    assert len(window._times) == 4
+    assert window.held == 4
 
 
 def brute_force_first_trip(limit: int, window_ns: int, times: list[int]) -> int | None:

@@ -33,10 +33,8 @@ import argparse
 import asyncio
 import contextlib
 import io
-import os
 import random
 import shutil
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -156,12 +154,8 @@ class Schedule:
     def redis_pause(self) -> None:
         pause = self.random.uniform(0.3, self.longest)
         self.say(f"redis paused for {pause:.1f}s")
-        assert self.server._process is not None
-        os.kill(self.server._process.pid, signal.SIGSTOP)
-        try:
+        with self.server.paused():
             time.sleep(pause)
-        finally:
-            os.kill(self.server._process.pid, signal.SIGCONT)
 
     def slow_link_trip(self) -> None:
         self.proxy.delay = self.random.uniform(0.05, 0.4)

@@ -158,8 +158,6 @@ def test_redis_paused_for_less_than_the_command_timeout_makes_no_member_lost(red
     """Redis paused longer than the ttl but shorter than ``timeout``: no command fails, so
     it is no outage (no grace). Node B's heartbeat waits in Redis's queue and is answered
     first on resume, before live node A's next heartbeat: the wait is not link time."""
-    import os
-    import signal
 
     from nautilus_riskwatch.firm.figures import Figure
 
@@ -183,12 +181,8 @@ def test_redis_paused_for_less_than_the_command_timeout_makes_no_member_lost(red
             await beat_a()
             await asyncio.sleep(0.05)
         await _until(lambda: member.roll.seen["A"].seq == seq[0])
-        assert redis_server._process is not None
-        os.kill(redis_server._process.pid, signal.SIGSTOP)
-        try:
+        with redis_server.paused():
             await asyncio.sleep(1.0)  # B's heartbeat waits in Redis's queue
-        finally:
-            os.kill(redis_server._process.pid, signal.SIGCONT)
         for _ in range(10):  # A beats again from the moment Redis answers
             await beat_a()
             await asyncio.sleep(0.05)
