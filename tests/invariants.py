@@ -57,6 +57,7 @@ from nautilus_trader.model.events import OrderCanceled, OrderFilled
 from nautilus_trader.model.identifiers import ClientOrderId, PositionId
 
 from nautilus_riskwatch import ManualKill, RiskOff
+from nautilus_riskwatch.core import CascadePolicy
 
 ZERO = Decimal(0)
 NEVER = 2**63  # a re-arm that has not happened (yet): the trip's window is open
@@ -207,6 +208,12 @@ class Trip:
     def reducing(self) -> bool:
         # a portfolio trip's state is "REDUCING"; a scoped one's "<scope> REDUCING (...)"
         return "REDUCING" in self.record.trading_state.split()
+
+
+#: The hold acts once the engine has had its turn: ``CascadePolicy.settle`` of loop time
+#: after the change that woke it. A position that changed within that of a step's end (the
+#: last data point the step ran) is not yet the hold's to answer for.
+HOLD_SETTLE_NS = round(CascadePolicy().settle * 1e9)
 
 
 # --- engine facts, read from the cache -------------------------------------------------------
@@ -629,6 +636,8 @@ class Invariants:
                 closing = _closing_qty(self.views, cache, position)
                 if trip.record.hurried and position.id.value in _named_left(trip.record):
                     continue
+                if int(position.ts_last) + HOLD_SETTLE_NS > now:
+                    continue  # changed in the step's last instant: the hold acts a settle later
                 if size - closing > protected:
                     found.append(
                         f"[1 flat] {trip.name}: position {position.id} of "

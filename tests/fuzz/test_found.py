@@ -384,3 +384,22 @@ def test_the_legs_of_a_denied_entry_stay_kept():
         ("bracket", {"strategy": 0, "spec": bracket(emulated=True)}),
         ("advance", {"quotes": 150}),
     )
+
+
+def test_a_kept_entry_filling_at_a_steps_last_instant_is_flattened_a_settle_later():
+    """Seed 699832681 (1.221), 3000 examples: watch A (keeps nothing) leaves alone the
+    bracket of watch B's hedge strategy (B would keep it); the entry fills at the very last
+    quote of a step, opening a short A must flatten. The hold does so a settle (1 ms) later,
+    at the engine's next turn: the checks, run at the step's end, give it that turn."""
+    play(
+        setup(watch(), watch(hedge_strategy=0)),
+        *[("advance", {"quotes": q}) for q in (1, 1, 3, 20)],
+        ("bracket", {"strategy": 0, "spec": bracket(side="SELL", entry_limit=True)}),
+        ("advance", {"quotes": 20}),
+        ("advance", {"quotes": 20}),
+        ("bracket", {"strategy": 0, "spec": bracket()}),
+        ("bracket", {"strategy": 0, "spec": bracket()}),
+        ("kill", {"watch": 0, "by_command": False}),
+        ("advance", {"quotes": 150}),
+        ("advance", {"quotes": 1}),  # the engine's next turn: flat by then
+    )
