@@ -156,16 +156,13 @@ class Hold:
         cascade's last wait (a kept algorithm's slice filling into a position it has just
         closed, say) woke the cascade, not the hold, and the next change may be long in
         coming (in a backtest, the next data point)."""
-        first = True
         while True:
-            if not first:
-                await self._book.changed()
-            first = False
             await quiet()  # act once the engine has had its turn (see sweep_later)
             try:
                 self._step(record)
             except Exception as error:  # a broken step must not end the hold
                 failed(record, Stage.DONE, error)
+            await self._book.changed()
 
     def _step(self, record: RiskOff) -> None:
         book = self._book
